@@ -1,0 +1,95 @@
+/** Audit events (DESIGN §3 "Audit log"). The dashboard renders these; every tier emits them. */
+export const AUDIT_EVENT_TYPES = [
+  'auth_success',
+  'auth_failure',
+  'worker_spawned',
+  'worker_ready',
+  'worker_crashed',
+  'worker_restart_scheduled',
+  'worker_restarted',
+  'worker_failed',
+  'worker_stopped',
+  'worker_unhealthy',
+  'breaker_opened',
+  'breaker_half_open',
+  'breaker_closed',
+  'breaker_reset',
+  'hive_added',
+  'hive_connected',
+  'hive_lost',
+  'hive_removed',
+  'host_key_trusted',
+  'host_key_changed',
+  'deadline_exceeded',
+  'request_rejected',
+  'settings_changed',
+  'model_downloaded',
+  'audit_integrity_violation',
+  'audit_writes_resumed',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+export type AuditDetailValue = string | number | boolean | null;
+
+export interface AuditEvent {
+  event_type: AuditEventType;
+  /** Who acted: `token:<fp6>`, `operator`, `hive:<id>`, `system`. Never a raw token. */
+  actor?: string;
+  client_ip?: string;
+  request_id?: string;
+  hive_id?: string;
+  worker_id?: string;
+  path?: string;
+  reason?: string;
+  details?: Record<string, AuditDetailValue>;
+}
+
+/** One line of a `.audit` file. `hash` = SHA-256 over the other fields incl. `prev_hash`. */
+export interface AuditRecord {
+  audit_id: string;
+  /** ISO-8601 UTC. */
+  timestamp: string;
+  service_id: string;
+  event: AuditEvent;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Where call sites send events. The disabled sink is a no-op; the local one writes the hash chain. */
+export interface AuditSink {
+  /**
+   * Resolves once the event is accepted (critical events: once fsynced). Rejects with a clear error
+   * when it cannot be written (queue full, disk low); callers log that, they never crash on it.
+   */
+  emit(event: AuditEvent): Promise<void>;
+}
+
+export const NOOP_AUDIT_SINK: AuditSink = { emit: () => Promise.resolve() };
+
+export interface AuditQuery {
+  /** ISO or epoch-ms bounds, inclusive. */
+  from?: string;
+  to?: string;
+  event_types?: AuditEventType[];
+  service_id?: string;
+  text?: string;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+  /** Defaults to 50, at most 500. */
+  limit?: number;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  next_cursor: string | null;
+}
+
+export type AuditVerifyResult =
+  | { ok: true; entries: number; files: number }
+  | {
+      ok: false;
+      entries: number;
+      files: number;
+      error: { kind: 'InvalidHash' | 'BrokenChain' | 'Unparsable'; file: string; line: number; audit_id: string | null };
+    };

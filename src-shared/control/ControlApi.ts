@@ -1,0 +1,122 @@
+import type { AuditPage, AuditQuery, AuditVerifyResult } from '../audit/AuditEvent.js';
+import type { ClusterEvent, ClusterSnapshot } from '../cluster/ClusterEvent.js';
+import type { HiveInfo, ModelInfo } from '../cluster/HiveInfo.js';
+import type { Device, WorkerInfo } from '../cluster/WorkerInfo.js';
+import type { CancelSignal } from '../util/CancelSignal.js';
+import type { InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
+
+/**
+ * The one contract between the dashboard and its host. Two implementations carry it:
+ * an HTTP/SSE bridge (web mode, the queen's `/v1/control/*`) and the Electron preload bridge (IPC).
+ * Every method either resolves or rejects with an `ApiError`.
+ */
+export interface ControlApi {
+  getSnapshot(): Promise<ClusterSnapshot>;
+  /**
+   * Streams `ClusterEvent`s, a snapshot first (also after every reconnect). Returns the unsubscribe
+   * function. `onConnection` reports the stream's health so the UI can show a disconnection.
+   */
+  subscribe(onEvent: (event: ClusterEvent) => void, onConnection?: (state: ConnectionState) => void): () => void;
+
+  spawnWorker(request: SpawnWorkerRequest): Promise<WorkerInfo>;
+  stopWorker(hiveId: string, workerId: string): Promise<void>;
+  startWorker(hiveId: string, workerId: string): Promise<void>;
+  restartWorker(hiveId: string, workerId: string): Promise<void>;
+  resetBreaker(hiveId: string, workerId: string): Promise<void>;
+
+  listModels(): Promise<ModelInfo[]>;
+  downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }>;
+
+  listHives(): Promise<HiveInfo[]>;
+  /** First call for an unknown host key returns `needs_trust`; call again with `trust_fingerprint`. */
+  addHive(request: AddHiveRequest): Promise<AddHiveResult>;
+  removeHive(hiveId: string, options: { stop: boolean }): Promise<void>;
+
+  queryAudit(query: AuditQuery): Promise<AuditPage>;
+  verifyAudit(): Promise<AuditVerifyResult>;
+
+  getSettings(): Promise<Settings>;
+  updateSettings(patch: SettingsPatch): Promise<Settings>;
+
+  /** Streams one inference through the queen (playground, tray). Abort via `signal`. */
+  infer(request: InferenceRequest & { model: string }, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void>;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface SpawnWorkerRequest {
+  hive_id: string;
+  model: string;
+  /** Defaults to auto. */
+  device?: Device;
+  /** Context sequences; defaults to 2. */
+  slots?: number;
+  /** Defaults to the hive's choice for its machine. */
+  threads?: number;
+  /** Context size per worker; defaults to 2048 (capped by the model). */
+  ctx?: number;
+}
+
+export interface DownloadModelRequest {
+  hive_id: string;
+  /** `hf:<user>/<repo>/<file>` or an http(s) URL. */
+  source: string;
+  /** Target file name; derived from the source when absent. */
+  name?: string;
+}
+
+export interface AddHiveRequest {
+  /** A `~/.ssh/config` alias or a host name / IP. */
+  host: string;
+  port?: number;
+  user?: string;
+  /** Path to a private key; else the ssh-agent (`SSH_AUTH_SOCK`). */
+  key_file?: string;
+  /** Name shown in the UI; defaults to the host. */
+  name?: string;
+  /** SHA256 fingerprint the operator accepted for an unknown host key. */
+  trust_fingerprint?: string;
+}
+
+export type AddHiveResult =
+  | { status: 'added'; hive: HiveInfo; preflight: PreflightReport }
+  | { status: 'needs_trust'; fingerprint: string; key_type: string; host: string };
+
+export interface PreflightReport {
+  os: string;
+  arch: string;
+  node_version: string | null;
+  node_ok: boolean;
+  free_disk_bytes: number | null;
+  gpus: Array<{ name: string; memory_total_mb: number }>;
+  installed_version: string | null;
+  problems: string[];
+}
+
+export interface RestartPolicySettings {
+  backoff_base_ms: number;
+  backoff_max_ms: number;
+  jitter_ratio: number;
+  max_restarts: number;
+  stability_window_ms: number;
+  breaker_failures: number;
+  breaker_window_ms: number;
+  breaker_cooldown_ms: number;
+  load_timeout_ms: number;
+  health_period_ms: number;
+  health_failures: number;
+}
+
+export interface Settings {
+  restart_policy: RestartPolicySettings;
+  audit_mode: 'disabled' | 'local';
+  queen_port: number;
+  hive_port: number;
+  /** Fingerprints only; the secret itself is revealed through a separate, audited call. */
+  api_token_fingerprint: string;
+  models_dir: string;
+}
+
+export type SettingsPatch = Partial<Pick<Settings, 'audit_mode'>> & {
+  restart_policy?: Partial<RestartPolicySettings>;
+};

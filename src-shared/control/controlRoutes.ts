@@ -1,0 +1,16 @@
+/** HTTP paths of the queen's control API (the HTTP side of `ControlApi`). */
+export const ControlRoutes = {
+  snapshot: '/v1/control/snapshot',
+  events: '/v1/control/events',
+  workers: '/v1/control/workers',
+  workerAction: (hiveId: string, workerId: string, action: 'stop' | 'start' | 'restart' | 'reset-breaker') =>
+    `/v1/control/hives/${encodeURIComponent(hiveId)}/workers/${encodeURIComponent(workerId)}/${action}`,
+  models: '/v1/control/models',
+  modelDownload: '/v1/control/models/download',
+  hives: '/v1/control/hives',
+  hive: (hiveId: string) => `/v1/control/hives/${encodeURIComponent(hiveId)}`,
+  audit: '/v1/control/audit',
+  auditVerify: '/v1/control/audit/verify',
+  settings: '/v1/control/settings',
+  inference: '/v1/inference',
+} as const;

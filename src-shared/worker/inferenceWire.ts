@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+/** Limits from DESIGN §3 "Worker SSE". */
+export const PROMPT_MAX_CHARS = 32_768;
+export const MAX_TOKENS_LIMIT = 2048;
+export const MAX_STOP_SEQUENCES = 8;
+
+/** `POST /v1/inference` body. Unknown fields are rejected so typos fail loudly. */
+export const InferenceRequestSchema = z
+  .object({
+    prompt: z.string().min(1).max(PROMPT_MAX_CHARS),
+    max_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT).default(128),
+    temperature: z.number().min(0).max(2).default(0.7),
+    top_p: z.number().gt(0).max(1).optional(),
+    top_k: z.number().int().min(0).max(1000).optional(),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    stop: z.array(z.string().min(1).max(64)).max(MAX_STOP_SEQUENCES).optional(),
+    /** The model the caller expects; a worker rejects a mismatch with MODEL_NOT_FOUND. */
+    model: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+export type InferenceRequest = z.input<typeof InferenceRequestSchema>;
+export type ParsedInferenceRequest = z.output<typeof InferenceRequestSchema>;
+
+export type StopReason = 'max_tokens' | 'eos' | 'stop_sequence' | 'cancelled' | 'deadline';
+
+/** The worker's SSE events, in order: started, token*, end | error, then `data: [DONE]`. */
+export interface StartedEvent {
+  type: 'started';
+  job_id: string;
+  model: string;
+}
+export interface TokenEvent {
+  type: 'token';
+  /** Text of this token (may be a partial UTF-8 sequence rendered as empty until complete). */
+  t: string;
+  /** Zero-based index of the token in this job. */
+  i: number;
+}
+export interface EndEvent {
+  type: 'end';
+  tokens_out: number;
+  decode_ms: number;
+  stop_reason: StopReason;
+}
+export interface ErrorEvent {
+  type: 'error';
+  code: string;
+  message: string;
+}
+export type InferenceEvent = StartedEvent | TokenEvent | EndEvent | ErrorEvent;
+
+/** Wire form: `event: <type>\ndata: <json without type>\n\n`. */
+export function encodeSseEvent(event: InferenceEvent): string {
+  const { type, ...data } = event;
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export const SSE_DONE = 'data: [DONE]\n\n';
+
+/**
+ * Incremental SSE parser for the worker stream (also used by the queen and CLI).
+ * Feed it text chunks; it yields complete events and `'done'` for `[DONE]`.
+ */
+export class InferenceSseParser {
+  private buffer = '';
+
+  push(chunk: string): Array<InferenceEvent | 'done'> {
+    this.buffer += chunk;
+    const out: Array<InferenceEvent | 'done'> = [];
+    let sep: number;
+    while ((sep = this.buffer.indexOf('\n\n')) !== -1) {
+      const block = this.buffer.slice(0, sep);
+      this.buffer = this.buffer.slice(sep + 2);
+      let eventType = 'message';
+      const dataLines: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) eventType = line.slice(6).trim();
+        else if (line.startsWith('data:')) dataLines.push(line.slice(5).trimStart());
+      }
+      const data = dataLines.join('\n');
+      if (data === '[DONE]') {
+        out.push('done');
+        continue;
+      }
+      if (data === '') continue;
+      const parsed = JSON.parse(data) as Record<string, unknown>;
+      out.push({ type: eventType, ...parsed } as InferenceEvent);
+    }
+    return out;
+  }
+}

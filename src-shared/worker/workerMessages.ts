@@ -1,0 +1,17 @@
+/**
+ * What a worker tells its parent, as one JSON object per stdout line and, when forked, over IPC.
+ * Order: `listening` (HTTP port bound; /v1/ready answers `loading`), `load_progress`*, then `ready`
+ * or `load_failed`.
+ */
+export type WorkerMessage =
+  | { event: 'listening'; port: number; pid: number; worker_id: string }
+  | { event: 'load_progress'; progress: number; worker_id: string }
+  | { event: 'ready'; port: number; pid: number; worker_id: string; model: string; slots: number; device: 'cpu' | 'gpu' }
+  | { event: 'load_failed'; message: string; worker_id: string };
+
+/** Environment variable through which a parent hands a worker its bearer token (never argv). */
+export const WORKER_TOKEN_ENV = 'RBEE_WORKER_TOKEN';
+
+export function isWorkerMessage(value: unknown): value is WorkerMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { event?: unknown }).event === 'string';
+}
