@@ -1,0 +1,34 @@
+import type { ControlApi } from '../../src-shared/control/ControlApi.js';
+
+/**
+ * The queen as its hosts see it: the Electron main process and `rbee queen` both create one with
+ * `createQueen(options)` (src-main/queen/createQueen.ts) and talk to it through `control`.
+ */
+export interface Queen {
+  /** `http://127.0.0.1:<port>` of the public API (OpenAI routes, control API, `/ui`). */
+  readonly url: string;
+  readonly port: number;
+  /** The in-process ControlApi: the same operations the HTTP control API carries. */
+  readonly control: ControlApi;
+  /** Stops local hives and workers with the graceful cascade; remote hives keep serving unless `stopRemote`. */
+  close(options?: { stopRemote?: boolean }): Promise<void>;
+}
+
+export interface QueenOptions {
+  /** Defaults to 7833; 0 picks a free port. */
+  port?: number;
+  /** Defaults to 127.0.0.1. Non-loopback requires a token of ≥ 16 characters. */
+  host?: string;
+  /** Bearer token of the public API. */
+  apiToken?: string;
+  /** Folder for settings, models, audit log. */
+  dataDir: string;
+  /** Generate the demo model and start a worker for it. Defaults to false. */
+  demo?: boolean;
+  /** Start and supervise the local hive daemon. Defaults to true. */
+  localHive?: boolean;
+  /** Audit mode for the queen and its local hive. Defaults to 'disabled'. */
+  auditMode?: 'disabled' | 'local';
+  /** Where the built dashboard lives, served at /ui. Defaults to `<project>/out/renderer`. */
+  uiDir?: string;
+}
