@@ -6,8 +6,13 @@ import { dirname, resolve } from 'node:path';
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface ProcessCommand {
+  /** For `spawn(command, args)`. */
   command: string;
   args: string[];
+  /** For `fork(modulePath, forkArgs, { execArgv })`, which gives the child an IPC channel. */
+  modulePath: string;
+  forkArgs: string[];
+  execArgv: string[];
 }
 
 /**
@@ -19,5 +24,7 @@ export function rbeeCommand(subcommand: string, args: readonly string[] = []): P
   const require = createRequire(import.meta.url);
   const tsxLoader = pathToFileURL(require.resolve('tsx/esm')).href;
   const cli = resolve(PROJECT_ROOT, 'src-main', 'cli', 'main.ts');
-  return { command: process.execPath, args: ['--import', tsxLoader, cli, subcommand, ...args] };
+  const execArgv = ['--import', tsxLoader];
+  const forkArgs = [subcommand, ...args];
+  return { command: process.execPath, args: [...execArgv, cli, ...forkArgs], modulePath: cli, forkArgs, execArgv };
 }

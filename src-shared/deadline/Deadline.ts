@@ -14,10 +14,8 @@ export const DEFAULT_HOP_BUFFER_MS = 20;
 
 export type Clock = () => number;
 
-export interface DeadlineHeaders {
-  [DEADLINE_HEADER]?: string | string[] | undefined;
-  [DEADLINE_REMAINING_HEADER]?: string | string[] | undefined;
-}
+/** Lower-cased request headers (Node's IncomingHttpHeaders fits). */
+export type DeadlineHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 export interface DeadlineFromHeadersOptions {
   /** Injected clock. Defaults to `Date.now`. */

@@ -15,6 +15,8 @@ export const InferenceRequestSchema = z
     top_k: z.number().int().min(0).max(1000).optional(),
     seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
     stop: z.array(z.string().min(1).max(64)).max(MAX_STOP_SEQUENCES).optional(),
+    /** Never end on the model's end-of-generation token (as llama.cpp's server): benchmarks, tests. */
+    ignore_eos: z.boolean().optional(),
     /** The model the caller expects; a worker rejects a mismatch with MODEL_NOT_FOUND. */
     model: z.string().min(1).max(256).optional(),
   })

@@ -1,0 +1,172 @@
+import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { NOOP_AUDIT_SINK } from '../../../src-shared/audit/AuditEvent.js';
+import type { Device } from '../../../src-shared/cluster/WorkerInfo.js';
+import { WORKER_TOKEN_ENV, type WorkerMessage } from '../../../src-shared/worker/workerMessages.js';
+import { checkBindPolicy } from '../../auth/bindPolicy.js';
+import { loadToken } from '../../auth/loadToken.js';
+import { createLogger } from '../../common/log/createLogger.js';
+import { announce } from '../../common/process/announce.js';
+import { onTerminationSignals } from '../../common/process/onTerminationSignals.js';
+import { watchParent } from '../../common/process/watchParent.js';
+import { defaultThreadCount, ModelRuntime } from '../../worker/ModelRuntime.js';
+import { WorkerServer } from '../../worker/WorkerServer.js';
+
+const USAGE = `usage: rbee worker --model <file.gguf> [options]
+  --model PATH        GGUF file to serve (required)
+  --model-name NAME   name callers use (default: the file name)
+  --host HOST         bind address (default 127.0.0.1)
+  --port N            0 = ephemeral (default 0); the bound port is printed as JSON on stdout
+  --id ID             worker id (default: worker-<pid>)
+  --device D          auto | cpu | gpu (default auto)
+  --threads N         CPU threads (default: half the cores, at least 1)
+  --ctx N             context size in tokens (default 2048, capped by the model)
+  --slots N           concurrent requests (default 2)
+  --token-file PATH   bearer token file (else env ${WORKER_TOKEN_ENV}; never on the command line)
+  --drain-ms N        on shutdown, wait this long for running jobs before cancelling (default 5000)
+`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${raw}'`);
+  return value;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        'model-name': { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '0' },
+        id: { type: 'string' },
+        device: { type: 'string', default: 'auto' },
+        threads: { type: 'string' },
+        ctx: { type: 'string' },
+        slots: { type: 'string' },
+        'token-file': { type: 'string' },
+        'drain-ms': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`rbee worker: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!values.model) {
+    process.stderr.write(`rbee worker: --model is required\n${USAGE}`);
+    return 2;
+  }
+  const device = values.device as Device;
+  if (!['auto', 'cpu', 'gpu'].includes(device)) {
+    process.stderr.write(`rbee worker: --device must be auto, cpu or gpu\n`);
+    return 2;
+  }
+  let port: number, threads: number, slots: number, ctx: number, drainMs: number;
+  try {
+    port = positiveInt('port', values.port, 0, 0);
+    if (port > 65535) throw new Error('--port must be ≤ 65535');
+    threads = positiveInt('threads', values.threads, defaultThreadCount(availableParallelism()));
+    slots = positiveInt('slots', values.slots, 2);
+    ctx = positiveInt('ctx', values.ctx, 2048, 64);
+    drainMs = positiveInt('drain-ms', values['drain-ms'], 5000, 0);
+  } catch (error) {
+    process.stderr.write(`rbee worker: ${(error as Error).message}\n`);
+    return 2;
+  }
+
+  const workerId = values.id ?? `worker-${process.pid}`;
+  const modelName = values['model-name'] ?? basename(values.model);
+  const token = await loadToken({ file: values['token-file'], env: WORKER_TOKEN_ENV });
+  const refusal = checkBindPolicy(values.host, token);
+  if (refusal) {
+    process.stderr.write(`rbee worker: ${refusal}\n`);
+    return 1;
+  }
+  const logger = createLogger('worker').child({ worker_id: workerId });
+  if (!token) logger.warn('no token configured: auth is off (allowed on loopback only)');
+
+  let shuttingDown: Promise<void> | undefined;
+  const server = new WorkerServer({
+    workerId,
+    modelName,
+    token,
+    logger,
+    audit: NOOP_AUDIT_SINK,
+    onShutdownRequested: () => void shutdown('http'),
+  });
+  let runtime: ModelRuntime | undefined;
+  const loadAbort = new AbortController();
+
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  /** Idempotent: SIGTERM, SIGINT, POST /v1/shutdown and a vanished parent all end here. */
+  const shutdown = (why: string, code = 0): Promise<void> => {
+    shuttingDown ??= (async () => {
+      logger.info({ why, in_flight: server.inFlight }, 'shutting down');
+      loadAbort.abort();
+      await server.drain(drainMs);
+      await server.app.close();
+      await runtime?.dispose();
+      logger.flush();
+    })().then(
+      () => resolveExit(code),
+      (error: unknown) => {
+        process.stderr.write(`rbee worker: shutdown failed: ${String(error)}\n`);
+        resolveExit(1);
+      },
+    );
+    return shuttingDown;
+  };
+  onTerminationSignals((signal) => void shutdown(signal));
+  watchParent(() => void shutdown('parent gone'));
+
+  const address = await server.app.listen({ host: values.host, port });
+  const boundPort = Number(new URL(address).port);
+  const tell = (m: WorkerMessage): void => announce(m);
+  tell({ event: 'listening', port: boundPort, pid: process.pid, worker_id: workerId });
+
+  let lastAnnounced = 0;
+  try {
+    runtime = await ModelRuntime.load({
+      modelPath: values.model,
+      device,
+      threads,
+      contextSize: ctx,
+      slots,
+      signal: loadAbort.signal,
+      onLoadProgress: (progress) => {
+        server.setLoadProgress(progress);
+        // A tenth at a time: enough for a progress bar, not a flood of lines.
+        if (progress === 1 || progress - lastAnnounced >= 0.1) {
+          lastAnnounced = progress;
+          tell({ event: 'load_progress', progress, worker_id: workerId });
+        }
+      },
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!shuttingDown) {
+      server.setLoadError(message);
+      tell({ event: 'load_failed', message, worker_id: workerId });
+      logger.error({ err: error }, 'model load failed');
+      process.stderr.write(`rbee worker: cannot load ${values.model}: ${message}\n`);
+      await shutdown('load failed', 1);
+    }
+    return exited;
+  }
+  server.attachRuntime(runtime);
+  tell({ event: 'ready', port: boundPort, pid: process.pid, worker_id: workerId, model: modelName, slots, device: runtime.device });
+  logger.info({ port: boundPort, model: modelName, device: runtime.device, threads, slots, ctx }, 'ready');
+  return exited;
+}

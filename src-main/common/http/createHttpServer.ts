@@ -1,0 +1,66 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ApiError, type ErrorCode } from '../../../src-shared/api/ApiError.js';
+import type { Logger } from '../log/createLogger.js';
+import { REQUEST_ID_HEADER, requestIdFor } from './requestId.js';
+
+export interface HttpServerOptions {
+  logger: Logger;
+  /** Largest accepted request body. Defaults to 256 KiB. */
+  bodyLimit?: number;
+}
+
+/** Fastify's own error codes → our envelope. */
+const FASTIFY_ERRORS: Record<string, { status: number; code: ErrorCode; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE', message: 'Request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Type must be application/json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'Request body is empty' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_REQUEST', message: 'Content-Length does not match the body' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'Malformed JSON body' },
+};
+
+/**
+ * The HTTP server every tier starts from: request ids, one root error handler that maps typed errors
+ * to the `{"error":{"code","message"}}` envelope, JSON-only bodies with a size limit, and a 404 in the
+ * same envelope. Auth and routes are registered by each tier.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 256 * 1024,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // Per-request access lines are off: each tier logs what matters (auth failures, errors, lifecycle).
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
+    if (error instanceof ApiError) {
+      if (error.headers) reply.headers(error.headers);
+      return reply.code(error.status).send(error.toBody());
+    }
+    const fastifyCode = (error as FastifyError).code;
+    const known = fastifyCode ? FASTIFY_ERRORS[fastifyCode] : undefined;
+    if (known) return reply.code(known.status).send({ error: { code: known.code, message: known.message } });
+    if (error instanceof SyntaxError || fastifyCode === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return reply.code(400).send({ error: { code: 'INVALID_JSON', message: 'Malformed JSON body' } });
+    }
+    const status = (error as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: { code: 'INVALID_REQUEST', message: error.message } });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ error: { code: 'INTERNAL', message: 'Internal error' } });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+
+  return app;
+}

@@ -1,0 +1,224 @@
+import { basename } from 'node:path';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { checkGgufHeader } from '../models/gguf/checkGgufHeader.js';
+import { StopSequenceFilter } from './StopSequenceFilter.js';
+import type { Device } from '../../src-shared/cluster/WorkerInfo.js';
+import type { ParsedInferenceRequest, StopReason } from '../../src-shared/worker/inferenceWire.js';
+
+export interface ModelRuntimeOptions {
+  modelPath: string;
+  /** Defaults to 'auto': the GPU when node-llama-cpp finds one, else the CPU. */
+  device?: Device;
+  /** CPU threads for evaluation. Defaults to {@link defaultThreadCount}. */
+  threads?: number;
+  /** Context size in tokens, shared by all slots. Defaults to 2048, capped by the model's own. */
+  contextSize?: number;
+  /** Parallel sequences (concurrent requests). Defaults to 2. */
+  slots?: number;
+  /** 0..1 while the weights load. */
+  onLoadProgress?: (progress: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateCallbacks {
+  /** Called for each piece of decoded text with the index of the last token it contains. */
+  onText: (text: string, tokenIndex: number) => void;
+  signal: AbortSignal;
+}
+
+export interface GenerateResult {
+  tokensOut: number;
+  decodeMs: number;
+  /** 'cancelled' and 'deadline' come from the abort reason the caller set on the signal. */
+  stopReason: StopReason;
+}
+
+/** The prompt does not fit the context: a client error, answered with 400. */
+export class PromptTooLongError extends Error {
+  override readonly name = 'PromptTooLongError';
+  constructor(
+    readonly promptTokens: number,
+    readonly contextSize: number,
+  ) {
+    super(`The prompt is ${promptTokens} tokens; this worker's context holds ${contextSize}`);
+  }
+}
+
+/** Why a job was aborted; the worker sets one of these as the AbortSignal's reason. */
+export type AbortCause = 'cancelled' | 'deadline';
+
+/** A slot is one context sequence: one request at a time. */
+export interface Slot {
+  readonly index: number;
+  readonly sequence: LlamaContextSequence;
+}
+
+/**
+ * node-llama-cpp's default thread count (max(cores, 4)) oversubscribes small machines badly
+ * (BUILD-FACTS: 4 threads on 2 cores ran 500× slower than 1). Use half the cores, at least one.
+ */
+export function defaultThreadCount(cores: number): number {
+  return Math.max(1, Math.floor(cores / 2));
+}
+
+/**
+ * One loaded model with a fixed pool of context sequences. Async factory, idempotent dispose
+ * (node-llama-cpp's lifecycle idiom).
+ */
+export class ModelRuntime {
+  private readonly freeSlots: Slot[];
+  private readonly eogReplacement: Token;
+  private disposed = false;
+
+  private constructor(
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    readonly modelName: string,
+    readonly device: 'cpu' | 'gpu',
+    readonly slotCount: number,
+    slots: Slot[],
+  ) {
+    this.freeSlots = slots;
+    const newline = model.tokenize('\n');
+    this.eogReplacement = newline[newline.length - 1] ?? (0 as Token);
+  }
+
+  static async load(options: ModelRuntimeOptions): Promise<ModelRuntime> {
+    await checkGgufHeader(options.modelPath);
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const device = options.device ?? 'auto';
+    const threads = options.threads ?? defaultThreadCount((await import('node:os')).availableParallelism());
+    const llama = await getLlama({
+      gpu: device === 'cpu' ? false : 'auto',
+      build: 'never',
+      maxThreads: threads,
+      logLevel: LlamaLogLevel.error,
+      progressLogs: false,
+    });
+    if (device === 'gpu' && llama.gpu === false) {
+      await llama.dispose();
+      throw new Error('device=gpu requested but node-llama-cpp found no usable GPU (CUDA, Vulkan or Metal)');
+    }
+    const model = await llama.loadModel({
+      modelPath: options.modelPath,
+      onLoadProgress: options.onLoadProgress,
+      loadSignal: options.signal,
+      gpuLayers: device === 'cpu' ? 0 : 'auto',
+    });
+    const slots = options.slots ?? 2;
+    const contextSize = Math.min(options.contextSize ?? 2048, model.trainContextSize);
+    const context = await model.createContext({ contextSize, sequences: slots, threads, createSignal: options.signal });
+    const pool: Slot[] = [];
+    for (let index = 0; index < slots; index++) pool.push({ index, sequence: context.getSequence() });
+    return new ModelRuntime(llama, model, context, basename(options.modelPath), llama.gpu === false ? 'cpu' : 'gpu', slots, pool);
+  }
+
+  get freeSlotCount(): number {
+    return this.freeSlots.length;
+  }
+
+  acquireSlot(): Slot | undefined {
+    return this.freeSlots.pop();
+  }
+
+  async releaseSlot(slot: Slot): Promise<void> {
+    // A fresh history per job: no state leaks from one caller's prompt into the next.
+    if (!this.disposed) await slot.sequence.clearHistory();
+    this.freeSlots.push(slot);
+  }
+
+  /**
+   * Generates token by token with the sequence's own evaluator (not LlamaCompletion), so max_tokens,
+   * stop sequences, the deadline and cancellation are exact and each token reaches the caller at once.
+   */
+  /** Tokenizes a prompt as generation will see it; throws PromptTooLongError when it cannot fit. */
+  tokenizePrompt(prompt: string): Token[] {
+    const input = this.model.tokenize(prompt);
+    if (this.model.tokens.shouldPrependBosToken && this.model.tokens.bos !== null) input.unshift(this.model.tokens.bos);
+    if (input.length >= this.context.contextSize) throw new PromptTooLongError(input.length, this.context.contextSize);
+    return input;
+  }
+
+  async generate(slot: Slot, input: Token[], request: ParsedInferenceRequest, callbacks: GenerateCallbacks): Promise<GenerateResult> {
+    const model = this.model;
+    const stops = new StopSequenceFilter(request.stop ?? []);
+    const started = performance.now();
+    let tokensOut = 0;
+    let stopReason: StopReason = 'eos';
+    // Tokens whose bytes do not yet form whole UTF-8 characters wait here (byte-level vocabularies).
+    let pending: Token[] = [];
+    let previous: Token[] = input.slice(-4);
+    const emit = (text: string): void => {
+      const safe = stops.push(text);
+      if (safe.length > 0) callbacks.onText(safe, tokensOut - 1);
+    };
+
+    const iterator = slot.sequence.evaluate(input, {
+      temperature: request.temperature,
+      topK: request.top_k,
+      topP: request.top_p,
+      seed: request.seed,
+      yieldEogToken: true,
+    });
+    try {
+      let step = await iterator.next();
+      while (!step.done) {
+        if (callbacks.signal.aborted) {
+          stopReason = callbacks.signal.reason === 'deadline' ? 'deadline' : 'cancelled';
+          break;
+        }
+        let token = step.value;
+        if (model.isEogToken(token)) {
+          if (!request.ignore_eos) {
+            stopReason = 'eos';
+            break;
+          }
+          // node-llama-cpp's TokenBias cannot suppress end-of-generation tokens, so ignore_eos
+          // replaces one with a line break and lets generation go on.
+          token = this.eogReplacement;
+        }
+        tokensOut++;
+        pending.push(token);
+        const text = model.detokenize(pending, false, previous);
+        if (!text.endsWith('\uFFFD') || pending.length >= 4) {
+          previous = [...previous, ...pending].slice(-4);
+          pending = [];
+          emit(text);
+        }
+        if (stops.hasStopped) {
+          stopReason = 'stop_sequence';
+          break;
+        }
+        if (tokensOut >= request.max_tokens) {
+          stopReason = 'max_tokens';
+          break;
+        }
+        step = await iterator.next(token === step.value ? undefined : token);
+      }
+    } finally {
+      await iterator.return();
+    }
+    if (pending.length > 0 && !stops.hasStopped) emit(model.detokenize(pending, false, previous));
+    const rest = stops.flush();
+    if (rest.length > 0) callbacks.onText(rest, tokensOut - 1);
+    return { tokensOut, decodeMs: performance.now() - started, stopReason };
+  }
+
+  async vramState(): Promise<{ total: number; used: number; free: number } | null> {
+    if (this.device === 'cpu') return null;
+    return this.llama.getVramState();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.context.dispose();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}

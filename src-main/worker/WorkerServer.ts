@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../src-shared/api/ApiError.js';
+import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
+import { Deadline } from '../../src-shared/deadline/Deadline.js';
+import { InferenceRequestSchema, encodeSseEvent, SSE_DONE, type InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
+import { registerBearerAuth } from '../auth/registerBearerAuth.js';
+import { createHttpServer } from '../common/http/createHttpServer.js';
+import { parseBody } from '../common/http/parseBody.js';
+import { startSse } from '../common/http/sse.js';
+import type { Logger } from '../common/log/createLogger.js';
+import type { Token } from 'node-llama-cpp';
+import { PromptTooLongError, type AbortCause, type ModelRuntime } from './ModelRuntime.js';
+
+export type WorkerServerState = 'loading' | 'ready' | 'error' | 'stopping';
+
+export interface WorkerServerOptions {
+  workerId: string;
+  /** Name callers use for this model (defaults to the file name at the CLI). */
+  modelName: string;
+  token: string | undefined;
+  logger: Logger;
+  audit: AuditSink;
+  /** Longest a request may run, whatever deadline it carries. Defaults to 10 min. */
+  maxDeadlineMs?: number;
+  /** Asked by `POST /v1/shutdown`; the owner decides how to stop. */
+  onShutdownRequested: () => void;
+}
+
+interface Job {
+  id: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * The worker's HTTP face: health, readiness, one SSE inference stream per slot, cancel, shutdown.
+ * The model arrives later (`attachRuntime`) so `/v1/ready` can report loading progress meanwhile.
+ */
+export class WorkerServer {
+  readonly app: FastifyInstance;
+  private state: WorkerServerState = 'loading';
+  private progress = 0;
+  private errorMessage: string | null = null;
+  private runtime: ModelRuntime | undefined;
+  private readonly jobs = new Map<string, Job>();
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly options: WorkerServerOptions) {
+    this.app = createHttpServer({ logger: options.logger });
+    registerBearerAuth(this.app, { token: options.token, publicPaths: ['/health'], audit: options.audit });
+    this.routes();
+  }
+
+  attachRuntime(runtime: ModelRuntime): void {
+    this.runtime = runtime;
+    this.state = 'ready';
+    this.progress = 1;
+  }
+
+  setLoadProgress(progress: number): void {
+    this.progress = progress;
+  }
+
+  setLoadError(message: string): void {
+    this.state = 'error';
+    this.errorMessage = message;
+  }
+
+  get inFlight(): number {
+    return this.jobs.size;
+  }
+
+  /** Stop taking work; wait up to `drainMs` for running jobs, then cancel the rest. */
+  async drain(drainMs: number): Promise<void> {
+    this.state = 'stopping';
+    const running = [...this.jobs.values()];
+    if (running.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, drainMs);
+    });
+    await Promise.race([Promise.all(running.map((job) => job.done)), timeout]);
+    clearTimeout(timer);
+    for (const job of this.jobs.values()) job.controller.abort('cancelled' satisfies AbortCause);
+    await Promise.all([...this.jobs.values()].map((job) => job.done));
+  }
+
+  private routes(): void {
+    const app = this.app;
+
+    app.get('/health', async () => ({
+      status: this.state === 'ready' ? 'ok' : this.state,
+      worker_id: this.options.workerId,
+      model: this.options.modelName,
+      device: this.runtime?.device ?? null,
+      slots: { total: this.runtime?.slotCount ?? 0, free: this.runtime?.freeSlotCount ?? 0 },
+      vram: (await this.runtime?.vramState()) ?? null,
+      uptime_ms: Date.now() - this.startedAt,
+    }));
+
+    app.get('/v1/ready', async () => ({
+      state: this.state,
+      progress: this.progress,
+      ...(this.errorMessage ? { message: this.errorMessage } : {}),
+    }));
+
+    app.post('/v1/shutdown', async (_request, reply) => {
+      reply.code(202).send({ status: 'stopping' });
+      setImmediate(this.options.onShutdownRequested);
+    });
+
+    app.delete<{ Params: { job_id: string } }>('/v1/inference/:job_id', async (request, reply) => {
+      const job = this.jobs.get(request.params.job_id);
+      if (!job) throw new ApiError(404, 'NOT_FOUND', `No running job ${request.params.job_id}`);
+      job.controller.abort('cancelled' satisfies AbortCause);
+      return reply.code(204).send();
+    });
+
+    app.post('/v1/inference', async (request, reply) => {
+      const deadline = Deadline.fromHeaders(request.headers, { maxMs: this.options.maxDeadlineMs ?? 600_000 });
+      const body = parseBody(InferenceRequestSchema, request.body);
+      if (deadline.expired()) {
+        void this.options.audit.emit({ event_type: 'deadline_exceeded', request_id: request.id, worker_id: this.options.workerId, reason: 'expired on arrival' }).catch(() => undefined);
+        throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The request deadline had passed when it arrived');
+      }
+      if (body.model !== undefined && body.model !== this.options.modelName) {
+        throw new ApiError(404, 'MODEL_NOT_FOUND', `This worker serves '${this.options.modelName}', not '${body.model}'`);
+      }
+      if (this.state === 'stopping') throw new ApiError(503, 'SHUTTING_DOWN', 'Worker is shutting down', undefined, { 'retry-after': '1' });
+      const runtime = this.runtime;
+      if (this.state !== 'ready' || !runtime) {
+        throw new ApiError(503, 'MODEL_NOT_READY', `Model is ${this.state}`, undefined, { 'retry-after': '1' });
+      }
+      let input: Token[];
+      try {
+        input = runtime.tokenizePrompt(body.prompt);
+      } catch (error) {
+        if (error instanceof PromptTooLongError) throw new ApiError(400, 'INVALID_REQUEST', error.message);
+        throw error;
+      }
+      const slot = runtime.acquireSlot();
+      if (!slot) throw new ApiError(503, 'ALL_SLOTS_BUSY', 'All slots are busy', undefined, { 'retry-after': '1' });
+
+      const jobId = randomUUID();
+      const controller = new AbortController();
+      let resolveDone!: () => void;
+      const job: Job = { id: jobId, controller, done: new Promise<void>((r) => (resolveDone = r)) };
+      this.jobs.set(jobId, job);
+
+      reply.hijack();
+      const res = reply.raw;
+      startSse(res, { 'x-request-id': request.id, 'x-job-id': jobId });
+      const send = (event: InferenceEvent): void => {
+        if (!res.writableEnded && !res.destroyed) res.write(encodeSseEvent(event));
+      };
+
+      // Client gone → cancel within one token; deadline → stop with reason `deadline`.
+      const onClose = (): void => {
+        if (!res.writableFinished) controller.abort('cancelled' satisfies AbortCause);
+      };
+      res.on('close', onClose);
+      const deadlineTimer = setTimeout(() => controller.abort('deadline' satisfies AbortCause), deadline.remainingMs());
+
+      send({ type: 'started', job_id: jobId, model: this.options.modelName });
+      try {
+        const result = await runtime.generate(slot, input, body, {
+          signal: controller.signal,
+          onText: (t, i) => send({ type: 'token', t, i }),
+        });
+        if (result.stopReason === 'deadline') {
+          void this.options.audit.emit({ event_type: 'deadline_exceeded', request_id: request.id, worker_id: this.options.workerId, reason: 'reached while generating' }).catch(() => undefined);
+        }
+        send({ type: 'end', tokens_out: result.tokensOut, decode_ms: Math.round(result.decodeMs * 1000) / 1000, stop_reason: result.stopReason });
+      } catch (error) {
+        request.log.error({ err: error, job_id: jobId }, 'generation failed');
+        send({ type: 'error', code: 'INTERNAL', message: error instanceof Error ? error.message : 'generation failed' });
+      } finally {
+        clearTimeout(deadlineTimer);
+        res.off('close', onClose);
+        if (!res.writableEnded && !res.destroyed) res.end(SSE_DONE);
+        await runtime.releaseSlot(slot);
+        this.jobs.delete(jobId);
+        resolveDone();
+      }
+    });
+  }
+}

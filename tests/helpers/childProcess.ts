@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { rbeeCommand } from '../../src-main/common/rbeeCommand.js';
+
+export interface RbeeProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Everything the process wrote, stdout and stderr interleaved as received. */
+  output(): string;
+  /** Resolves with the first stdout JSON line matching `predicate` (rejects if the process exits first). */
+  waitForLine<T = Record<string, unknown>>(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<T>;
+  /** Resolves with the exit code/signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM by pid, then SIGKILL after `graceMs`; resolves when gone. */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `rbee <subcommand> ...args` as a real child process (stopped by the test, by its pid). */
+export function startRbee(subcommand: string, args: string[], env: Record<string, string> = {}): RbeeProcess {
+  const { command, args: baseArgs } = rbeeCommand(subcommand, args);
+  const child = spawn(command, baseArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters = new Set<(line: Record<string, unknown>) => void>();
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    output += `${line}\n`;
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      lines.push(parsed);
+      for (const w of waiters) w(parsed);
+    } catch {
+      // not a lifecycle line
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+
+  return {
+    child,
+    pid: child.pid!,
+    output: () => output,
+    exited,
+    waitForLine<T>(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<T> {
+      const seen = lines.find(predicate);
+      if (seen) return Promise.resolve(seen as T);
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => done(new Error(`timed out waiting for a line; output:\n${output}`)), timeoutMs);
+        const waiter = (line: Record<string, unknown>): void => {
+          if (predicate(line)) done(undefined, line);
+        };
+        const onExit = (): void => done(new Error(`process exited before the expected line; output:\n${output}`));
+        function done(error?: Error, line?: Record<string, unknown>): void {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          child.off('exit', onExit);
+          if (error) reject(error);
+          else resolve(line as T);
+        }
+        waiters.add(waiter);
+        child.once('exit', onExit);
+      });
+    },
+    async stop(graceMs = 10_000) {
+      if (!hasExited) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          if (!hasExited) child.kill('SIGKILL');
+        }, graceMs);
+        const result = await exited;
+        clearTimeout(timer);
+        return result;
+      }
+      return exited;
+    },
+  };
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
