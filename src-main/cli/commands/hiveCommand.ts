@@ -1,0 +1,156 @@
+import { parseArgs } from 'node:util';
+import { InvalidRestartPolicyError, resolveRestartPolicy } from '../../../src-shared/policy/RestartPolicyConfig.js';
+import { loadToken } from '../../auth/loadToken.js';
+import { createLogger } from '../../common/log/createLogger.js';
+import { announce } from '../../common/process/announce.js';
+import { createHive, type Hive } from '../../hive/createHive.js';
+
+/** Environment variable through which the hive gets its bearer token (never argv). */
+export const HIVE_TOKEN_ENV = 'RBEE_HIVE_TOKEN';
+
+const USAGE = `usage: rbee hive --models-dir DIR [options]
+  --models-dir DIR      folder of GGUF models (required; created if missing)
+  --id ID               hive id (default local)
+  --host HOST           bind address (default 127.0.0.1; others need a token of ≥ 16 characters)
+  --port N              default 7835; 0 = ephemeral (the bound port is printed as JSON on stdout)
+  --token-file PATH     bearer token file (else env ${HIVE_TOKEN_ENV}; never on the command line)
+  --policy JSON         restart policy override, e.g. '{"backoff_base_ms":500}' (docs/restart-policy.md)
+  --idle-ttl-ms N       stop workers idle this long (default: never)
+  --threads N           worker threads when a spawn request does not say (default: half the cores)
+  --shutdown-timeout-ms N  cap of the graceful shutdown cascade (default 30000)
+  --gpu auto|off        probe GPUs for devices and admission (default auto)
+  --memory-reserve-mb N RAM/VRAM the admission check keeps free (default 256)
+
+Prints {"event":"listening","port":N,"pid":N,"hive_id":ID,"url":URL} on stdout once serving.
+SIGTERM/SIGINT or POST /v1/shutdown: stops every worker (polite → SIGTERM → SIGKILL, ≤ 30 s), exit 0.
+`;
+
+function intOption(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer between ${min} and ${max}, got '${raw}'`);
+  return value;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        'models-dir': { type: 'string' },
+        id: { type: 'string', default: 'local' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '7835' },
+        'token-file': { type: 'string' },
+        policy: { type: 'string' },
+        'idle-ttl-ms': { type: 'string' },
+        threads: { type: 'string' },
+        'shutdown-timeout-ms': { type: 'string' },
+        gpu: { type: 'string', default: 'auto' },
+        'memory-reserve-mb': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`rbee hive: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!values['models-dir']) {
+    process.stderr.write(`rbee hive: --models-dir is required\n${USAGE}`);
+    return 2;
+  }
+  if (values.gpu !== 'auto' && values.gpu !== 'off') {
+    process.stderr.write('rbee hive: --gpu must be auto or off\n');
+    return 2;
+  }
+  let port: number, idleTtlMs: number | undefined, threads: number | undefined, shutdownTimeoutMs: number | undefined, reserveMb: number | undefined;
+  let policy;
+  try {
+    port = intOption('port', values.port, 0, 65535) ?? 7835;
+    idleTtlMs = intOption('idle-ttl-ms', values['idle-ttl-ms'], 1000, 7 * 86_400_000);
+    threads = intOption('threads', values.threads, 1, 256);
+    shutdownTimeoutMs = intOption('shutdown-timeout-ms', values['shutdown-timeout-ms'], 100, 600_000);
+    reserveMb = intOption('memory-reserve-mb', values['memory-reserve-mb'], 0, 1_048_576);
+    let parsedPolicy: unknown = {};
+    if (values.policy !== undefined) {
+      try {
+        parsedPolicy = JSON.parse(values.policy);
+      } catch {
+        throw new Error('--policy must be a JSON object');
+      }
+    }
+    policy = resolveRestartPolicy(parsedPolicy);
+  } catch (error) {
+    const message = error instanceof InvalidRestartPolicyError ? error.message : (error as Error).message;
+    process.stderr.write(`rbee hive: ${message}\n`);
+    return 2;
+  }
+  let token: string | undefined;
+  try {
+    token = await loadToken({ file: values['token-file'], env: HIVE_TOKEN_ENV });
+  } catch (error) {
+    process.stderr.write(`rbee hive: ${(error as Error).message}\n`);
+    return 1;
+  }
+
+  const logger = createLogger('hive').child({ hive_id: values.id });
+  if (!token) logger.warn('no token configured: auth is off (allowed on loopback only)');
+
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  let hive: Hive | undefined;
+  let stopping = false;
+  const shutdown = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ why }, 'shutting down');
+    const done = hive ? hive.close() : Promise.resolve();
+    done.then(
+      () => {
+        logger.flush();
+        resolveExit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`rbee hive: shutdown failed: ${String(error)}\n`);
+        resolveExit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  // Last resort: whatever ends this process, no worker outlives it (workers also watch their parent).
+  process.once('exit', () => hive?.supervisor.killAll());
+
+  try {
+    hive = await createHive({
+      modelsDir: values['models-dir'],
+      id: values.id,
+      host: values.host,
+      port,
+      token,
+      logger,
+      policy,
+      idleTtlMs: idleTtlMs ?? null,
+      defaultThreads: threads,
+      shutdownTimeoutMs,
+      gpu: values.gpu === 'off' ? false : 'auto',
+      memoryReserveBytes: reserveMb === undefined ? undefined : reserveMb * 1024 * 1024,
+      onShutdownRequested: () => shutdown('POST /v1/shutdown'),
+    });
+  } catch (error) {
+    process.stderr.write(`rbee hive: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  if (stopping) {
+    await hive.close();
+  } else {
+    announce({ event: 'listening', port: hive.port, pid: process.pid, hive_id: hive.id, url: hive.url });
+  }
+  return exited;
+}

@@ -1,0 +1,229 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { NOOP_AUDIT_SINK, type AuditSink } from '../../src-shared/audit/AuditEvent.js';
+import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import type { DeviceInfo, HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
+import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
+import { resolveRestartPolicy, type RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
+import type { PolicyClock } from '../../src-shared/policy/RestartTracker.js';
+import { checkBindPolicy } from '../auth/bindPolicy.js';
+import { registerBearerAuth } from '../auth/registerBearerAuth.js';
+import { createHttpServer } from '../common/http/createHttpServer.js';
+import { createLogger, type Logger } from '../common/log/createLogger.js';
+import { PROJECT_ROOT, rbeeCommand } from '../common/rbeeCommand.js';
+import { HardwareProbe } from './HardwareProbe.js';
+import { HiveEventHub } from './HiveEventHub.js';
+import { HiveMetrics } from './HiveMetrics.js';
+import { registerHiveRoutes } from './hiveRoutes.js';
+import type { WorkerLauncher } from './ManagedWorker.js';
+import { ModelCatalog } from './ModelCatalog.js';
+import { ModelDownloader } from './ModelDownloader.js';
+import { WorkerSupervisor } from './WorkerSupervisor.js';
+
+export interface HiveOptions {
+  /** Folder of GGUF files this hive serves (created if missing). */
+  modelsDir: string;
+  /** Hive id. Defaults to 'local'. */
+  id?: string;
+  /** Defaults to 127.0.0.1. Anything but loopback needs a token of ≥ 16 characters. */
+  host?: string;
+  /** Defaults to 7835; 0 picks a free port. */
+  port?: number;
+  /** Bearer token of the hive API; undefined disables auth (loopback only). */
+  token?: string;
+  /** Where lifecycle events go (worker_*, breaker_*). Defaults to the no-op sink. */
+  audit?: AuditSink;
+  /** Defaults to a pino logger named 'hive' on stderr. */
+  logger?: Logger;
+  /** Hive-wide restart policy, merged over DEFAULT_RESTART_POLICY; rejected with a clear message when invalid. */
+  policy?: Partial<RestartPolicyConfig>;
+  /** Threads for a worker that does not ask. Defaults to half the cores, at least 1. */
+  defaultThreads?: number;
+  /** Stop workers idle this long; null (the default) = never. Per worker via `idle_ttl_ms`. */
+  idleTtlMs?: number | null;
+  /** Cap of the shutdown cascade and of an operator stop. Defaults to 30 000 ms. */
+  shutdownTimeoutMs?: number;
+  /** GPU probing for devices and admission: 'auto' (default) or false (CPU only). */
+  gpu?: 'auto' | false;
+  /** Memory the admission check keeps free for everything else. Defaults to 256 MiB. */
+  memoryReserveBytes?: number;
+  /** Skip the admission estimate entirely. Defaults to false. */
+  skipAdmission?: boolean;
+  /** How to start a worker. Defaults to `rbeeCommand('worker', args)`. */
+  launcher?: WorkerLauncher;
+  /** Called when a client asks `POST /v1/shutdown`. Defaults to `close()`. */
+  onShutdownRequested?: () => void;
+  clock?: PolicyClock;
+  random?: RandomSource;
+  /** Options for the model downloader (retry pacing). */
+  download?: { maxAttempts?: number; retryBaseMs?: number; progressIntervalMs?: number };
+}
+
+/** A running hive: its HTTP API on `url`, and the same operations in-process. */
+export interface Hive {
+  readonly id: string;
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly supervisor: WorkerSupervisor;
+  readonly events: HiveEventHub;
+  readonly metrics: HiveMetrics;
+  readonly catalog: ModelCatalog;
+  readonly downloader: ModelDownloader;
+  readonly closing: boolean;
+  info(): HiveInfo;
+  devices(): Promise<DeviceInfo[]>;
+  refreshModels(): Promise<ModelInfo[]>;
+  snapshot(): ClusterSnapshot;
+  /** Asked over HTTP to stop: runs `onShutdownRequested` (or `close`). */
+  requestShutdown(): void;
+  /** The graceful cascade for every worker (≤ `shutdownTimeoutMs`), then the HTTP server. Idempotent. */
+  close(): Promise<void>;
+}
+
+function packageVersion(): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Creates and starts a hive (in-process; `rbee hive` wraps this). */
+export async function createHive(options: HiveOptions): Promise<Hive> {
+  const id = options.id ?? 'local';
+  const host = options.host ?? '127.0.0.1';
+  const refusal = checkBindPolicy(host, options.token);
+  if (refusal) throw new Error(refusal);
+  const policy = resolveRestartPolicy(options.policy ?? {});
+  const logger = options.logger ?? createLogger('hive');
+  const audit = options.audit ?? NOOP_AUDIT_SINK;
+  const clock = options.clock ?? Date;
+  await mkdir(options.modelsDir, { recursive: true });
+
+  const catalog = new ModelCatalog(options.modelsDir, id);
+  const metrics = new HiveMetrics(id);
+  const probe = new HardwareProbe({ gpu: options.gpu ?? 'auto' });
+  let models: ModelInfo[] = [];
+  let devices: DeviceInfo[] = [];
+  let port = 0;
+  let closing = false;
+  let closed: Promise<void> | null = null;
+  const version = packageVersion();
+
+  const info = (): HiveInfo => ({
+    id,
+    kind: 'local',
+    state: closing ? 'stopped' : 'online',
+    address: `${host}:${port}`,
+    version,
+    os: process.platform,
+    arch: process.arch,
+    node_version: process.versions.node,
+    devices,
+    last_seen: clock.now(),
+    restart_count: 0,
+    message: null,
+  });
+  const snapshot = (): ClusterSnapshot => ({ hives: [info()], workers: supervisor.list(), models });
+  const events = new HiveEventHub(snapshot, () => clock.now());
+
+  const supervisor = new WorkerSupervisor({
+    hiveId: id,
+    catalog,
+    hub: events,
+    metrics,
+    audit,
+    logger,
+    launcher: options.launcher ?? ((args) => rbeeCommand('worker', args)),
+    probe,
+    policy,
+    defaultThreads: options.defaultThreads ?? Math.max(1, Math.floor(availableParallelism() / 2)),
+    idleTtlMs: options.idleTtlMs ?? null,
+    memoryReserveBytes: options.memoryReserveBytes ?? 256 * 1024 * 1024,
+    skipAdmission: options.skipAdmission ?? false,
+    clock,
+    random: options.random ?? Math.random,
+  });
+  supervisor.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
+
+  const refreshModels = async (): Promise<ModelInfo[]> => {
+    const next = await catalog.list();
+    if (JSON.stringify(next) !== JSON.stringify(models)) {
+      models = next;
+      events.publish({ type: 'models_updated', hive_id: id, models });
+    }
+    return models;
+  };
+  const refreshDevices = async (): Promise<DeviceInfo[]> => {
+    devices = await probe.devices();
+    return devices;
+  };
+
+  const downloader = new ModelDownloader({
+    dir: options.modelsDir,
+    hiveId: id,
+    hub: events,
+    audit,
+    logger,
+    onDownloaded: () => void refreshModels().catch(() => undefined),
+    ...options.download,
+  });
+
+  const app = createHttpServer({ logger });
+  registerBearerAuth(app, { token: options.token, publicPaths: ['/health', '/v1/health'], audit });
+
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      events.publish({ type: 'hive_updated', hive: info() });
+      await downloader.dispose();
+      await supervisor.shutdown();
+      await app.close();
+      await probe.dispose();
+    })();
+    return closed;
+  };
+
+  const hive: Hive = {
+    id,
+    get url() {
+      return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    app,
+    supervisor,
+    events,
+    metrics,
+    catalog,
+    downloader,
+    get closing() {
+      return closing;
+    },
+    info,
+    devices: refreshDevices,
+    refreshModels,
+    snapshot,
+    requestShutdown: () => (options.onShutdownRequested ? options.onShutdownRequested() : void close()),
+    close,
+  };
+  registerHiveRoutes(app, hive);
+
+  await refreshModels();
+  // The device probe loads the llama binding (~0.5 s): not on the start-up path.
+  void refreshDevices().catch((error: unknown) => logger.warn({ err: error }, 'device probe failed'));
+  try {
+    const address = await app.listen({ host, port: options.port ?? 7835 });
+    port = Number(new URL(address).port);
+  } catch (error) {
+    await probe.dispose();
+    throw error;
+  }
+  logger.info({ hive_id: id, url: hive.url, models_dir: options.modelsDir }, 'hive listening');
+  return hive;
+}

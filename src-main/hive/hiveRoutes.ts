@@ -1,0 +1,148 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../../src-shared/api/ApiError.js';
+import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
+import { InvalidRestartPolicyError } from '../../src-shared/policy/RestartPolicyConfig.js';
+import { parseBody } from '../common/http/parseBody.js';
+import { startSse } from '../common/http/sse.js';
+import type { Hive } from './createHive.js';
+
+/** Paths of the hive's HTTP API (docs/hive.md). */
+export const HiveRoutes = {
+  health: '/v1/health',
+  hive: '/v1/hive',
+  workers: '/v1/workers',
+  worker: (id: string) => `/v1/workers/${encodeURIComponent(id)}`,
+  workerAction: (id: string, action: 'start' | 'stop' | 'restart' | 'reset-breaker') => `/v1/workers/${encodeURIComponent(id)}/${action}`,
+  workerCredentials: (id: string) => `/v1/workers/${encodeURIComponent(id)}/credentials`,
+  models: '/v1/models',
+  modelDownload: '/v1/models/download',
+  devices: '/v1/devices',
+  events: '/v1/events',
+  policy: '/v1/policy',
+  metrics: '/metrics',
+  shutdown: '/v1/shutdown',
+} as const;
+
+const DAY_MS = 86_400_000;
+
+export const SpawnWorkerBodySchema = z
+  .object({
+    /** Accepted so the queen can forward a ControlApi `SpawnWorkerRequest` unchanged. */
+    hive_id: z.string().max(128).optional(),
+    model: z.string().min(1).max(256),
+    id: z.string().min(1).max(64).optional(),
+    device: z.enum(['auto', 'cpu', 'gpu']).optional(),
+    slots: z.number().int().min(1).max(64).optional(),
+    threads: z.number().int().min(1).max(256).optional(),
+    ctx: z.number().int().min(64).max(1_048_576).optional(),
+    policy: z.record(z.string(), z.unknown()).optional(),
+    idle_ttl_ms: z.number().int().min(1_000).max(7 * DAY_MS).nullable().optional(),
+  })
+  .strict();
+
+const DownloadBodySchema = z
+  .object({
+    hive_id: z.string().max(128).optional(),
+    source: z.string().min(1).max(2048),
+    name: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+const SSE_HEARTBEAT_MS = 15_000;
+/** A subscriber this far behind is cut off; it reconnects and gets a fresh snapshot. */
+const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** Registers every route of the hive API on `app` (auth is an `onRequest` hook registered before). */
+export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
+  const { supervisor } = hive;
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get(HiveRoutes.health, async () => ({ status: hive.closing ? 'stopping' : 'ok', hive_id: hive.id, workers: supervisor.list().length }));
+  app.get(HiveRoutes.hive, async () => hive.info());
+
+  app.get(HiveRoutes.workers, async () => ({ workers: supervisor.list() }));
+  app.post(HiveRoutes.workers, async (request, reply) => {
+    const body = parseBody(SpawnWorkerBodySchema, request.body);
+    if (body.hive_id !== undefined && body.hive_id !== hive.id) {
+      throw new ApiError(400, 'INVALID_REQUEST', `This is hive '${hive.id}', not '${body.hive_id}'`);
+    }
+    const info = await supervisor.spawn(body);
+    return reply.code(201).send(info);
+  });
+  app.get<{ Params: { id: string } }>('/v1/workers/:id', async (request) => supervisor.get(request.params.id).info());
+  app.delete<{ Params: { id: string } }>('/v1/workers/:id', async (request, reply) => {
+    await supervisor.remove(request.params.id);
+    return reply.code(204).send();
+  });
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/start', async (request, reply) => reply.code(202).send(supervisor.start(request.params.id)));
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/stop', async (request) => supervisor.stop(request.params.id));
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/restart', async (request, reply) => reply.code(202).send(await supervisor.restart(request.params.id)));
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/reset-breaker', async (request) => supervisor.resetBreaker(request.params.id));
+  /** Where and how to reach a worker directly (the queen streams tokens from it). */
+  app.get<{ Params: { id: string } }>('/v1/workers/:id/credentials', async (request) => {
+    const worker = supervisor.get(request.params.id);
+    const info = worker.info();
+    return { worker_id: worker.id, url: info.port === null ? null : `http://127.0.0.1:${info.port}`, token: worker.token };
+  });
+
+  app.get(HiveRoutes.models, async () => ({ models: await hive.refreshModels() }));
+  app.post(HiveRoutes.modelDownload, async (request, reply) => {
+    const body = parseBody(DownloadBodySchema, request.body);
+    return reply.code(202).send(await hive.downloader.start(body.source, body.name));
+  });
+  app.get(HiveRoutes.devices, async () => ({ devices: await hive.devices() }));
+
+  app.get(HiveRoutes.policy, async () => supervisor.policy);
+  app.patch(HiveRoutes.policy, async (request) => {
+    if (typeof request.body !== 'object' || request.body === null || Array.isArray(request.body)) {
+      throw new ApiError(400, 'INVALID_REQUEST', 'Request body must be a JSON object');
+    }
+    try {
+      return supervisor.updatePolicy(request.body);
+    } catch (error) {
+      if (error instanceof InvalidRestartPolicyError) throw new ApiError(400, 'INVALID_REQUEST', error.message, { problems: error.problems });
+      throw error;
+    }
+  });
+
+  app.get(HiveRoutes.metrics, async (_request, reply) => {
+    reply.header('content-type', hive.metrics.contentType);
+    return hive.metrics.render();
+  });
+
+  app.post(HiveRoutes.shutdown, async (_request, reply) => {
+    reply.code(202).send({ status: 'stopping' });
+    setImmediate(() => hive.requestShutdown());
+  });
+
+  /**
+   * `GET /v1/events`: Server-Sent Events, one `ClusterEvent` per message:
+   * `event: cluster\nid: <seq>\ndata: <json>\n\n`, a snapshot first, `: ping` comments every 15 s.
+   */
+  app.get(HiveRoutes.events, (request, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    startSse(res);
+    const write = (event: ClusterEvent): void => {
+      if (res.destroyed) return;
+      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+        request.log.warn('event subscriber too slow: disconnecting it');
+        res.destroy();
+        return;
+      }
+      res.write(`event: cluster\nid: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`);
+    };
+    const unsubscribe = hive.events.subscribe(write);
+    const heartbeat = setInterval(() => {
+      if (!res.destroyed) res.write(': ping\n\n');
+    }, SSE_HEARTBEAT_MS);
+    heartbeat.unref();
+    const cleanup = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    res.once('close', cleanup);
+    request.raw.once('close', cleanup);
+  });
+}
