@@ -1,0 +1,298 @@
+import { ApiError, isApiErrorBody, type ErrorCode } from '../../src-shared/api/ApiError.js';
+import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
+import type { ClusterEvent, ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import type { HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
+import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import type {
+  AddHiveRequest,
+  AddHiveResult,
+  ConnectionState,
+  ControlApi,
+  DownloadModelRequest,
+  Settings,
+  SettingsPatch,
+  SpawnWorkerRequest,
+} from '../../src-shared/control/ControlApi.js';
+import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
+import type { CancelSignal } from '../../src-shared/util/CancelSignal.js';
+import { InferenceSseParser, type InferenceEvent, type InferenceRequest } from '../../src-shared/worker/inferenceWire.js';
+import { reconnectDelayMs } from '../lib/backoff.js';
+import { SseFrameParser } from '../lib/sseFrames.js';
+
+export interface HttpControlApiOptions {
+  /** Origin (and optional prefix) of the queen, e.g. `http://127.0.0.1:7833`. Defaults to ''. */
+  baseUrl?: string;
+  /** Read on every call so a new login takes effect at once. */
+  getToken: () => string | null;
+  /** Called on any 401 (token refused or gone after a queen restart). */
+  onUnauthorized?: (error: ApiError) => void;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Defaults to Math.random (reconnect jitter). */
+  random?: () => number;
+  /** A silent event stream is restarted after this long. Defaults to 60 000 ms. */
+  idleTimeoutMs?: number;
+  /** Timer functions (injected in tests). */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: unknown) => void;
+  /** After cancel, how long to wait for the queen's `end{cancelled}` before dropping the connection. Defaults to 1500 ms. */
+  cancelGraceMs?: number;
+}
+
+/** Turn a non-2xx response into an ApiError, keeping the queen's `{"error":{code,message}}`. */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  let body: unknown = null;
+  const text = await response.text().catch(() => '');
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (isApiErrorBody(body)) return new ApiError(response.status, body.error.code, body.error.message, body.error.details);
+  const code: ErrorCode = response.status === 401 ? 'INVALID_API_KEY' : response.status === 404 ? 'NOT_FOUND' : 'UPSTREAM_ERROR';
+  return new ApiError(response.status, code, text.trim() || `HTTP ${response.status} ${response.statusText}`.trim());
+}
+
+function networkError(error: unknown): ApiError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new ApiError(0, 'HIVE_UNREACHABLE', `Cannot reach the queen: ${message}`);
+}
+
+/** Query string for the audit route: repeated filters are comma-joined, absent ones omitted. */
+export function auditQueryString(query: AuditQuery): string {
+  const params = new URLSearchParams();
+  if (query.from) params.set('from', query.from);
+  if (query.to) params.set('to', query.to);
+  if (query.event_types && query.event_types.length > 0) params.set('event_types', query.event_types.join(','));
+  if (query.service_id) params.set('service_id', query.service_id);
+  if (query.text) params.set('text', query.text);
+  if (query.cursor) params.set('cursor', query.cursor);
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+/**
+ * The ControlApi over the queen's HTTP control API (web mode). Every call sends
+ * `Authorization: Bearer <token>`; the event stream is read with fetch + ReadableStream because
+ * EventSource cannot send headers.
+ */
+export function createHttpControlApi(options: HttpControlApiOptions): ControlApi {
+  const base = (options.baseUrl ?? '').replace(/\/$/, '');
+  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const random = options.random ?? Math.random;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  const setTimer = options.setTimeout ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
+  const clearTimer = options.clearTimeout ?? ((h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>));
+  const cancelGraceMs = options.cancelGraceMs ?? 1500;
+
+  function headers(extra?: Record<string, string>): Record<string, string> {
+    const token = options.getToken();
+    return { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra };
+  }
+
+  async function fail(response: Response): Promise<never> {
+    const error = await errorFromResponse(response);
+    if (response.status === 401) options.onUnauthorized?.(error);
+    throw error;
+  }
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await doFetch(base + path, {
+        method,
+        headers: headers(body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' }),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw networkError(error);
+    }
+    if (!response.ok) return fail(response);
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  function subscribe(onEvent: (event: ClusterEvent) => void, onConnection?: (state: ConnectionState) => void): () => void {
+    let stopped = false;
+    let attempt = 0;
+    let controller: AbortController | null = null;
+    let retryTimer: unknown = null;
+    let idleTimer: unknown = null;
+    let lastState: ConnectionState | null = null;
+
+    const report = (state: ConnectionState): void => {
+      if (state === lastState) return;
+      lastState = state;
+      onConnection?.(state);
+    };
+
+    const armIdle = (): void => {
+      if (idleTimer !== null) clearTimer(idleTimer);
+      idleTimer = setTimer(() => controller?.abort(), idleTimeoutMs);
+    };
+
+    const scheduleRetry = (): void => {
+      if (stopped) return;
+      report('reconnecting');
+      const delay = reconnectDelayMs(attempt, random);
+      attempt += 1;
+      retryTimer = setTimer(() => {
+        retryTimer = null;
+        void connect();
+      }, delay);
+    };
+
+    const connect = async (): Promise<void> => {
+      if (stopped) return;
+      controller = new AbortController();
+      let response: Response;
+      try {
+        response = await doFetch(base + ControlRoutes.events, {
+          headers: headers({ Accept: 'text/event-stream' }),
+          signal: controller.signal,
+          cache: 'no-store',
+        });
+      } catch {
+        scheduleRetry();
+        return;
+      }
+      if (response.status === 401) {
+        const error = await errorFromResponse(response);
+        report('closed');
+        stopped = true;
+        options.onUnauthorized?.(error);
+        return;
+      }
+      if (!response.ok || !response.body) {
+        scheduleRetry();
+        return;
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      const parser = new SseFrameParser();
+      armIdle();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          armIdle();
+          for (const frame of parser.push(decoder.decode(value, { stream: true }))) {
+            if (frame.event !== 'cluster' && frame.event !== 'message') continue;
+            if (!frame.data) continue;
+            let event: ClusterEvent;
+            try {
+              event = JSON.parse(frame.data) as ClusterEvent;
+            } catch {
+              continue;
+            }
+            if (event.type === 'snapshot') {
+              // The stream is healthy once its snapshot arrived: reset the backoff.
+              attempt = 0;
+              report('open');
+            }
+            onEvent(event);
+          }
+        }
+      } catch {
+        // Network drop or idle abort: fall through to a reconnect.
+      } finally {
+        if (idleTimer !== null) clearTimer(idleTimer);
+        idleTimer = null;
+      }
+      scheduleRetry();
+    };
+
+    report('connecting');
+    void connect();
+    return () => {
+      stopped = true;
+      if (retryTimer !== null) clearTimer(retryTimer);
+      if (idleTimer !== null) clearTimer(idleTimer);
+      controller?.abort();
+      report('closed');
+    };
+  }
+
+  async function infer(
+    request: InferenceRequest & { model: string },
+    onEvent: (event: InferenceEvent) => void,
+    signal?: CancelSignal,
+  ): Promise<void> {
+    if (signal?.aborted) return;
+    const controller = new AbortController();
+    let jobId: string | null = null;
+    let graceTimer: unknown = null;
+    const onAbort = (): void => {
+      // Ask the queen to cancel (it then ends the stream with stop_reason `cancelled`); drop the
+      // connection if that answer does not come quickly (a closed connection cancels too).
+      if (jobId) {
+        void doFetch(`${base}${ControlRoutes.inference}/${encodeURIComponent(jobId)}`, { method: 'DELETE', headers: headers() }).catch(() => undefined);
+        graceTimer = setTimer(() => controller.abort(), cancelGraceMs);
+      } else {
+        controller.abort();
+      }
+    };
+    signal?.addEventListener('abort', onAbort);
+    try {
+      let response: Response;
+      try {
+        response = await doFetch(base + ControlRoutes.inference, {
+          method: 'POST',
+          headers: headers({ 'Content-Type': 'application/json', Accept: 'text/event-stream' }),
+          body: JSON.stringify(request),
+          signal: controller.signal,
+        });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        throw networkError(error);
+      }
+      if (!response.ok) return await fail(response);
+      if (!response.body) throw new ApiError(502, 'UPSTREAM_ERROR', 'The queen sent no stream');
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      const parser = new InferenceSseParser();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          for (const item of parser.push(decoder.decode(value, { stream: true }).replace(/\r\n/g, '\n'))) {
+            if (item === 'done') return;
+            if (item.type === 'started') {
+              jobId = item.job_id;
+              if (signal?.aborted) onAbort();
+            }
+            onEvent(item);
+          }
+        }
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        throw networkError(error);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (graceTimer !== null) clearTimer(graceTimer);
+    }
+  }
+
+  return {
+    getSnapshot: () => call<ClusterSnapshot>('GET', ControlRoutes.snapshot),
+    subscribe,
+    spawnWorker: (request: SpawnWorkerRequest) => call<WorkerInfo>('POST', ControlRoutes.workers, request),
+    stopWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'stop'), {}),
+    startWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'start'), {}),
+    restartWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'restart'), {}),
+    resetBreaker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'reset-breaker'), {}),
+    listModels: () => call<ModelInfo[]>('GET', ControlRoutes.models),
+    downloadModel: (request: DownloadModelRequest) => call<{ download_id: string }>('POST', ControlRoutes.modelDownload, request),
+    listHives: () => call<HiveInfo[]>('GET', ControlRoutes.hives),
+    addHive: (request: AddHiveRequest) => call<AddHiveResult>('POST', ControlRoutes.hives, request),
+    removeHive: (hiveId, opts) => call<void>('DELETE', `${ControlRoutes.hive(hiveId)}?stop=${opts.stop ? 'true' : 'false'}`),
+    queryAudit: (query: AuditQuery) => call<AuditPage>('GET', ControlRoutes.audit + auditQueryString(query)),
+    verifyAudit: () => call<AuditVerifyResult>('GET', ControlRoutes.auditVerify),
+    getSettings: () => call<Settings>('GET', ControlRoutes.settings),
+    updateSettings: (patch: SettingsPatch) => call<Settings>('PATCH', ControlRoutes.settings, patch),
+    infer,
+  };
+}

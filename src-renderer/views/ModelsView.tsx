@@ -1,0 +1,176 @@
+import { useId, useMemo, useState, type FormEvent } from 'react';
+import { getApi } from '../bridge/apiRegistry.js';
+import { EmptyState, Field, LoadingState } from '../components/states.js';
+import { formatBytes } from '../lib/format.js';
+import { errorMessage } from '../stores/errors.js';
+import { useRbee } from '../stores/store.js';
+
+/** `hf:<user>/<repo>/<file>` or an http(s) URL. */
+export function validateModelSource(source: string): string | null {
+  const s = source.trim();
+  if (!s) return 'Enter an hf: URI or an http(s) URL.';
+  if (s.startsWith('hf:')) return /^hf:[^/\s]+\/[^/\s]+(\/[^\s]+)?$/.test(s) ? null : 'hf: URIs look like hf:<user>/<repo>/<file>.gguf';
+  try {
+    const url = new URL(s);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'Only http(s) URLs and hf: URIs are supported.';
+  } catch {
+    return 'Not a valid URL or hf: URI.';
+  }
+}
+
+function DownloadForm({ hiveIds }: { hiveIds: string[] }) {
+  const id = useId();
+  const [hive, setHive] = useState('');
+  const [source, setSource] = useState('');
+  const [name, setName] = useState('');
+  const [fieldError, setFieldError] = useState<string | undefined>(undefined);
+  const [status, setStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const hiveId = hive || hiveIds[0] || '';
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const problem = validateModelSource(source);
+    setFieldError(problem ?? undefined);
+    if (problem || !hiveId) return;
+    setBusy(true);
+    setStatus(null);
+    try {
+      const r = await getApi().downloadModel({ hive_id: hiveId, source: source.trim(), ...(name.trim() ? { name: name.trim() } : {}) });
+      setStatus({ kind: 'ok', text: `Download ${r.download_id} started; progress appears below.` });
+    } catch (error) {
+      setStatus({ kind: 'error', text: `Download could not start: ${errorMessage(error)}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="card form-grid" onSubmit={(e) => void submit(e)} aria-labelledby={`${id}-h`} noValidate>
+      <h2 id={`${id}-h`}>Download a model</h2>
+      <Field label="Hive" htmlFor={`${id}-hive`}>
+        <select id={`${id}-hive`} value={hiveId} onChange={(e) => setHive(e.target.value)}>
+          {hiveIds.map((h) => (
+            <option key={h} value={h}>
+              {h}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Source" htmlFor={`${id}-src`} hint="hf:user/repo/file.gguf or https://…" error={fieldError}>
+        <input id={`${id}-src`} value={source} onChange={(e) => setSource(e.target.value)} placeholder="hf:user/repo/model.Q4_K_M.gguf" autoComplete="off" aria-invalid={fieldError ? true : undefined} />
+      </Field>
+      <Field label="File name" htmlFor={`${id}-name`} hint="Optional">
+        <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+      </Field>
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy || !hiveId}>
+          {busy ? 'Starting…' : 'Download'}
+        </button>
+        {status ? (
+          <p className={status.kind === 'ok' ? 'ok-text' : 'error-text'} role={status.kind === 'ok' ? 'status' : 'alert'} data-testid="download-status">
+            {status.text}
+          </p>
+        ) : null}
+      </div>
+    </form>
+  );
+}
+
+export function ModelsView() {
+  const models = useRbee((s) => s.cluster.models);
+  const hives = useRbee((s) => s.cluster.hives);
+  const downloads = useRbee((s) => s.cluster.downloads);
+  const loaded = useRbee((s) => s.cluster.loaded);
+  const hiveIds = useMemo(() => [...new Set([...Object.keys(hives), ...models.map((m) => m.hive)])].sort(), [hives, models]);
+  const downloadList = Object.values(downloads);
+
+  return (
+    <section aria-labelledby="models-h">
+      <h1 id="models-h" tabIndex={-1}>
+        Models
+      </h1>
+      {!loaded ? (
+        <LoadingState label="Loading model catalogs…" />
+      ) : hiveIds.length === 0 ? (
+        <EmptyState title="No hives, so no catalogs" />
+      ) : (
+        hiveIds.map((h) => {
+          const list = models.filter((m) => m.hive === h);
+          return (
+            <div className="card" key={h}>
+              <h2>Hive {h}</h2>
+              {list.length === 0 ? (
+                <EmptyState title="No models in this hive's catalog">
+                  <p>Copy GGUF files into the hive's models folder, or download one below.</p>
+                </EmptyState>
+              ) : (
+                <div className="table-wrap">
+                  <table className="responsive">
+                    <caption className="visually-hidden">Models on hive {h}</caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Name</th>
+                        <th scope="col">Size</th>
+                        <th scope="col">Architecture</th>
+                        <th scope="col">Quantization</th>
+                        <th scope="col">Context</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {list.map((m) => (
+                        <tr key={m.name} data-model={m.name}>
+                          <th scope="row" data-label="Name">
+                            {m.name}{' '}
+                            {m.is_demo ? (
+                              <span className="badge tone-info" title="Generated demo model with random weights: its output is gibberish">
+                                demo · random weights
+                              </span>
+                            ) : null}
+                          </th>
+                          <td data-label="Size">{formatBytes(m.size_bytes)}</td>
+                          <td data-label="Architecture">{m.architecture ?? '—'}</td>
+                          <td data-label="Quantization">{m.quantization ?? '—'}</td>
+                          <td data-label="Context">{m.context_length ?? '—'}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              )}
+            </div>
+          );
+        })
+      )}
+      <DownloadForm hiveIds={hiveIds} />
+      {downloadList.length > 0 ? (
+        <div className="card">
+          <h2>Downloads</h2>
+          <ul className="downloads">
+            {downloadList.map((d) => (
+              <li key={d.download_id} data-state={d.state}>
+                <span>
+                  <code>{d.source}</code> on {d.hive_id}: <strong>{d.state}</strong>
+                </span>
+                {d.state === 'running' ? (
+                  d.total_bytes ? (
+                    <progress max={d.total_bytes} value={d.received_bytes} aria-label={`Download of ${d.source}`} />
+                  ) : (
+                    <progress aria-label={`Download of ${d.source}`} />
+                  )
+                ) : null}
+                <span className="sub">
+                  {formatBytes(d.received_bytes)}
+                  {d.total_bytes ? ` of ${formatBytes(d.total_bytes)}` : ''}
+                </span>
+                {d.message ? (
+                  <span className={d.state === 'failed' ? 'error-text' : 'sub'} role={d.state === 'failed' ? 'alert' : undefined}>
+                    {d.message}
+                  </span>
+                ) : null}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+    </section>
+  );
+}

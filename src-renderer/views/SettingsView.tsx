@@ -1,0 +1,151 @@
+import { useEffect, useId, useState } from 'react';
+import type { Settings } from '../../src-shared/control/ControlApi.js';
+import { readToken } from '../bridge/tokenStore.js';
+import { ErrorState, Field, LoadingState } from '../components/states.js';
+import { POLICY_FIELDS, policyDraft, validatePolicy, type PolicyDraft } from '../stores/settingsSlice.js';
+import { useRbee } from '../stores/store.js';
+
+type PolicyKey = keyof typeof POLICY_FIELDS;
+
+function SettingsForm({ settings }: { settings: Settings }) {
+  const id = useId();
+  const [draft, setDraft] = useState<PolicyDraft>(() => policyDraft(settings.restart_policy));
+  const [auditMode, setAuditMode] = useState(settings.audit_mode);
+  const [errors, setErrors] = useState<Partial<Record<PolicyKey, string>>>({});
+  const save = useRbee((s) => s.saveSettings);
+  const saveState = useRbee((s) => s.settings.save);
+
+  return (
+    <form
+      className="card"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const result = validatePolicy(draft);
+        if (!result.ok) {
+          setErrors(result.errors);
+          const first = Object.keys(result.errors)[0];
+          if (first) document.getElementById(`${id}-${first}`)?.focus();
+          return;
+        }
+        setErrors({});
+        void save({ restart_policy: result.value, audit_mode: auditMode });
+      }}
+    >
+      <h2>Restart policy</h2>
+      <p className="sub">Applies to every worker a hive supervises (DESIGN: backoff min(base · 2^(n−1), cap) ± jitter; breaker per worker).</p>
+      <div className="form-grid">
+        {(Object.keys(POLICY_FIELDS) as PolicyKey[]).map((key) => {
+          const rule = POLICY_FIELDS[key];
+          return (
+            <Field key={key} label={`${rule.label} (${rule.unit})`} htmlFor={`${id}-${key}`} hint={rule.help} error={errors[key]}>
+              <input
+                id={`${id}-${key}`}
+                name={key}
+                inputMode="decimal"
+                value={draft[key]}
+                aria-invalid={errors[key] ? true : undefined}
+                aria-describedby={`${id}-${key}-hint${errors[key] ? ` ${id}-${key}-error` : ''}`}
+                onChange={(e) => setDraft({ ...draft, [key]: e.target.value })}
+              />
+            </Field>
+          );
+        })}
+      </div>
+      <h2>Audit log</h2>
+      <Field label="Audit mode" htmlFor={`${id}-audit`} hint="Local: hash-chained JSON Lines files in the data folder.">
+        <select id={`${id}-audit`} value={auditMode} onChange={(e) => setAuditMode(e.target.value === 'local' ? 'local' : 'disabled')}>
+          <option value="local">local (recommended)</option>
+          <option value="disabled">disabled</option>
+        </select>
+      </Field>
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={saveState.state === 'saving'}>
+          {saveState.state === 'saving' ? 'Saving…' : 'Save settings'}
+        </button>
+        {saveState.message ? (
+          <p className={saveState.state === 'error' ? 'error-text' : 'ok-text'} role={saveState.state === 'error' ? 'alert' : 'status'}>
+            {saveState.message}
+          </p>
+        ) : null}
+      </div>
+    </form>
+  );
+}
+
+function TokenCard({ settings }: { settings: Settings }) {
+  const bridge = useRbee((s) => s.connection.bridge);
+  const [revealed, setRevealed] = useState(false);
+  const [copyMsg, setCopyMsg] = useState('');
+  const token = bridge === 'http' ? readToken() : null;
+  return (
+    <div className="card">
+      <h2>API token</h2>
+      <dl className="kv">
+        <dt>Queen token</dt>
+        <dd>
+          <code data-testid="token-fingerprint">{settings.api_token_fingerprint}</code>
+        </dd>
+        <dt>Queen port</dt>
+        <dd>{settings.queen_port}</dd>
+        <dt>Hive port</dt>
+        <dd>{settings.hive_port}</dd>
+        <dt>Models folder</dt>
+        <dd>
+          <code>{settings.models_dir}</code>
+        </dd>
+      </dl>
+      {token ? (
+        <div className="form-actions">
+          <button type="button" onClick={() => setRevealed(!revealed)} aria-expanded={revealed} aria-controls="token-secret">
+            {revealed ? 'Hide token' : 'Reveal token'}
+          </button>
+          <button
+            type="button"
+            onClick={() =>
+              navigator.clipboard.writeText(token).then(
+                () => setCopyMsg('Token copied.'),
+                () => setCopyMsg('Copy failed: clipboard not available.'),
+              )
+            }
+          >
+            Copy token
+          </button>
+          <span role="status" className="sub">
+            {copyMsg}
+          </span>
+          <code id="token-secret" className="secret" hidden={!revealed}>
+            {revealed ? token : ''}
+          </code>
+        </div>
+      ) : (
+        <p className="sub">The desktop app keeps tokens encrypted; it shows only their fingerprints here.</p>
+      )}
+    </div>
+  );
+}
+
+export function SettingsView() {
+  const { value, status, error } = useRbee((s) => s.settings);
+  const load = useRbee((s) => s.loadSettings);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  return (
+    <section aria-labelledby="settings-h">
+      <h1 id="settings-h" tabIndex={-1}>
+        Settings
+      </h1>
+      {status === 'error' && !value ? (
+        <ErrorState title="Could not load the settings" message={error ?? ''} onRetry={() => void load()} />
+      ) : !value ? (
+        <LoadingState label="Loading settings…" />
+      ) : (
+        <>
+          <SettingsForm key={JSON.stringify(value.restart_policy) + value.audit_mode} settings={value} />
+          <TokenCard settings={value} />
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,289 @@
+import { useId, useMemo, useState, type FormEvent } from 'react';
+import type { Device, WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import { getApi } from '../bridge/apiRegistry.js';
+import { BreakerBadge, WorkerStateBadge } from '../components/badges.js';
+import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { EmptyState, Field, LoadingState } from '../components/states.js';
+import { useNow } from '../components/useNow.js';
+import { formatAgo, formatCountdown } from '../lib/format.js';
+import { errorMessage } from '../stores/errors.js';
+import { useRbee } from '../stores/store.js';
+
+type Action = 'start' | 'stop' | 'restart' | 'reset-breaker';
+const DESTRUCTIVE: ReadonlySet<Action> = new Set(['stop', 'restart']);
+const ACTION_LABEL: Record<Action, string> = { start: 'Start', stop: 'Stop', restart: 'Restart', 'reset-breaker': 'Reset breaker' };
+
+function availableActions(w: WorkerInfo): Action[] {
+  const actions: Action[] = [];
+  if (['stopped', 'failed', 'crashed'].includes(w.state)) actions.push('start');
+  if (['loading', 'idle', 'busy', 'unhealthy', 'backoff'].includes(w.state)) actions.push('stop');
+  if (w.state !== 'stopping') actions.push('restart');
+  if (w.breaker.state !== 'closed') actions.push('reset-breaker');
+  return actions;
+}
+
+async function runAction(w: WorkerInfo, action: Action): Promise<void> {
+  const api = getApi();
+  if (action === 'start') await api.startWorker(w.hive, w.id);
+  else if (action === 'stop') await api.stopWorker(w.hive, w.id);
+  else if (action === 'restart') await api.restartWorker(w.hive, w.id);
+  else await api.resetBreaker(w.hive, w.id);
+}
+
+function exitSummary(w: WorkerInfo): string {
+  const e = w.last_exit;
+  if (!e) return '—';
+  const parts = [e.signal ? e.signal : `code ${e.code ?? '?'}`];
+  if (e.reason !== 'exit') parts.push(e.reason.replace('_', ' '));
+  return parts.join(' · ');
+}
+
+function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: number; onAction: (w: WorkerInfo, a: Action) => void }) {
+  const used = w.slots.total - w.slots.free;
+  return (
+    <tr data-worker-id={w.id} data-hive-id={w.hive} data-state={w.state}>
+      <th scope="row" data-label="Worker">
+        <code>{w.id}</code>
+        <span className="sub">pid {w.pid ?? '—'}</span>
+      </th>
+      <td data-label="Model">{w.model}</td>
+      <td data-label="Hive">{w.hive}</td>
+      <td data-label="State" data-testid="worker-state">
+        <WorkerStateBadge state={w.state} />
+        {w.state === 'loading' ? (
+          <span className="load">
+            <progress max={1} value={w.load_progress} aria-label={`Load progress of ${w.id}`} />
+            <span className="sub">{Math.round(w.load_progress * 100)} %</span>
+          </span>
+        ) : null}
+        {w.state === 'backoff' && w.next_restart_at !== null ? (
+          <span className="countdown sub" data-testid="restart-countdown">
+            restart in {formatCountdown(w.next_restart_at - now)}
+          </span>
+        ) : null}
+      </td>
+      <td data-label="Health">
+        <span className="sub">{w.state === 'unhealthy' ? 'failing checks' : `seen ${formatAgo(w.last_heartbeat, now)}`}</span>
+      </td>
+      <td data-label="Slots in use">
+        {used}/{w.slots.total}
+      </td>
+      <td data-label="Restarts" data-testid="restart-count">
+        {w.restart_count}
+      </td>
+      <td data-label="Breaker" data-testid="breaker">
+        <BreakerBadge breaker={w.breaker} now={now} />
+      </td>
+      <td data-label="Last exit">
+        {w.last_exit ? (
+          <details className="last-exit">
+            <summary>
+              {exitSummary(w)} <span className="sub">{formatAgo(w.last_exit.at, now)}</span>
+            </summary>
+            <dl className="kv">
+              <dt>Exit code</dt>
+              <dd>{w.last_exit.code ?? '—'}</dd>
+              <dt>Signal</dt>
+              <dd>{w.last_exit.signal ?? '—'}</dd>
+              <dt>Reason</dt>
+              <dd>{w.last_exit.reason}</dd>
+              <dt>At</dt>
+              <dd>{new Date(w.last_exit.at).toLocaleString()}</dd>
+            </dl>
+            <pre className="stderr" tabIndex={0} aria-label={`stderr tail of ${w.id}`}>
+              {w.last_exit.stderr_tail || '(no stderr output)'}
+            </pre>
+          </details>
+        ) : (
+          '—'
+        )}
+      </td>
+      <td data-label="Actions" className="actions">
+        {availableActions(w).map((a) => (
+          <button
+            key={a}
+            type="button"
+            className={DESTRUCTIVE.has(a) ? 'small danger-outline' : 'small'}
+            aria-label={`${ACTION_LABEL[a]} ${w.id}`}
+            onClick={() => onAction(w, a)}
+          >
+            {ACTION_LABEL[a]}
+          </button>
+        ))}
+      </td>
+    </tr>
+  );
+}
+
+function SpawnForm() {
+  const hives = useRbee((s) => s.cluster.hives);
+  const models = useRbee((s) => s.cluster.models);
+  const hiveIds = Object.keys(hives).sort();
+  const [hive, setHive] = useState('');
+  const [model, setModel] = useState('');
+  const [device, setDevice] = useState<Device>('auto');
+  const [slots, setSlots] = useState('2');
+  const [threads, setThreads] = useState('');
+  const [status, setStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const id = useId();
+  const hiveId = hive || hiveIds[0] || '';
+  const hiveModels = models.filter((m) => m.hive === hiveId);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const slotsN = Number(slots);
+    const threadsN = threads.trim() === '' ? undefined : Number(threads);
+    if (!hiveId || !model) return setStatus({ kind: 'error', text: 'Choose a hive and a model.' });
+    if (!Number.isInteger(slotsN) || slotsN < 1 || slotsN > 64) return setStatus({ kind: 'error', text: 'Slots must be a whole number from 1 to 64.' });
+    if (threadsN !== undefined && (!Number.isInteger(threadsN) || threadsN < 1 || threadsN > 256)) {
+      return setStatus({ kind: 'error', text: 'Threads must be a whole number from 1 to 256, or empty for the hive default.' });
+    }
+    setBusy(true);
+    setStatus(null);
+    try {
+      const w = await getApi().spawnWorker({ hive_id: hiveId, model, device, slots: slotsN, ...(threadsN !== undefined ? { threads: threadsN } : {}) });
+      setStatus({ kind: 'ok', text: `Spawned worker ${w.id}; it appears in the table as it loads.` });
+    } catch (error) {
+      setStatus({ kind: 'error', text: `Spawn failed: ${errorMessage(error)}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="card form-grid" onSubmit={(e) => void submit(e)} aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>Spawn a worker</h2>
+      <Field label="Hive" htmlFor={`${id}-hive`}>
+        <select id={`${id}-hive`} value={hiveId} onChange={(e) => setHive(e.target.value)}>
+          {hiveIds.length === 0 ? <option value="">No hives</option> : null}
+          {hiveIds.map((h) => (
+            <option key={h} value={h}>
+              {h}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Model" htmlFor={`${id}-model`}>
+        <select id={`${id}-model`} value={model} onChange={(e) => setModel(e.target.value)}>
+          <option value="">Choose a model…</option>
+          {hiveModels.map((m) => (
+            <option key={m.name} value={m.name}>
+              {m.name}
+              {m.is_demo ? ' (demo)' : ''}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Device" htmlFor={`${id}-device`}>
+        <select id={`${id}-device`} value={device} onChange={(e) => setDevice(e.target.value as Device)}>
+          <option value="auto">auto</option>
+          <option value="cpu">cpu</option>
+          <option value="gpu">gpu</option>
+        </select>
+      </Field>
+      <Field label="Slots" htmlFor={`${id}-slots`} hint="Parallel sequences">
+        <input id={`${id}-slots`} type="number" min={1} max={64} value={slots} onChange={(e) => setSlots(e.target.value)} />
+      </Field>
+      <Field label="Threads" htmlFor={`${id}-threads`} hint="Empty: the hive's default">
+        <input id={`${id}-threads`} type="number" min={1} max={256} value={threads} onChange={(e) => setThreads(e.target.value)} />
+      </Field>
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Spawning…' : 'Spawn worker'}
+        </button>
+        {status ? (
+          <p className={status.kind === 'ok' ? 'ok-text' : 'error-text'} role={status.kind === 'ok' ? 'status' : 'alert'}>
+            {status.text}
+          </p>
+        ) : null}
+      </div>
+    </form>
+  );
+}
+
+export function WorkersView() {
+  const workersById = useRbee((s) => s.cluster.workers);
+  const loaded = useRbee((s) => s.cluster.loaded);
+  const offset = useRbee((s) => s.cluster.clockOffsetMs);
+  const workers = useMemo(() => Object.values(workersById).sort((a, b) => a.hive.localeCompare(b.hive) || a.id.localeCompare(b.id)), [workersById]);
+  const needsClock = workers.some((w) => w.state === 'backoff' || w.breaker.state === 'open' || w.state === 'loading' || w.last_exit !== null || w.last_heartbeat !== null);
+  const now = useNow(250, needsClock) + offset;
+  const [pending, setPending] = useState<{ worker: WorkerInfo; action: Action } | null>(null);
+  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+
+  const perform = async (worker: WorkerInfo, action: Action) => {
+    setPending(null);
+    try {
+      await runAction(worker, action);
+      setMessage({ kind: 'ok', text: `${ACTION_LABEL[action]} sent to ${worker.id}.` });
+    } catch (error) {
+      setMessage({ kind: 'error', text: `${ACTION_LABEL[action]} ${worker.id} failed: ${errorMessage(error)}` });
+    }
+  };
+
+  return (
+    <section aria-labelledby="workers-h">
+      <h1 id="workers-h" tabIndex={-1}>
+        Workers
+      </h1>
+      {message ? (
+        <p className={`notice ${message.kind === 'ok' ? 'ok-text' : 'error-text'}`} role={message.kind === 'ok' ? 'status' : 'alert'}>
+          {message.text}
+        </p>
+      ) : null}
+      {!loaded ? (
+        <LoadingState label="Loading workers…" />
+      ) : workers.length === 0 ? (
+        <EmptyState title="No workers yet">
+          <p>Spawn one below from a model in a hive's catalog. No models? Add a GGUF file to the hive's models folder or download one on the Models page.</p>
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table className="workers responsive">
+            <caption className="visually-hidden">Workers, their state, restarts and breakers</caption>
+            <thead>
+              <tr>
+                <th scope="col">Worker</th>
+                <th scope="col">Model</th>
+                <th scope="col">Hive</th>
+                <th scope="col">State</th>
+                <th scope="col">Health</th>
+                <th scope="col">Slots in use</th>
+                <th scope="col">Restarts</th>
+                <th scope="col">Breaker</th>
+                <th scope="col">Last exit</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {workers.map((w) => (
+                <WorkerRow
+                  key={`${w.hive}/${w.id}`}
+                  worker={w}
+                  now={now}
+                  onAction={(worker, action) => (DESTRUCTIVE.has(action) ? setPending({ worker, action }) : void perform(worker, action))}
+                />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <SpawnForm />
+      {pending ? (
+        <ConfirmDialog
+          title={`${ACTION_LABEL[pending.action]} worker ${pending.worker.id}?`}
+          confirmLabel={`${ACTION_LABEL[pending.action]} worker`}
+          onConfirm={() => void perform(pending.worker, pending.action)}
+          onCancel={() => setPending(null)}
+        >
+          <p>
+            {pending.action === 'stop'
+              ? 'The worker stops serving; requests in flight on it are cancelled. It stays stopped until you start it.'
+              : 'The worker process is stopped and started again; requests in flight on it are cancelled.'}
+          </p>
+        </ConfirmDialog>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,155 @@
+// @vitest-environment jsdom
+import { act } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ControlApi } from '../../src-shared/control/ControlApi.js';
+import { installApi } from '../../src-renderer/bridge/apiRegistry.js';
+import { App } from '../../src-renderer/App.js';
+import { dispatchClusterEvent, useRbee } from '../../src-renderer/stores/store.js';
+import { WorkersView } from '../../src-renderer/views/WorkersView.js';
+import { auditRecord, ev, hive, worker } from './fixtures.js';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+let container: HTMLDivElement;
+let root: Root;
+
+function fakeApi(patch: Partial<ControlApi> = {}): ControlApi {
+  const notUsed = () => Promise.reject(new Error('not used'));
+  return {
+    getSnapshot: notUsed,
+    subscribe: () => () => undefined,
+    spawnWorker: notUsed,
+    stopWorker: vi.fn(async () => undefined),
+    startWorker: vi.fn(async () => undefined),
+    restartWorker: vi.fn(async () => undefined),
+    resetBreaker: vi.fn(async () => undefined),
+    listModels: async () => [],
+    downloadModel: notUsed,
+    listHives: async () => [],
+    addHive: notUsed,
+    removeHive: notUsed,
+    queryAudit: async () => ({ records: [], next_cursor: null }),
+    verifyAudit: async () => ({ ok: true, entries: 3, files: 1 }),
+    getSettings: notUsed,
+    updateSettings: notUsed,
+    infer: notUsed,
+    ...patch,
+  };
+}
+
+function render(node: React.ReactNode) {
+  act(() => root.render(node));
+}
+
+const text = (sel: string) => container.querySelector(sel)?.textContent ?? null;
+const button = (label: string) => {
+  const b = [...container.querySelectorAll('button')].find((x) => x.getAttribute('aria-label') === label || x.textContent === label);
+  if (!b) throw new Error(`no button ${label}`);
+  return b;
+};
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+  vi.setSystemTime(100_000);
+  container = document.createElement('div');
+  document.body.appendChild(container);
+  root = createRoot(container);
+});
+
+afterEach(() => {
+  act(() => root.unmount());
+  container.remove();
+  useRbee.setState(useRbee.getInitialState(), true);
+  vi.useRealTimers();
+  window.location.hash = '';
+});
+
+describe('WorkersView', () => {
+  it('shows a designed loading state before the snapshot, then rows', () => {
+    installApi(fakeApi(), 'http');
+    render(<WorkersView />);
+    expect(container.textContent).toContain('Loading workers');
+    act(() => dispatchClusterEvent(ev({ type: 'snapshot', snapshot: { hives: [hive()], workers: [], models: [] } }, 0, 100_000)));
+    expect(container.textContent).toContain('No workers yet');
+  });
+
+  it('counts down to the next restart in backoff and to half-open for an open breaker, live', () => {
+    installApi(fakeApi(), 'http');
+    const w = worker({
+      state: 'backoff',
+      restart_count: 2,
+      next_restart_at: 104_000,
+      breaker: { state: 'open', failures_in_window: 5, opens_until: 165_000 },
+      last_exit: { code: null, signal: 'SIGKILL', stderr_tail: 'boom', at: 99_000, reason: 'exit' },
+    });
+    act(() => dispatchClusterEvent(ev({ type: 'snapshot', snapshot: { hives: [hive()], workers: [w], models: [] } }, 0, 100_000)));
+    render(<WorkersView />);
+    expect(text('[data-testid="restart-countdown"]')).toBe('restart in 4s');
+    expect(text('[data-testid="breaker-countdown"]')).toContain('half-open in 1m 05s');
+    expect(text('[data-testid="restart-count"]')).toBe('2');
+    // State is text as well as colour.
+    expect(text('[data-testid="worker-state"] .badge')).toContain('backoff');
+    expect(text('details.last-exit summary')).toContain('SIGKILL');
+    expect(text('pre.stderr')).toBe('boom');
+    act(() => vi.advanceTimersByTime(2_000));
+    expect(text('[data-testid="restart-countdown"]')).toBe('restart in 2s');
+    expect(text('[data-testid="breaker-countdown"]')).toContain('half-open in 1m 03s');
+  });
+
+  it('asks for confirmation before stopping, and resets a breaker directly', async () => {
+    const api = fakeApi();
+    installApi(api, 'http');
+    const w = worker({ breaker: { state: 'open', failures_in_window: 5, opens_until: 200_000 } });
+    act(() => dispatchClusterEvent(ev({ type: 'snapshot', snapshot: { hives: [hive()], workers: [w], models: [] } }, 0, 100_000)));
+    render(<WorkersView />);
+    act(() => button('Stop w1').click());
+    expect(api.stopWorker).not.toHaveBeenCalled();
+    const dialog = container.querySelector('dialog');
+    expect(dialog?.textContent).toContain('Stop worker w1?');
+    await act(async () => button('Stop worker').click());
+    expect(api.stopWorker).toHaveBeenCalledWith('local', 'w1');
+    expect(container.querySelector('dialog')).toBeNull();
+    await act(async () => button('Reset breaker w1').click());
+    expect(api.resetBreaker).toHaveBeenCalledWith('local', 'w1');
+    expect(container.textContent).toContain('Reset breaker sent to w1.');
+  });
+});
+
+describe('App shell', () => {
+  it('shows the login form in web mode without a token', () => {
+    installApi(fakeApi(), 'http');
+    useRbee.getState().setBridge('http');
+    useRbee.getState().setAuth('needed');
+    render(<App />);
+    expect(container.querySelector('input[type="password"]')).not.toBeNull();
+    expect(container.querySelector('label')?.textContent).toBe('API token');
+  });
+
+  it('renders the audit live tail and the verify status', async () => {
+    installApi(fakeApi(), 'ipc');
+    useRbee.getState().setBridge('ipc');
+    useRbee.getState().setAuth('ok');
+    window.location.hash = '#/audit';
+    await act(async () => render(<App />));
+    expect(container.textContent).toContain('No audit events yet');
+    act(() => dispatchClusterEvent(ev({ type: 'audit', record: auditRecord({ event_type: 'auth_failure', actor: 'token:9f86d0' }) }, 1)));
+    expect(container.querySelector('tr[data-event-type="auth_failure"]')?.textContent).toContain('token:9f86d0');
+    await act(async () => button('Verify chain').click());
+    expect(text('[data-testid="verify-status"]')).toContain('Chain intact: 3 entries in 1 files.');
+  });
+
+  it('shows the disconnection banner while the stream is down', () => {
+    installApi(fakeApi(), 'ipc');
+    useRbee.getState().setBridge('ipc');
+    useRbee.getState().setAuth('ok');
+    act(() => useRbee.getState().setConnectionState('open'));
+    render(<App />);
+    expect(text('[data-testid="connection-state"]')).toContain('Live');
+    act(() => useRbee.getState().setConnectionState('reconnecting'));
+    expect(text('[data-testid="connection-state"]')).toContain('Reconnecting');
+    expect(container.querySelector('[data-testid="disconnected-banner"]')).not.toBeNull();
+    act(() => useRbee.getState().setConnectionState('open'));
+    expect(container.querySelector('[data-testid="disconnected-banner"]')).toBeNull();
+  });
+});
