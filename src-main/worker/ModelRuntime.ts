@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { checkGgufHeader } from '../models/gguf/checkGgufHeader.js';
 import { StopSequenceFilter } from './StopSequenceFilter.js';
 import type { Device } from '../../src-shared/cluster/WorkerInfo.js';
@@ -44,6 +44,12 @@ export class PromptTooLongError extends Error {
   }
 }
 
+export interface PreparedInput {
+  tokens: Token[];
+  /** Stop sequences the chat template adds (e.g. a turn separator). */
+  stops: string[];
+}
+
 /** Why a job was aborted; the worker sets one of these as the AbortSignal's reason. */
 export type AbortCause = 'cancelled' | 'deadline';
 
@@ -68,6 +74,7 @@ export function defaultThreadCount(cores: number): number {
 export class ModelRuntime {
   private readonly freeSlots: Slot[];
   private readonly eogReplacement: Token;
+  private readonly chatWrapper: ChatWrapper;
   private disposed = false;
 
   private constructor(
@@ -78,7 +85,9 @@ export class ModelRuntime {
     readonly device: 'cpu' | 'gpu',
     readonly slotCount: number,
     slots: Slot[],
+    chatWrapper: ChatWrapper,
   ) {
+    this.chatWrapper = chatWrapper;
     this.freeSlots = slots;
     const newline = model.tokenize('\n');
     this.eogReplacement = newline[newline.length - 1] ?? (0 as Token);
@@ -86,7 +95,7 @@ export class ModelRuntime {
 
   static async load(options: ModelRuntimeOptions): Promise<ModelRuntime> {
     await checkGgufHeader(options.modelPath);
-    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const { getLlama, LlamaLogLevel, resolveChatWrapper } = await import('node-llama-cpp');
     const device = options.device ?? 'auto';
     const threads = options.threads ?? defaultThreadCount((await import('node:os')).availableParallelism());
     const llama = await getLlama({
@@ -111,7 +120,7 @@ export class ModelRuntime {
     const context = await model.createContext({ contextSize, sequences: slots, threads, createSignal: options.signal });
     const pool: Slot[] = [];
     for (let index = 0; index < slots; index++) pool.push({ index, sequence: context.getSequence() });
-    return new ModelRuntime(llama, model, context, basename(options.modelPath), llama.gpu === false ? 'cpu' : 'gpu', slots, pool);
+    return new ModelRuntime(llama, model, context, basename(options.modelPath), llama.gpu === false ? 'cpu' : 'gpu', slots, pool, resolveChatWrapper(model));
   }
 
   get freeSlotCount(): number {
@@ -132,17 +141,40 @@ export class ModelRuntime {
    * Generates token by token with the sequence's own evaluator (not LlamaCompletion), so max_tokens,
    * stop sequences, the deadline and cancellation are exact and each token reaches the caller at once.
    */
-  /** Tokenizes a prompt as generation will see it; throws PromptTooLongError when it cannot fit. */
-  tokenizePrompt(prompt: string): Token[] {
-    const input = this.model.tokenize(prompt);
-    if (this.model.tokens.shouldPrependBosToken && this.model.tokens.bos !== null) input.unshift(this.model.tokens.bos);
-    if (input.length >= this.context.contextSize) throw new PromptTooLongError(input.length, this.context.contextSize);
-    return input;
+  /**
+   * Turns a request into the tokens generation starts from: a raw prompt as is, chat messages through
+   * the model's own chat template (its stop triggers join the request's stop sequences).
+   * Throws PromptTooLongError when the input cannot fit the context.
+   */
+  prepare(request: Pick<ParsedInferenceRequest, 'prompt' | 'messages'>): PreparedInput {
+    let tokens: Token[];
+    const stops: string[] = [];
+    if (request.messages) {
+      const history: ChatHistoryItem[] = request.messages.map((m) =>
+        m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content },
+      );
+      history.push({ type: 'model', response: [] });
+      const state = this.chatWrapper.generateContextState({ chatHistory: history });
+      tokens = state.contextText.tokenize(this.model.tokenizer);
+      for (const trigger of state.stopGenerationTriggers) {
+        // Special-token triggers (EOS and the like) end generation on their own; keep the textual ones.
+        if (trigger.values.every((v) => typeof v === 'string')) {
+          const text = trigger.values.join('');
+          if (text.length > 0) stops.push(text);
+        }
+      }
+    } else {
+      tokens = this.model.tokenize(request.prompt ?? '');
+      if (this.model.tokens.shouldPrependBosToken && this.model.tokens.bos !== null) tokens.unshift(this.model.tokens.bos);
+    }
+    if (tokens.length >= this.context.contextSize) throw new PromptTooLongError(tokens.length, this.context.contextSize);
+    return { tokens, stops };
   }
 
-  async generate(slot: Slot, input: Token[], request: ParsedInferenceRequest, callbacks: GenerateCallbacks): Promise<GenerateResult> {
+  async generate(slot: Slot, prepared: PreparedInput, request: ParsedInferenceRequest, callbacks: GenerateCallbacks): Promise<GenerateResult> {
     const model = this.model;
-    const stops = new StopSequenceFilter(request.stop ?? []);
+    const input = prepared.tokens;
+    const stops = new StopSequenceFilter([...(request.stop ?? []), ...prepared.stops]);
     const started = performance.now();
     let tokensOut = 0;
     let stopReason: StopReason = 'eos';

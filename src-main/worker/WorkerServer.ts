@@ -9,8 +9,7 @@ import { createHttpServer } from '../common/http/createHttpServer.js';
 import { parseBody } from '../common/http/parseBody.js';
 import { startSse } from '../common/http/sse.js';
 import type { Logger } from '../common/log/createLogger.js';
-import type { Token } from 'node-llama-cpp';
-import { PromptTooLongError, type AbortCause, type ModelRuntime } from './ModelRuntime.js';
+import { PromptTooLongError, type AbortCause, type ModelRuntime, type PreparedInput } from './ModelRuntime.js';
 
 export type WorkerServerState = 'loading' | 'ready' | 'error' | 'stopping';
 
@@ -132,9 +131,9 @@ export class WorkerServer {
       if (this.state !== 'ready' || !runtime) {
         throw new ApiError(503, 'MODEL_NOT_READY', `Model is ${this.state}`, undefined, { 'retry-after': '1' });
       }
-      let input: Token[];
+      let input: PreparedInput;
       try {
-        input = runtime.tokenizePrompt(body.prompt);
+        input = runtime.prepare(body);
       } catch (error) {
         if (error instanceof PromptTooLongError) throw new ApiError(400, 'INVALID_REQUEST', error.message);
         throw error;

@@ -5,10 +5,24 @@ export const PROMPT_MAX_CHARS = 32_768;
 export const MAX_TOKENS_LIMIT = 2048;
 export const MAX_STOP_SEQUENCES = 8;
 
-/** `POST /v1/inference` body. Unknown fields are rejected so typos fail loudly. */
+export const MAX_CHAT_MESSAGES = 256;
+
+export const ChatMessageSchema = z
+  .object({
+    role: z.enum(['system', 'user', 'assistant']),
+    content: z.string().max(PROMPT_MAX_CHARS),
+  })
+  .strict();
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+/**
+ * `POST /v1/inference` body: a raw `prompt`, or chat `messages` that the worker renders with the
+ * model's own chat template. Unknown fields are rejected so typos fail loudly.
+ */
 export const InferenceRequestSchema = z
   .object({
-    prompt: z.string().min(1).max(PROMPT_MAX_CHARS),
+    prompt: z.string().min(1).max(PROMPT_MAX_CHARS).optional(),
+    messages: z.array(ChatMessageSchema).min(1).max(MAX_CHAT_MESSAGES).optional(),
     max_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT).default(128),
     temperature: z.number().min(0).max(2).default(0.7),
     top_p: z.number().gt(0).max(1).optional(),
@@ -20,7 +34,15 @@ export const InferenceRequestSchema = z
     /** The model the caller expects; a worker rejects a mismatch with MODEL_NOT_FOUND. */
     model: z.string().min(1).max(256).optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => (r.prompt === undefined) !== (r.messages === undefined), {
+    message: 'Give exactly one of prompt or messages',
+    path: ['prompt'],
+  })
+  .refine((r) => (r.messages ?? []).reduce((n, m) => n + m.content.length, 0) <= PROMPT_MAX_CHARS, {
+    message: `messages hold more than ${PROMPT_MAX_CHARS} characters in all`,
+    path: ['messages'],
+  });
 
 export type InferenceRequest = z.input<typeof InferenceRequestSchema>;
 export type ParsedInferenceRequest = z.output<typeof InferenceRequestSchema>;

@@ -43,6 +43,17 @@ describe('worker inference (real node-llama-cpp, tiny model)', () => {
     expect(result.headers.get('x-request-id')).toBeTruthy();
   });
 
+  it('renders chat messages with the model’s chat template and streams the answer', async () => {
+    const result = await streamInference(
+      `${worker.url}/v1/inference`,
+      { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi!' }], max_tokens: 12, ignore_eos: true },
+      auth(),
+    );
+    expect(result.status).toBe(200);
+    expect(endOf(result)?.tokens_out).toBeGreaterThan(0);
+    expect(['max_tokens', 'stop_sequence']).toContain(endOf(result)?.stop_reason);
+  });
+
   it('delivers the first token before the last one is generated', async () => {
     const result = await streamInference(`${worker.url}/v1/inference`, { prompt: 'Stream me', max_tokens: 1500, ignore_eos: true }, auth());
     const firstToken = result.events.find((e) => e.event !== 'done' && e.event.type === 'token')!;
