@@ -93,3 +93,33 @@ export type AuditVerifyResult =
       files: number;
       error: { kind: 'InvalidHash' | 'BrokenChain' | 'Unparsable'; file: string; line: number; audit_id: string | null };
     };
+
+/**
+ * Events that must be on disk (fsynced) before `emit` resolves: a security-relevant fact is never
+ * acknowledged and then lost in a crash.
+ */
+export const CRITICAL_AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
+  'auth_failure',
+  'breaker_opened',
+  'host_key_changed',
+  'audit_integrity_violation',
+];
+
+export function isCriticalAuditEvent(eventType: AuditEventType): boolean {
+  return CRITICAL_AUDIT_EVENT_TYPES.includes(eventType);
+}
+
+export function isAuditEventType(value: unknown): value is AuditEventType {
+  return typeof value === 'string' && (AUDIT_EVENT_TYPES as readonly string[]).includes(value);
+}
+
+export type AuditMode = 'disabled' | 'local';
+
+/** SHA-256 hex of nothing before the first entry: the chain's genesis `prev_hash`. */
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+
+/** A page merged from several logs (the queen and its hives) may name sources that did not answer. */
+export interface MergedAuditPage extends AuditPage {
+  /** Source ids that failed this time; their position is kept, so the next page retries them. */
+  unavailable: string[];
+}

@@ -1,0 +1,49 @@
+import type { AuditEvent, AuditMode, AuditPage, AuditQuery, AuditRecord, AuditSink, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
+
+export interface AuditEmitOptions {
+  /**
+   * Resolve only once the event is fsynced. Defaults to false for ordinary events (resolved when
+   * accepted; on disk within `syncDelayMs`), and is always true for critical ones.
+   */
+  durable?: boolean;
+}
+
+export interface AuditStats {
+  written: number;
+  rejected: { queue_full: number; low_disk: number; closed: number; io_error: number };
+  syncs: number;
+  queueDepth: number;
+  lowDisk: boolean;
+}
+
+/** What the writer found and repaired when it opened the folder. */
+export interface AuditRecovery {
+  /** The entry the chain continues from (null: a fresh chain from the genesis hash). */
+  resumedFrom: { file: string; audit_id: string } | null;
+  /** Trailing partial or unparsable lines moved to side files (a crash mid-write). */
+  quarantined: { file: string; quarantineFile: string; bytes: number; lines: number }[];
+  /** The last entry's hash did not match its content (edited while the writer was stopped). */
+  tailHashMismatch: boolean;
+}
+
+export type AuditRecordListener = (record: AuditRecord) => void;
+
+/** An `AuditSink` plus what its owner (the daemon, the queen's control API) needs. */
+export interface AuditLog extends AuditSink {
+  readonly mode: AuditMode;
+  readonly serviceId: string;
+  /** The folder written; null when disabled. */
+  readonly dir: string | null;
+  emit(event: AuditEvent, options?: AuditEmitOptions): Promise<void>;
+  /** Resolves once every event accepted before the call is fsynced. */
+  flush(): Promise<void>;
+  /** Called with each record once it is written (in chain order). Returns the unsubscribe function. */
+  onRecord(listener: AuditRecordListener): () => void;
+  /** Newest first, filtered, paged (see `queryAuditDir`). Disabled: always an empty page. */
+  query(query: AuditQuery): Promise<AuditPage>;
+  /** Verifies this log's folder (see `verifyAuditDir`), after a flush. */
+  verify(): Promise<AuditVerifyResult>;
+  stats(): AuditStats;
+  /** Flushes, closes the file and releases the folder. Idempotent; later emits reject. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,47 @@
+import type { AuditMode } from '../../src-shared/audit/AuditEvent.js';
+import type { AuditLog } from './AuditLog.js';
+import { createDisabledAuditLog } from './DisabledAuditLog.js';
+import type { LocalAuditLogOptions } from './LocalAuditLog.js';
+import { LocalAuditLog } from './LocalAuditLog.js';
+
+export type CreateAuditSinkOptions =
+  | { mode: 'disabled'; serviceId: string; dir?: string | null }
+  | ({ mode: 'local' } & LocalAuditLogOptions);
+
+/**
+ * The one way the queen, hives and workers get their audit log. `disabled`: no file, no folder, a
+ * no-op `emit`. `local`: the hash-chained writer in `dir` (opened, tail recovered, before this resolves).
+ */
+export async function createAuditSink(options: CreateAuditSinkOptions): Promise<AuditLog> {
+  if (options.mode === 'disabled') return createDisabledAuditLog(options.serviceId);
+  const { mode: _mode, ...local } = options;
+  return LocalAuditLog.open(local);
+}
+
+/** Env names read by `auditSinkFromEnv`. */
+export const AUDIT_ENV = { mode: 'LLORCH_AUDIT_MODE', dir: 'LLORCH_AUDIT_DIR' } as const;
+
+/** Parses `LLORCH_AUDIT_MODE`: unset or empty → disabled; `local` or `disabled`; anything else throws. */
+export function auditModeFromEnv(env: Readonly<Record<string, string | undefined>>): AuditMode {
+  const raw = (env[AUDIT_ENV.mode] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'disabled' || raw === 'off') return 'disabled';
+  if (raw === 'local') return 'local';
+  throw new Error(`${AUDIT_ENV.mode}='${env[AUDIT_ENV.mode]}' is not a valid audit mode (use 'local' or 'disabled')`);
+}
+
+/**
+ * The daemons' entry point: `LLORCH_AUDIT_MODE=local` + `LLORCH_AUDIT_DIR=<folder>` → the local writer;
+ * unset → disabled. `local` without a folder is a configuration error (thrown, clear message), not a
+ * silent fallback. `options` passes the writer's tuning and hooks (metrics, onError, secrets).
+ */
+export async function auditSinkFromEnv(
+  serviceId: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: Partial<Omit<LocalAuditLogOptions, 'serviceId' | 'dir'>> = {},
+): Promise<AuditLog> {
+  const mode = auditModeFromEnv(env);
+  if (mode === 'disabled') return createDisabledAuditLog(serviceId);
+  const dir = env[AUDIT_ENV.dir]?.trim();
+  if (!dir) throw new Error(`${AUDIT_ENV.mode}=local needs ${AUDIT_ENV.dir} (the folder to write the audit log to)`);
+  return LocalAuditLog.open({ ...options, dir, serviceId });
+}

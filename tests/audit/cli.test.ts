@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalAuditLog } from '../../src-main/audit/LocalAuditLog.js';
+import { listAuditFiles } from '../../src-main/audit/auditFiles.js';
+import { rbeeCommand } from '../../src-main/common/rbeeCommand.js';
+import { makeTempDir, workerEvent } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ dir, cleanup } = await makeTempDir()));
+afterEach(async () => cleanup());
+
+/** Runs the real CLI (`rbee audit …`) as a child process and waits for it to exit. */
+function rbee(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { command, args: base } = rbeeCommand('audit', args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, base, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('rbee audit verify', () => {
+  it('exits 0 with the count; exits 1 naming the first bad entry; reads LLORCH_AUDIT_DIR by default', async () => {
+    const log = await LocalAuditLog.open({ dir, serviceId: 'queen' });
+    for (let i = 0; i < 7; i++) void log.emit(workerEvent(i));
+    await log.close();
+    const ok = await rbee(['verify'], { LLORCH_AUDIT_DIR: dir });
+    expect(ok.stdout).toContain('audit log OK: 7 entries in 1 files');
+    expect(ok.code).toBe(0);
+
+    const name = (await listAuditFiles(dir))[0]?.name as string;
+    const lines = (await readFile(join(dir, name), 'utf8')).split('\n');
+    const fifth = JSON.parse(lines[4] as string) as { audit_id: string; event: { worker_id: string } };
+    fifth.event.worker_id = 'w-forged';
+    lines[4] = JSON.stringify(fifth);
+    await writeFile(join(dir, name), lines.join('\n'));
+    const bad = await rbee(['verify', dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`InvalidHash at ${name} line 5 (audit_id ${fifth.audit_id})`);
+  });
+});
