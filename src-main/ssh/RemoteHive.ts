@@ -1,0 +1,394 @@
+import { EventEmitter } from 'node:events';
+import { posix } from 'node:path';
+import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
+import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
+import type { HiveState } from '../../src-shared/cluster/HiveInfo.js';
+import { SshError } from './errors.js';
+import type { BundleFile, DeployProgress, DeployResult, RuntimeDepsMode } from './deployBundle.js';
+import { bundleVersion, deployBundle } from './deployBundle.js';
+import type { KnownHostsStore } from './knownHosts.js';
+import type { PreflightResult } from './preflight.js';
+import { preflight } from './preflight.js';
+import { isRemoteProcessAlive, remoteTail, startDetached, stopRemoteProcess } from './remoteProcess.js';
+import { shQuote, shScript } from './shellQuote.js';
+import type { SshConnectionOptions } from './SshConnection.js';
+import { SshConnection } from './SshConnection.js';
+import type { SshTarget } from './SshTarget.js';
+import { targetAddress, validateRemotePath } from './SshTarget.js';
+import type { TunnelRequestOptions, TunnelResponse } from './SshTunnelAgent.js';
+import { SshTunnelAgent, tunnelRequest } from './SshTunnelAgent.js';
+
+export interface RemoteHiveEvents {
+  /** HiveState for the cluster view: starting → online ⇄ unreachable; failed; stopped. */
+  state: [state: HiveState, message: string | null];
+  /** SSH link lost (keepalive/reset). The hive process keeps running on the remote. */
+  unreachable: [error: Error];
+  /** SSH link back; `adopted` = the same hive pid still answers (workers untouched). */
+  reconnected: [info: { downMs: number; adopted: boolean; pid: number | null }];
+  /** Gave up (host key changed): operator action needed. */
+  failed: [error: Error];
+}
+
+export interface RemoteHiveLaunchContext {
+  /** Absolute version folder on the remote (`<dataDir>/hive/<version>`). */
+  dir: string;
+  node: string;
+  port: number;
+  hiveId: string;
+  modelsDir: string;
+}
+
+export interface RemoteHiveOptions {
+  /** Hive id (cluster view, audit). Letters, digits, `-`, `_`, `.`. */
+  id: string;
+  target: SshTarget;
+  knownHosts: KnownHostsStore;
+  /** The hive's own bearer token (queen → hive). Delivered over the SSH channel's stdin. */
+  token: string;
+  audit?: AuditSink;
+  /** Port the hive binds on the REMOTE loopback. Defaults to 7835. */
+  remotePort?: number;
+  /** Absolute remote data dir. Defaults to what preflight finds (`$XDG_DATA_HOME/rbee` or `~/.local/share/rbee`). */
+  dataDir?: string;
+  /** Remote models folder. Defaults to `<dataDir>/models`. */
+  modelsDir?: string;
+  /** Defaults to package.json's version. */
+  version?: string;
+  /** Files to deploy. Defaults to `hiveBundleFiles()`. */
+  files?: BundleFile[];
+  /** How runtime deps get there. Defaults to `{ kind: 'registry' }`. */
+  deps?: RuntimeDepsMode;
+  /**
+   * argv of the remote hive; must contain `ctx.dir` (pid checks look for it, against pid reuse).
+   * Defaults to `node --import tsx/esm src-main/cli/main.ts hive --port … --host 127.0.0.1 --models-dir … --id …`. */
+  command?: (ctx: RemoteHiveLaunchContext) => string[];
+  /** Health path polled through the tunnel until the hive answers. Defaults to `/v1/health`. */
+  healthPath?: string;
+  /** Defaults to 60000 ms. */
+  startTimeoutMs?: number;
+  /** SSH connection tuning (keepalive, backoff, attempts). */
+  connection?: Pick<
+    SshConnectionOptions,
+    | 'keepaliveIntervalMs'
+    | 'keepaliveCountMax'
+    | 'readyTimeoutMs'
+    | 'connectAttempts'
+    | 'backoffBaseMs'
+    | 'backoffMaxMs'
+  >;
+}
+
+const HIVE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * One remote hive over SSH: connect (host key verified) → preflight → deploy (SFTP, checksums) →
+ * start detached (token over the channel) → talk HTTP through `agent` (forwardOut tunnels on the
+ * one connection) → stop / dispose. Disposing closes the SSH connection only: the remote hive and
+ * its workers keep running, and the next `RemoteHive` for the same id adopts them (`start()` finds
+ * the pid file, checks the process and its health, and does not restart it).
+ */
+export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
+  readonly id: string;
+  readonly connection: SshConnection;
+  /** http.Agent whose sockets are SSH channels: `http://127.0.0.1:<remote port>` is the REMOTE loopback. */
+  readonly agent: SshTunnelAgent;
+  readonly remotePort: number;
+  private readonly options: RemoteHiveOptions;
+  private readonly audit: AuditSink;
+  private _state: HiveState = 'starting';
+  private report: PreflightResult | null = null;
+  private _pid: number | null = null;
+  private disposed = false;
+
+  private constructor(options: RemoteHiveOptions, connection: SshConnection) {
+    super();
+    this.options = options;
+    this.id = options.id;
+    this.connection = connection;
+    this.remotePort = options.remotePort ?? 7835;
+    this.audit = options.audit ?? NOOP_AUDIT_SINK;
+    this.agent = new SshTunnelAgent(connection);
+    connection.on('unreachable', (error) => {
+      this.setState('unreachable', `SSH link lost: ${error.message}; reconnecting`);
+      this.audit
+        .emit({
+          event_type: 'hive_lost',
+          actor: 'system',
+          hive_id: this.id,
+          reason: error.message,
+          details: { address: targetAddress(this.target) },
+        })
+        .catch(() => undefined);
+      this.emit('unreachable', error);
+    });
+    connection.on('reconnected', ({ downMs }) => {
+      void this.onReconnected(downMs);
+    });
+    connection.on('failed', (error) => {
+      this.setState('failed', error.message);
+      this.emit('failed', error);
+    });
+  }
+
+  /** Opens the SSH connection (host key must already be trusted: see checkHostKey/trustHostKey). */
+  static async connect(options: RemoteHiveOptions): Promise<RemoteHive> {
+    if (!HIVE_ID_RE.test(options.id))
+      throw new SshError('INVALID_TARGET', `Invalid hive id ${JSON.stringify(options.id)}.`);
+    if (typeof options.token !== 'string' || options.token.length === 0 || /[\n\r\0]/.test(options.token))
+      throw new SshError('INVALID_TARGET', 'The hive token must be a non-empty single line.');
+    if (options.dataDir !== undefined) validateRemotePath(options.dataDir, 'remote data dir');
+    if (options.modelsDir !== undefined) validateRemotePath(options.modelsDir, 'remote models dir');
+    const connection = await SshConnection.open({
+      target: options.target,
+      knownHosts: options.knownHosts,
+      audit: options.audit,
+      hiveId: options.id,
+      ...options.connection,
+    });
+    const hive = new RemoteHive(options, connection);
+    await hive.audit
+      .emit({
+        event_type: 'hive_connected',
+        actor: 'system',
+        hive_id: hive.id,
+        details: { address: targetAddress(options.target) },
+      })
+      .catch(() => undefined);
+    return hive;
+  }
+
+  get target(): SshTarget {
+    return this.options.target;
+  }
+  get state(): HiveState {
+    return this._state;
+  }
+  get pid(): number | null {
+    return this._pid;
+  }
+  /** `http://127.0.0.1:<remotePort>`: use with `agent` (or `request()`). */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.remotePort}`;
+  }
+  get preflightReport(): PreflightResult | null {
+    return this.report;
+  }
+
+  async preflight(): Promise<PreflightResult> {
+    this.report = await preflight(this.connection, { dataDir: this.options.dataDir, version: this.version });
+    return this.report;
+  }
+
+  /** Uploads the bundle (skipping unchanged files) and installs runtime deps. Fails on preflight problems (Node missing/old, disk). */
+  async deploy(onProgress?: (p: DeployProgress) => void, signal?: AbortSignal): Promise<DeployResult> {
+    const report = this.report ?? (await this.preflight());
+    if (!report.node_ok)
+      throw new SshError(
+        'NODE_MISSING',
+        report.problems.find((p) => /Node/.test(p)) ?? 'Node.js 20+ is missing on the remote.',
+      );
+    const disk = report.problems.find((p) => /disk/.test(p));
+    if (disk) throw new SshError('DISK_FULL', disk);
+    const result = await deployBundle(this.connection, {
+      dataDir: report.data_dir,
+      nodePath: report.node_path ?? 'node',
+      version: this.version,
+      ...(this.options.files ? { files: this.options.files } : {}),
+      deps: this.options.deps ?? { kind: 'registry' },
+      onProgress,
+      signal,
+    });
+    this.report = {
+      ...report,
+      installed_version: this.version,
+      installed_versions: [...new Set([...report.installed_versions, this.version])],
+    };
+    return result;
+  }
+
+  /**
+   * Starts the hive detached on the remote loopback, or adopts the one already running (pid file,
+   * process alive with this version's folder in its command line, health answers). Resolves once
+   * `/v1/health` answers through the tunnel.
+   */
+  async start(): Promise<{ pid: number; adopted: boolean }> {
+    const report = this.report ?? (await this.preflight());
+    const ctx = this.launchContext(report);
+    const existing = await this.readPid();
+    if (
+      existing !== null &&
+      (await isRemoteProcessAlive(this.connection, existing, ctx.dir)) &&
+      (await this.healthy())
+    ) {
+      this._pid = existing;
+      this.setState('online', null);
+      return { pid: existing, adopted: true };
+    }
+    const argv = (this.options.command ?? defaultHiveCommand)(ctx);
+    const pid = await startDetached(this.connection, {
+      argv,
+      cwd: ctx.dir,
+      secretEnv: { RBEE_HIVE_TOKEN: this.options.token },
+      logFile: this.logFile(report),
+      pidFile: this.pidFile(report),
+    });
+    this._pid = pid;
+    await this.waitHealthy(pid, ctx.dir, report);
+    this.setState('online', null);
+    return { pid, adopted: false };
+  }
+
+  /** HTTP to the remote hive (or any remote loopback port via `agent`), bearer token added. */
+  request(path: string, options: TunnelRequestOptions & { port?: number } = {}): Promise<TunnelResponse> {
+    const url = `http://127.0.0.1:${options.port ?? this.remotePort}${path}`;
+    return tunnelRequest(this.agent, url, {
+      ...options,
+      headers: { authorization: `Bearer ${this.options.token}`, ...options.headers },
+    });
+  }
+
+  /** Whether the hive process is running (pid file + process check). */
+  async isRunning(): Promise<boolean> {
+    const report = this.report ?? (await this.preflight());
+    const pid = this._pid ?? (await this.readPid());
+    return pid !== null && isRemoteProcessAlive(this.connection, pid, this.launchContext(report).dir);
+  }
+
+  /** Stops the remote hive (SIGTERM, grace, SIGKILL). Its workers are its children: the hive's own shutdown stops them. */
+  async stop(graceMs = 30_000): Promise<boolean> {
+    const report = this.report ?? (await this.preflight());
+    const pid = this._pid ?? (await this.readPid());
+    if (pid === null) return false;
+    const stopped = await stopRemoteProcess(this.connection, pid, this.launchContext(report).dir, graceMs);
+    await this.connection.exec(shScript(`rm -f ${shQuote(this.pidFile(report))}`)).catch(() => undefined);
+    this._pid = null;
+    this.setState('stopped', null);
+    return stopped;
+  }
+
+  /** Closes the tunnels and the SSH connection. The remote hive keeps running. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.agent.destroy();
+    await this.connection.dispose();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  private get version(): string {
+    return this.options.version ?? bundleVersion();
+  }
+
+  private launchContext(report: PreflightResult): RemoteHiveLaunchContext {
+    const dir = posix.join(report.data_dir, 'hive', this.version);
+    return {
+      dir,
+      node: report.node_path ?? 'node',
+      port: this.remotePort,
+      hiveId: this.id,
+      modelsDir: this.options.modelsDir ?? posix.join(report.data_dir, 'models'),
+    };
+  }
+
+  private runDir(report: PreflightResult): string {
+    return posix.join(report.data_dir, 'run', this.id);
+  }
+  private pidFile(report: PreflightResult): string {
+    return posix.join(this.runDir(report), 'hive.pid');
+  }
+  private logFile(report: PreflightResult): string {
+    return posix.join(this.runDir(report), 'hive.log');
+  }
+
+  private async readPid(): Promise<number | null> {
+    const report = this.report ?? (await this.preflight());
+    const result = await this.connection.exec(
+      shScript(`cat ${shQuote(this.pidFile(report))} 2>/dev/null || true`),
+    );
+    const pid = Number(result.stdout.trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : null;
+  }
+
+  private async healthy(): Promise<boolean> {
+    try {
+      const res = await this.request(this.options.healthPath ?? '/v1/health', { timeoutMs: 5000 });
+      await res.text();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Readiness probe through the tunnel; fails fast (with the log's tail) if the process exits. */
+  private async waitHealthy(pid: number, dir: string, report: PreflightResult): Promise<void> {
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
+    let delay = 50;
+    while (Date.now() < deadline) {
+      if (await this.healthy()) return;
+      if (!(await isRemoteProcessAlive(this.connection, pid, dir))) {
+        const tail = await remoteTail(this.connection, this.logFile(report));
+        throw new SshError(
+          'HIVE_START_FAILED',
+          `The hive on ${targetAddress(this.target)} exited during start. Log tail:\n${tail}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 1000);
+    }
+    const tail = await remoteTail(this.connection, this.logFile(report));
+    throw new SshError(
+      'HIVE_START_FAILED',
+      `The hive on ${targetAddress(this.target)} did not answer ${this.options.healthPath ?? '/v1/health'} within ${this.options.startTimeoutMs ?? 60_000} ms. Log tail:\n${tail}`,
+    );
+  }
+
+  private async onReconnected(downMs: number): Promise<void> {
+    let adopted = false;
+    try {
+      adopted = this._pid !== null && (await this.healthy());
+    } catch {
+      adopted = false;
+    }
+    this.setState(
+      adopted || this._pid === null ? 'online' : 'failed',
+      adopted || this._pid === null ? null : 'reconnected, but the hive does not answer',
+    );
+    this.audit
+      .emit({
+        event_type: 'hive_connected',
+        actor: 'system',
+        hive_id: this.id,
+        reason: 'reconnected',
+        details: { down_ms: downMs, adopted },
+      })
+      .catch(() => undefined);
+    this.emit('reconnected', { downMs, adopted, pid: this._pid });
+  }
+
+  private setState(state: HiveState, message: string | null): void {
+    if (this._state === state) return;
+    this._state = state;
+    this.emit('state', state, message);
+  }
+}
+
+export function defaultHiveCommand(ctx: RemoteHiveLaunchContext): string[] {
+  return [
+    ctx.node,
+    '--import',
+    'tsx/esm',
+    posix.join(ctx.dir, 'src-main', 'cli', 'main.ts'),
+    'hive',
+    '--port',
+    String(ctx.port),
+    '--host',
+    '127.0.0.1',
+    '--models-dir',
+    ctx.modelsDir,
+    '--id',
+    ctx.hiveId,
+  ];
+}

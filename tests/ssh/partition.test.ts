@@ -1,0 +1,109 @@
+/**
+ * A real network partition: sshd runs in a network namespace this test creates, reached over a
+ * veth pair. The link goes down → the hive is `unreachable` within the keepalive bound; the link
+ * comes back → reconnected, and the SAME remote hive process is adopted (no restart).
+ * If namespaces cannot be created here the harness throws and this test FAILS with the reason.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HiveState } from '../../src-shared/cluster/HiveInfo.js';
+import { KnownHostsStore } from '../../src-main/ssh/knownHosts.js';
+import { RemoteHive } from '../../src-main/ssh/RemoteHive.js';
+import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
+import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
+import type { SshdHandle } from '../helpers/sshd.js';
+import { startSshd } from '../helpers/sshd.js';
+
+const KEEPALIVE_MS = 500;
+const KEEPALIVE_COUNT = 2;
+/** ssh2 declares the link dead after (count + 1) unanswered intervals; allow one more interval + scheduling slack. */
+const DETECTION_BOUND_MS = KEEPALIVE_MS * (KEEPALIVE_COUNT + 2) + 1000;
+
+describe('partition (network namespace + veth)', () => {
+  let sshd: SshdHandle;
+  let dir: string;
+  beforeAll(async () => {
+    sshd = await startSshd({ netns: true });
+    dir = mkdtempSync(join(tmpdir(), 'rbee-ssh-part-'));
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('link down → unreachable within the keepalive bound; link up → reconnected, same hive pid, not restarted', async () => {
+    expect(sshd.netns).not.toBeNull();
+    writeFileSync(join(dir, 'known_hosts'), `${sshd.knownHostsLine()}\n`);
+    const target = resolveSshTarget(
+      { host: sshd.host, port: sshd.port, user: sshd.user, keyFile: sshd.clientKeyPath },
+      { agentSocket: null },
+    );
+    const hive = await RemoteHive.connect({
+      id: 'ns-hive',
+      target,
+      knownHosts: new KnownHostsStore({ appFile: join(dir, 'known_hosts') }),
+      token: randomBytes(16).toString('hex'),
+      remotePort: 7835, // the namespace has its own loopback: no clash with anything on the host
+      dataDir: join(dir, 'data'),
+      version: 'part',
+      files: [],
+      deps: { kind: 'none' },
+      command: (ctx) => [ctx.node, '-e', FAKE_HIVE_JS, ctx.dir, String(ctx.port)],
+      connection: {
+        keepaliveIntervalMs: KEEPALIVE_MS,
+        keepaliveCountMax: KEEPALIVE_COUNT,
+        readyTimeoutMs: 1500,
+        backoffBaseMs: 200,
+        backoffMaxMs: 800,
+      },
+    });
+    const states: HiveState[] = [];
+    hive.on('state', (s) => states.push(s));
+    let pid = 0;
+    try {
+      await hive.deploy();
+      pid = (await hive.start()).pid;
+      const before = await (await hive.request('/whoami')).json<{ pid: number }>();
+      expect(before.pid).toBe(pid);
+
+      const failedAttempt = new Promise<{ attempt: number; error: Error }>((resolve) =>
+        hive.connection.once('reconnect_failed', resolve),
+      );
+      const lost = new Promise<number>((resolve) => hive.once('unreachable', () => resolve(Date.now())));
+      const t0 = Date.now();
+      sshd.partition();
+      const detectedAt = await lost;
+      const detectionMs = detectedAt - t0;
+      expect(hive.state).toBe('unreachable');
+      expect(detectionMs).toBeLessThanOrEqual(DETECTION_BOUND_MS);
+      // While partitioned, requests fail at once with a clear error instead of hanging.
+      await expect(hive.request('/whoami')).rejects.toMatchObject({ code: 'UNREACHABLE' });
+      // The hive process itself is untouched by the partition.
+      expect(existsSync(`/proc/${pid}`)).toBe(true);
+
+      const back = new Promise<{ adopted: boolean; pid: number | null; downMs: number }>((resolve) =>
+        hive.once('reconnected', resolve),
+      );
+      // Stay partitioned until a reconnect attempt has really failed against the dead link.
+      const attempt = await failedAttempt;
+      expect(attempt.error.message).toMatch(/Cannot reach|unreachable|Timed out|handshake/i);
+      sshd.heal();
+      const info = await back;
+      expect(info).toMatchObject({ adopted: true, pid });
+      expect(hive.state).toBe('online');
+      const after = await (await hive.request('/whoami')).json<{ pid: number }>();
+      expect(after.pid).toBe(pid);
+      expect(states).toEqual(['online', 'unreachable', 'online']);
+      console.log(
+        `[partition] detected in ${detectionMs} ms (bound ${DETECTION_BOUND_MS} ms); reconnected after ${info.downMs} ms down`,
+      );
+    } finally {
+      if (hive.connection.state === 'connected') await hive.stop(3000).catch(() => undefined);
+      await hive.dispose();
+      if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
+    }
+  });
+});
