@@ -17,7 +17,7 @@ import type { AuditMetrics, AuditRejectReason } from './auditMetrics.js';
 import { NOOP_AUDIT_METRICS } from './auditMetrics.js';
 import type { AuditFileName } from './auditFiles.js';
 import { auditFileName, dayOf, listAuditFiles } from './auditFiles.js';
-import { computeRecordHash, parseRecordLine, serializeRecordLine } from './canonicalJson.js';
+import { canonicalJson, computeRecordHash, parseRecordLine, sealRecord } from './canonicalJson.js';
 import { readLinesBackward } from './lineReaders.js';
 import { queryAuditDir } from './queryAuditDir.js';
 import { sanitizeAuditEvent } from './sanitizeAuditEvent.js';
@@ -412,16 +412,16 @@ export class LocalAuditLog implements AuditLog {
           if (entry.waiter) waiters.push(entry.waiter);
           continue;
         }
+        const sealed = sealRecord(entry.auditId, entry.timestamp, this.serviceId, canonicalJson(entry.event), hash);
         const record: AuditRecord = {
           audit_id: entry.auditId,
           timestamp: entry.timestamp,
           service_id: this.serviceId,
           event: entry.event,
           prev_hash: hash,
-          hash: '',
+          hash: sealed.hash,
         };
-        record.hash = computeRecordHash(record);
-        const line = `${serializeRecordLine(record)}\n`;
+        const line = sealed.line;
         const lineBytes = Buffer.byteLength(line);
         // A day never goes backwards (a clock stepped back keeps writing today's file: chain order = file order).
         const day = this.current && dayOf(entry.timestamp) < this.current.date ? this.current.date : dayOf(entry.timestamp);

@@ -57,6 +57,29 @@ export function computeRecordHash(record: Omit<AuditRecord, 'hash'> & { hash?: s
 }
 
 /**
+ * The writer's fast path: the hash input and the line of a new record from its event's canonical
+ * JSON (computed once). Byte-identical to `recordHashInput`/`computeRecordHash` (members sorted:
+ * audit_id, event, prev_hash, service_id, timestamp); `verifyAuditDir` re-derives every hash with the
+ * generic form, so any divergence would show as InvalidHash in the tests.
+ */
+export function sealRecord(
+  auditId: string,
+  timestamp: string,
+  serviceId: string,
+  canonicalEvent: string,
+  prevHash: string,
+): { hash: string; line: string } {
+  const id = JSON.stringify(auditId);
+  const ts = JSON.stringify(timestamp);
+  const svc = JSON.stringify(serviceId);
+  const prev = JSON.stringify(prevHash);
+  const input = `{"audit_id":${id},"event":${canonicalEvent},"prev_hash":${prev},"service_id":${svc},"timestamp":${ts}}`;
+  const hash = createHash('sha256').update(input, 'utf8').digest('hex');
+  const line = `{"audit_id":${id},"timestamp":${ts},"service_id":${svc},"event":${canonicalEvent},"prev_hash":${prev},"hash":"${hash}"}\n`;
+  return { hash, line };
+}
+
+/**
  * The line written for a record: its members in the documented order (audit_id, timestamp,
  * service_id, event, prev_hash, hash), the event canonical, no trailing newline.
  */

@@ -34,6 +34,7 @@ const RAW_CREDENTIAL_RE = /^[A-Za-z0-9_\-.~+/=]{16,}$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/g;
 /** Unpaired UTF-16 surrogates (not encodable as UTF-8): replaced by U+FFFD. */
 const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const NEEDS_SCRUB_RE = /[^\x20-\x7e]|bearer/i;
 const KEY_RE = /[^A-Za-z0-9_.-]/g;
 
 /** `token:<first 6 hex of SHA-256>`, the only way a token may appear in a record. */
@@ -49,10 +50,13 @@ function cap(value: string, max: number): string {
 }
 
 function scrub(value: string, secrets: readonly string[]): string {
-  let out = value.replace(LONE_SURROGATE_RE, '\uFFFD').replace(CONTROL_RE, '\uFFFD');
+  let out = value;
   for (const secret of secrets) {
     if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(auditTokenFingerprint(secret));
   }
+  // Fast path: printable ASCII without the word "bearer" needs nothing else.
+  if (!NEEDS_SCRUB_RE.test(out)) return out;
+  out = out.replace(LONE_SURROGATE_RE, '\uFFFD').replace(CONTROL_RE, '\uFFFD');
   BEARER_RE.lastIndex = 0;
   return out.replace(BEARER_RE, (_m, word: string, credential: string) =>
     FP_RE.test(credential) ? `${word} ${credential}` : `${word} ${auditTokenFingerprint(credential)}`,
