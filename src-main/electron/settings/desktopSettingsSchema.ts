@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/** Current layout of the desktop settings file. Bump with a migration in `migrateSettings`. */
+export const SETTINGS_SCHEMA_VERSION = 1;
+
+/** A secret sealed with Electron's safeStorage (OS keychain / DPAPI / libsecret), base64. */
+export const SealedSecretSchema = z.object({ sealed: z.literal('safeStorage'), data: z.string().min(1) }).strict();
+export type SealedSecret = z.infer<typeof SealedSecretSchema>;
+
+export const RestartPolicySchema = z
+  .object({
+    backoff_base_ms: z.number().int().min(0),
+    backoff_max_ms: z.number().int().min(0),
+    jitter_ratio: z.number().min(0).max(1),
+    max_restarts: z.number().int().min(0),
+    stability_window_ms: z.number().int().min(0),
+    breaker_failures: z.number().int().min(1),
+    breaker_window_ms: z.number().int().min(0),
+    breaker_cooldown_ms: z.number().int().min(0),
+    load_timeout_ms: z.number().int().min(0),
+    health_period_ms: z.number().int().min(0),
+    health_failures: z.number().int().min(1),
+  })
+  .strict();
+
+/** DESIGN §3 restart policy defaults. */
+export const DEFAULT_RESTART_POLICY: z.infer<typeof RestartPolicySchema> = {
+  backoff_base_ms: 1_000,
+  backoff_max_ms: 60_000,
+  jitter_ratio: 0.2,
+  max_restarts: 3,
+  stability_window_ms: 300_000,
+  breaker_failures: 5,
+  breaker_window_ms: 300_000,
+  breaker_cooldown_ms: 60_000,
+  load_timeout_ms: 120_000,
+  health_period_ms: 5_000,
+  health_failures: 3,
+};
+
+/** A remote hive the operator added; re-added on start. Its SSH key passphrase lives in `secrets`. */
+export const SavedHiveSchema = z
+  .object({
+    host: z.string().min(1).max(255),
+    port: z.number().int().min(1).max(65_535).optional(),
+    user: z.string().min(1).max(64).optional(),
+    key_file: z.string().min(1).max(4096).optional(),
+    name: z.string().min(1).max(64).optional(),
+    /** The host key the operator trusted (SHA256:…). */
+    trusted_fingerprint: z.string().max(128).optional(),
+  })
+  .strict();
+export type SavedHive = z.infer<typeof SavedHiveSchema>;
+
+export const WindowStateSchema = z
+  .object({
+    x: z.number().int().optional(),
+    y: z.number().int().optional(),
+    width: z.number().int().min(400).max(10_000),
+    height: z.number().int().min(300).max(10_000),
+    maximized: z.boolean(),
+  })
+  .strict();
+export type WindowState = z.infer<typeof WindowStateSchema>;
+
+export const DesktopSettingsSchema = z
+  .object({
+    schema_version: z.literal(SETTINGS_SCHEMA_VERSION),
+    /** Set once first-run setup (demo model, tokens, audit) has completed. */
+    first_run_completed: z.boolean(),
+    queen_port: z.number().int().min(0).max(65_535),
+    hive_port: z.number().int().min(0).max(65_535),
+    audit_mode: z.enum(['disabled', 'local']),
+    /** Null: `<data folder>/models`. */
+    models_dir: z.string().min(1).max(4096).nullable(),
+    /** Start a worker for the generated demo model. */
+    demo_model: z.boolean(),
+    restart_policy: RestartPolicySchema,
+    hives: z.array(SavedHiveSchema).max(256),
+    /** Electron accelerator; empty string: no global shortcut. */
+    quick_shortcut: z.string().max(64),
+    window: WindowStateSchema,
+    /** Sealed secrets by name: `api_token`, `ssh_passphrase:<host>`. Never plaintext. */
+    secrets: z.record(z.string().min(1).max(300), SealedSecretSchema),
+  })
+  .strict();
+
+export type DesktopSettings = z.infer<typeof DesktopSettingsSchema>;
+
+export function defaultDesktopSettings(): DesktopSettings {
+  return {
+    schema_version: SETTINGS_SCHEMA_VERSION,
+    first_run_completed: false,
+    queen_port: 7833,
+    hive_port: 7835,
+    audit_mode: 'local',
+    models_dir: null,
+    demo_model: true,
+    restart_policy: { ...DEFAULT_RESTART_POLICY },
+    hives: [],
+    quick_shortcut: 'CommandOrControl+Shift+Space',
+    window: { width: 1200, height: 800, maximized: false },
+    secrets: {},
+  };
+}
