@@ -53,8 +53,15 @@ export type StopPhase = 'polite' | 'sigterm' | 'sigkill';
 
 const STDERR_TAIL_BYTES = 4096;
 const STDERR_TAIL_LINES = 20;
+/**
+ * Health check timing: each check may take 0.6 of a period; after a miss the next check follows
+ * 0.1 period later. With 3 allowed misses a hung worker is declared within 1 + 3 × 0.6 + 2 × 0.1 = 3
+ * periods of hanging, whatever the phase.
+ */
+const HEALTH_TIMEOUT_RATIO = 0.6;
+const HEALTH_RETRY_RATIO = 0.1;
 /** A worker that announced `load_failed` but keeps running is killed after this long. */
-const LOAD_FAILED_GRACE_MS = 5_000;
+const LOAD_FAILED_GRACE_MS = 3_000;
 
 /**
  * One supervised worker: its process (one at a time), its restart policy and breaker, its timers.
@@ -291,6 +298,8 @@ export class ManagedWorker {
       case 'load_failed': {
         this.stderrTail = `${this.stderrTail}\nload_failed: ${message.message}`.slice(-STDERR_TAIL_BYTES);
         const generation = this.generation;
+        // It is going away: release our end of the IPC channel so nothing keeps it alive.
+        if (this.proc?.connected) this.proc.disconnect();
         this.setTimer('loadFailed', LOAD_FAILED_GRACE_MS, () => {
           if (generation === this.generation && this.proc) this.kill('SIGKILL');
         });
@@ -415,7 +424,7 @@ export class ManagedWorker {
     let body: HealthBody | null = null;
     try {
       // A stopped (SIGSTOP) process still accepts TCP connections in the kernel, but never answers.
-      const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(Math.max(25, Math.floor(period * 0.75))) });
+      const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(Math.max(25, Math.floor(period * HEALTH_TIMEOUT_RATIO))) });
       if (res.ok) body = (await res.json()) as HealthBody;
       else await res.body?.cancel();
     } catch {
@@ -460,6 +469,9 @@ export class ManagedWorker {
         this.state = 'unhealthy';
         this.update();
       }
+      // Confirm quickly: a hang is declared within `health_failures` periods of the first miss.
+      this.scheduleHealthCheck(generation, Math.floor(period * HEALTH_RETRY_RATIO));
+      return;
     }
     this.scheduleHealthCheck(generation, Math.max(0, started + period - this.deps.clock.now()));
   }

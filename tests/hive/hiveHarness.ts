@@ -228,3 +228,14 @@ export async function waitForPidGone(pid: number, timeoutMs: number): Promise<bo
   }
   return !isAlive(pid);
 }
+
+/** Replaces a model file atomically (a running worker keeps its old inode; no SIGBUS). */
+export async function swapModel(dir: string, name: string, content: 'good' | 'corrupt'): Promise<void> {
+  const { readFile, writeFile, rename } = await import('node:fs/promises');
+  const good = await readFile(await tinyModelPath());
+  // Corrupt: a valid GGUF header start, then the file ends — node-llama-cpp fails to load it.
+  const bytes = content === 'good' ? good : good.subarray(0, 4096);
+  const tmp = join(dir, `.${name}.swap`);
+  await writeFile(tmp, bytes);
+  await rename(tmp, join(dir, name));
+}
