@@ -191,7 +191,9 @@ export class LocalAuditLog implements AuditLog {
         }),
       );
     }
-    await Promise.all(reports);
+    // The repairs are recorded durably before the log is handed out; failing to record them is
+    // reported, not fatal (the side files and `recovery` still say what happened).
+    await Promise.all(reports.map((p) => p.catch((error: unknown) => log.onError(errorOf(error)))));
     return log;
   }
 
@@ -295,7 +297,7 @@ export class LocalAuditLog implements AuditLog {
     }
     if (still) {
       this.lowDisk = null;
-      void this.enqueue(
+      this.enqueue(
         {
           event_type: 'audit_writes_resumed',
           actor: 'system',
@@ -303,7 +305,7 @@ export class LocalAuditLog implements AuditLog {
           details: { refused_events: still.refused, low_since: still.since, free_bytes: free },
         },
         false,
-      );
+      ).catch(() => undefined); // a refusal is counted by enqueue itself
     }
     return this.enqueue(event, durable);
   }
@@ -377,10 +379,10 @@ export class LocalAuditLog implements AuditLog {
         if (this.queueRefused > 0) {
           const refused = this.queueRefused;
           this.queueRefused = 0;
-          void this.enqueue(
+          this.enqueue(
             { event_type: 'audit_writes_resumed', actor: 'system', reason: 'queue_drained', details: { refused_events: refused } },
             false,
-          );
+          ).catch(() => undefined);
           continue;
         }
         if ((this.dirty && this.syncDue) || this.urgent) {
@@ -608,7 +610,17 @@ export class LocalAuditLog implements AuditLog {
       }
     }
     const newest = files[files.length - 1];
-    if (newest) this.current = { ...newest, size: (await stat(join(this.dir, newest.name))).size, fh: null };
+    if (newest) {
+      // A crashed writer's last appends may sit unsynced in the page cache: make them durable before
+      // the chain builds on them.
+      const fh = await open(join(this.dir, newest.name), 'r+');
+      try {
+        await fh.datasync();
+        this.current = { ...newest, size: (await fh.stat()).size, fh: null };
+      } finally {
+        await fh.close();
+      }
+    }
   }
 
   /**

@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import type { AuditMode } from '../../src-shared/audit/AuditEvent.js';
 import type { AuditLog } from './AuditLog.js';
 import { createDisabledAuditLog } from './DisabledAuditLog.js';
 import type { LocalAuditLogOptions } from './LocalAuditLog.js';
 import { LocalAuditLog } from './LocalAuditLog.js';
+import { auditServiceDirName } from './auditTree.js';
 
 export type CreateAuditSinkOptions =
   | { mode: 'disabled'; serviceId: string; dir?: string | null }
@@ -30,9 +32,11 @@ export function auditModeFromEnv(env: Readonly<Record<string, string | undefined
 }
 
 /**
- * The daemons' entry point: `LLORCH_AUDIT_MODE=local` + `LLORCH_AUDIT_DIR=<folder>` → the local writer;
- * unset → disabled. `local` without a folder is a configuration error (thrown, clear message), not a
- * silent fallback. `options` passes the writer's tuning and hooks (metrics, onError, secrets).
+ * The daemons' entry point: `LLORCH_AUDIT_MODE=local` + `LLORCH_AUDIT_DIR=<root>` → the local writer in
+ * `<root>/<auditServiceDirName(serviceId)>` (one folder, one chain per service, so the queen, a hive
+ * and its workers can inherit the same environment); unset → disabled. `local` without a root is a
+ * configuration error (thrown, clear message), not a silent fallback. `options` passes the writer's
+ * tuning and hooks (metrics, onError, secrets). `rbee audit verify <root>` checks every chain.
  */
 export async function auditSinkFromEnv(
   serviceId: string,
@@ -43,5 +47,5 @@ export async function auditSinkFromEnv(
   if (mode === 'disabled') return createDisabledAuditLog(serviceId);
   const dir = env[AUDIT_ENV.dir]?.trim();
   if (!dir) throw new Error(`${AUDIT_ENV.mode}=local needs ${AUDIT_ENV.dir} (the folder to write the audit log to)`);
-  return LocalAuditLog.open({ ...options, dir, serviceId });
+  return LocalAuditLog.open({ ...options, dir: join(dir, auditServiceDirName(serviceId)), serviceId });
 }

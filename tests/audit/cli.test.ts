@@ -28,21 +28,28 @@ function rbee(args: string[], env: Record<string, string> = {}): Promise<{ code:
 
 describe('rbee audit verify', () => {
   it('exits 0 with the count; exits 1 naming the first bad entry; reads LLORCH_AUDIT_DIR by default', async () => {
-    const log = await LocalAuditLog.open({ dir, serviceId: 'queen' });
+    // Two services under one root (as the daemons write it): two chains.
+    const log = await LocalAuditLog.open({ dir: join(dir, 'queen'), serviceId: 'queen' });
     for (let i = 0; i < 7; i++) void log.emit(workerEvent(i));
     await log.close();
+    const hive = await LocalAuditLog.open({ dir: join(dir, 'hive_gpu1'), serviceId: 'hive:gpu1' });
+    for (let i = 0; i < 3; i++) void hive.emit(workerEvent(i));
+    await hive.close();
     const ok = await rbee(['verify'], { LLORCH_AUDIT_DIR: dir });
-    expect(ok.stdout).toContain('audit log OK: 7 entries in 1 files');
+    expect(ok.stdout).toContain('audit log OK: 10 entries in 2 files, 2 chains');
     expect(ok.code).toBe(0);
 
-    const name = (await listAuditFiles(dir))[0]?.name as string;
-    const lines = (await readFile(join(dir, name), 'utf8')).split('\n');
+    const name = (await listAuditFiles(join(dir, 'queen')))[0]?.name as string;
+    const lines = (await readFile(join(dir, 'queen', name), 'utf8')).split('\n');
     const fifth = JSON.parse(lines[4] as string) as { audit_id: string; event: { worker_id: string } };
     fifth.event.worker_id = 'w-forged';
     lines[4] = JSON.stringify(fifth);
-    await writeFile(join(dir, name), lines.join('\n'));
-    const bad = await rbee(['verify', dir]);
+    await writeFile(join(dir, 'queen', name), lines.join('\n'));
+    const bad = await rbee(['verify', join(dir, 'queen')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`InvalidHash at ${name} line 5 (audit_id ${fifth.audit_id})`);
+    const badTree = await rbee(['verify', dir, '--json']);
+    expect(badTree.code).toBe(1);
+    expect(JSON.parse(badTree.stdout)).toMatchObject({ ok: false, error: { kind: 'InvalidHash', file: `queen/${name}`, line: 5 } });
   });
 });

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,20 +30,32 @@ function prng(seed: number): () => number {
 
 interface Round {
   acked: string[];
-  signal: NodeJS.Signals | null;
 }
 
-/** Starts the child, lets it write for `runMs` after it is ready, SIGKILLs it by PID, waits for its exit. */
-function crashRound(round: number, runMs: number): Promise<Round> {
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  // Stop whatever a failed run left behind (by PID); a passing run leaves nothing.
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL');
+  children.clear();
+});
+
+/** Spawns a child that loads its code and then waits for `go` (so its start-up overlaps the previous round). */
+function prepareChild(round: number): ChildProcess {
+  const child = spawn(process.execPath, ['--import', TSX, CHILD, dir, String(round)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  return child;
+}
+
+/** Tells the child to go, lets it write for `runMs` after it is ready, SIGKILLs it by PID, waits for its exit. */
+function crashRound(child: ChildProcess, runMs: number): Promise<Round> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, CHILD, dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked: string[] = [];
     let buffered = '';
     let stderr = '';
     let killTimer: NodeJS.Timeout | null = null;
-    const giveUp = setTimeout(() => child.kill('SIGKILL'), 20_000); // never leave a child behind
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
+    const giveUp = setTimeout(() => process.kill(child.pid as number, 'SIGKILL'), 30_000); // never leave a child behind
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
       buffered += d.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
@@ -55,9 +68,11 @@ function crashRound(round: number, runMs: number): Promise<Round> {
     child.on('close', (code, signal) => {
       clearTimeout(giveUp);
       if (killTimer) clearTimeout(killTimer);
-      if (signal !== 'SIGKILL') reject(new Error(`crash child exited on its own (code ${code}): ${stderr}`));
-      else resolve({ acked, signal });
+      children.delete(child);
+      if (signal !== 'SIGKILL' || !killTimer) reject(new Error(`crash child ended without our kill (code ${code}, signal ${signal}): ${stderr}`));
+      else resolve({ acked });
     });
+    child.stdin?.write('go\n');
   });
 }
 
@@ -68,8 +83,11 @@ describe('audit log under SIGKILL (acceptance 2)', () => {
     const everAcked = new Set<string>();
     let quarantines = 0;
     let lastCount = 0;
+    let next: ChildProcess | null = null;
     for (let round = 0; round < ROUNDS; round++) {
-      const { acked } = await crashRound(round, 20 + Math.floor(random() * 180));
+      const child = next ?? prepareChild(round);
+      next = round + 1 < ROUNDS ? prepareChild(round + 1) : null;
+      const { acked } = await crashRound(child, 20 + Math.floor(random() * 180));
       expect(acked.length, `round ${round} (seed ${seed}) acknowledged nothing`).toBeGreaterThan(0);
       for (const seq of acked) everAcked.add(seq);
 

@@ -9,6 +9,7 @@ import { auditSinkFromEnv, createAuditSink } from '../../src-main/audit/createAu
 import { registerAuditMetrics } from '../../src-main/audit/auditMetrics.js';
 import { verifyAuditDir } from '../../src-main/audit/verifyAuditDir.js';
 import { listAuditFiles } from '../../src-main/audit/auditFiles.js';
+import { queryAuditTree, verifyAuditTree } from '../../src-main/audit/auditTree.js';
 import { makeTempDir, readAllRecords, sideFiles, workerEvent } from './helpers.js';
 
 let dir: string;
@@ -38,7 +39,32 @@ describe('disabled mode', () => {
     expect(log.mode).toBe('local');
     await log.emit(workerEvent(1), { durable: true });
     await log.close();
-    expect((await readAllRecords(dir)).map((r) => r.record.service_id)).toEqual(['hive']);
+    expect((await readAllRecords(join(dir, 'hive'))).map((r) => r.record.service_id)).toEqual(['hive']);
+  });
+
+  it('services sharing one LLORCH_AUDIT_DIR get one folder (one chain) each; the tree verifies and queries as one', async () => {
+    const env = { LLORCH_AUDIT_MODE: 'local', LLORCH_AUDIT_DIR: dir };
+    const queen = await auditSinkFromEnv('queen', env);
+    const hive = await auditSinkFromEnv('hive:gpu1', env);
+    const worker = await auditSinkFromEnv('worker:w/1', env);
+    expect([queen.dir, hive.dir, worker.dir]).toEqual([join(dir, 'queen'), join(dir, 'hive_gpu1'), join(dir, 'worker_w_1')]);
+    for (let i = 0; i < 4; i++) {
+      await queen.emit({ event_type: 'hive_connected', hive_id: 'gpu1', details: { i } }, { durable: true });
+      await hive.emit({ event_type: 'worker_spawned', worker_id: 'w/1', details: { i } }, { durable: true });
+      await worker.emit({ event_type: 'worker_ready', worker_id: 'w/1', details: { i } }, { durable: true });
+    }
+    await Promise.all([queen.close(), hive.close(), worker.close()]);
+    expect(await verifyAuditTree(dir)).toEqual({ ok: true, entries: 12, files: 3, chains: 3 });
+    const page = await queryAuditTree(dir, { limit: 100 });
+    expect(page.records).toHaveLength(12);
+    expect(new Set(page.records.map((r) => r.service_id))).toEqual(new Set(['queen', 'hive:gpu1', 'worker:w/1']));
+    for (let k = 1; k < page.records.length; k++) expect(page.records[k - 1]!.timestamp >= page.records[k]!.timestamp).toBe(true);
+
+    const hiveFile = (await listAuditFiles(join(dir, 'hive_gpu1')))[0]?.name as string;
+    const lines = (await readFile(join(dir, 'hive_gpu1', hiveFile), 'utf8')).split('\n');
+    lines.splice(1, 1);
+    await writeFile(join(dir, 'hive_gpu1', hiveFile), lines.join('\n'));
+    expect(await verifyAuditTree(dir)).toMatchObject({ ok: false, error: { kind: 'BrokenChain', file: `hive_gpu1/${hiveFile}`, line: 2 } });
   });
 });
 
@@ -198,5 +224,17 @@ describe('local writer', () => {
     expect(log.stats().syncs).toBeGreaterThanOrEqual(1);
     expect((await log.verify()).ok).toBe(true);
     await log.close();
+  });
+});
+
+describe('recording sink (for other tiers\' tests)', () => {
+  it('keeps sanitised events and waits for a matching one', async () => {
+    const { createRecordingAuditSink } = await import('../../src-main/audit/createRecordingAuditSink.js');
+    const sink = createRecordingAuditSink();
+    const waiting = sink.waitFor((e) => e.event_type === 'auth_failure');
+    await sink.emit({ event_type: 'worker_ready' });
+    await sink.emit({ event_type: 'auth_failure', client_ip: '10.1.1.1', reason: 'Bearer test' });
+    expect(await waiting).toMatchObject({ client_ip: '10.1.1.1', reason: 'Bearer token:9f86d0' });
+    await expect(sink.waitFor((e) => e.event_type === 'hive_lost', 20)).rejects.toThrow(/no matching audit event/);
   });
 });

@@ -1,12 +1,14 @@
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { verifyAuditDir } from '../../audit/verifyAuditDir.js';
+import { verifyAuditTree } from '../../audit/auditTree.js';
 import { AUDIT_ENV } from '../../audit/createAuditSink.js';
 
 const USAGE = `usage: rbee audit verify [dir] [--json]
 
-  Checks the hash chain of every .audit file in dir (default: $${AUDIT_ENV.dir}), oldest first.
+  Checks the hash chain of every .audit file in dir (default: $${AUDIT_ENV.dir}), oldest first: dir
+  itself when it holds .audit files, and each service's subfolder (one chain per service).
   Exit 0: all entries verify (prints the count). Exit 1: names the first bad entry (file, line,
-  audit_id, InvalidHash | BrokenChain | Unparsable). Exit 2: usage error.
+  audit_id, InvalidHash | BrokenChain | Unparsable). Exit 2: usage error or no such folder.
 `;
 
 /** `rbee audit verify [dir]`. */
@@ -32,10 +34,18 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const dir = resolve(dirArg);
-  const result = await verifyAuditDir(dir);
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) {
+    process.stderr.write(`rbee audit verify: ${dir} is not a folder\n`);
+    return 2;
+  }
+  const result = await verifyAuditTree(dir);
   if (json) process.stdout.write(`${JSON.stringify({ dir, ...result })}\n`);
   if (result.ok) {
-    if (!json) process.stdout.write(`audit log OK: ${result.entries} entries in ${result.files} files (${dir})\n`);
+    if (!json) process.stdout.write(`audit log OK: ${result.entries} entries in ${result.files} files, ${result.chains} chains (${dir})\n`);
     return 0;
   }
   const e = result.error;
