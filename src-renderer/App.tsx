@@ -60,7 +60,7 @@ function Shell({ route }: { route: Route }) {
       </a>
       <header className="topbar">
         <span className="brand">
-          <span aria-hidden="true">🐝</span> rbee
+          <img src="./favicon.svg" alt="" width="20" height="20" /> rbee
         </span>
         <nav aria-label="Main">
           <ul>

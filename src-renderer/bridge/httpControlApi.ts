@@ -228,7 +228,12 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
       // Ask the queen to cancel (it then ends the stream with stop_reason `cancelled`); drop the
       // connection if that answer does not come quickly (a closed connection cancels too).
       if (jobId) {
-        void doFetch(`${base}${ControlRoutes.inference}/${encodeURIComponent(jobId)}`, { method: 'DELETE', headers: headers() }).catch(() => undefined);
+        doFetch(`${base}${ControlRoutes.inference}/${encodeURIComponent(jobId)}`, { method: 'DELETE', headers: headers() }).then(
+          (r) => {
+            if (!r.ok) controller.abort();
+          },
+          () => controller.abort(),
+        );
         graceTimer = setTimer(() => controller.abort(), cancelGraceMs);
       } else {
         controller.abort();

@@ -11,7 +11,7 @@ export function ConnectionStatus() {
   const down = state === 'reconnecting' || state === 'closed';
   return (
     <span className={`conn conn-${state}`} role="status" aria-live="polite" data-testid="connection-state" data-state={state}>
-      <span aria-hidden="true">{state === 'open' ? '●' : down ? '⚠' : '◌'}</span> {TEXT[state]}
+      <span aria-hidden="true">{state === 'open' ? '●' : down ? '✕' : '◌'}</span> {TEXT[state]}
     </span>
   );
 }

@@ -31,7 +31,7 @@ export function WorkerStateBadge({ state }: { state: WorkerState }) {
 const HIVE_STATE: Record<HiveState, { glyph: string; tone: string }> = {
   starting: { glyph: '◌', tone: 'info' },
   online: { glyph: '●', tone: 'ok' },
-  unreachable: { glyph: '⚠', tone: 'warn' },
+  unreachable: { glyph: '!', tone: 'warn' },
   stopped: { glyph: '■', tone: 'muted' },
   failed: { glyph: '⊘', tone: 'bad' },
 };
@@ -50,7 +50,7 @@ export function BreakerBadge({ breaker, now }: { breaker: BreakerInfo; now: numb
   if (breaker.state === 'closed') {
     return (
       <span className="badge tone-ok" data-breaker="closed">
-        <span aria-hidden="true">⏚</span> closed
+        <span aria-hidden="true">✓</span> closed
         {breaker.failures_in_window > 0 ? <span className="sub"> · {breaker.failures_in_window} recent</span> : null}
       </span>
     );
@@ -65,11 +65,11 @@ export function BreakerBadge({ breaker, now }: { breaker: BreakerInfo; now: numb
   const remaining = breaker.opens_until === null ? null : breaker.opens_until - now;
   return (
     <span className="badge tone-bad" data-breaker="open">
-      <span aria-hidden="true">⛔</span> open
+      <span aria-hidden="true">⊘</span> open
       {remaining !== null ? (
         <span className="countdown" data-testid="breaker-countdown">
           {' '}
-          · half-open in {formatCountdown(remaining)}
+          · {remaining > 0 ? `half-open in ${formatCountdown(remaining)}` : 'half-open due'}
         </span>
       ) : null}
     </span>

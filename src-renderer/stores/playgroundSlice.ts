@@ -14,6 +14,8 @@ export interface InferenceParams {
   temperature: number;
   /** '' = random. */
   seed: string;
+  /** Keep generating past the end-of-sequence token (benchmarks, long test runs). */
+  ignoreEos: boolean;
 }
 
 export interface InferenceRun {
@@ -39,7 +41,7 @@ export interface PlaygroundSlice {
   clearRun: (run: RunId) => void;
 }
 
-export const defaultParams: InferenceParams = { model: '', prompt: '', maxTokens: 256, temperature: 0.7, seed: '' };
+export const defaultParams: InferenceParams = { model: '', prompt: '', maxTokens: 256, temperature: 0.7, seed: '', ignoreEos: false };
 
 export const idleRun: InferenceRun = {
   params: defaultParams,
@@ -149,6 +151,7 @@ export const createPlaygroundSlice: StateCreator<RbeeState, [], [], PlaygroundSl
             max_tokens: params.maxTokens,
             temperature: params.temperature,
             ...(seed !== undefined && Number.isInteger(seed) ? { seed } : {}),
+            ...(params.ignoreEos ? { ignore_eos: true } : {}),
           },
           (event) => {
             buffer.push(event);

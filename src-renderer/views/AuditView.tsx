@@ -123,7 +123,7 @@ function Drawer({ record, onClose }: { record: AuditRecord; onClose: () => void 
         </dd>
       </dl>
       <h3 className="small-h">Raw record</h3>
-      <pre className="raw" tabIndex={0} aria-label="Raw audit record">
+      <pre className="raw" tabIndex={0} role="region" aria-label="Raw audit record">
         {JSON.stringify(record, null, 2)}
       </pre>
     </dialog>

@@ -18,7 +18,7 @@ export function LoginView() {
         }}
       >
         <h1 id={`${id}-h`}>
-          <span aria-hidden="true">🐝</span> rbee dashboard
+          <img src="./favicon.svg" alt="" width="20" height="20" /> rbee dashboard
         </h1>
         <p className="sub">Sign in with the queen's API token (LLORCH_API_TOKEN). It stays in this browser tab only.</p>
         <div className="field">

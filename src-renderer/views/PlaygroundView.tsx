@@ -53,6 +53,14 @@ export function PlaygroundView() {
         <Field label="Seed" htmlFor={`${id}-seed`} hint="Empty: random">
           <input id={`${id}-seed`} inputMode="numeric" value={p.seed} onChange={(e) => setRunParams('playground', { seed: e.target.value.replace(/[^0-9]/g, '') })} />
         </Field>
+        <div className="field">
+          <span className="field-label-spacer" aria-hidden="true">
+            &nbsp;
+          </span>
+          <label className="check">
+            <input type="checkbox" checked={p.ignoreEos} onChange={(e) => setRunParams('playground', { ignoreEos: e.target.checked })} /> Ignore end-of-sequence
+          </label>
+        </div>
         <div className="field wide">
           <label htmlFor={`${id}-prompt`}>Prompt</label>
           <textarea
@@ -95,7 +103,7 @@ export function PlaygroundView() {
             {run.error}
           </p>
         ) : null}
-        <pre className="answer" data-testid="answer" tabIndex={0} aria-label="Streamed answer" aria-busy={run.status === 'running'}>
+        <pre className="answer" data-testid="answer" tabIndex={0} role="region" aria-label="Streamed answer" aria-busy={run.status === 'running'}>
           {run.output || (run.status === 'running' ? 'Waiting for the first token…' : 'The answer streams here.')}
         </pre>
         <p className="visually-hidden" role="status">

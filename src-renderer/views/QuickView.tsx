@@ -1,12 +1,12 @@
 import { useEffect, useId, useRef, useState } from 'react';
-import { bridgeKind } from '../bridge/apiRegistry.js';
+import { MAX_TOKENS_LIMIT } from '../../src-shared/worker/inferenceWire.js';
 import { ModelSelect, RunStats, useDefaultModel, useModelChoices } from '../components/inference.js';
 import { useRbee } from '../stores/store.js';
 
 /**
  * The tray's quick-inference popup (`#/quick`): prompt, streamed answer, model picker, copy.
- * Enter sends (Shift+Enter: new line). Esc cancels a running answer; otherwise it clears, and in the
- * desktop app it also closes the popup.
+ * Enter sends (Shift+Enter: new line). Esc cancels a running answer, otherwise clears prompt and
+ * answer. In the desktop app the shell itself hides the popup on Esc (before-input-event).
  */
 export function QuickView() {
   const id = useId();
@@ -31,7 +31,6 @@ export function QuickView() {
       clearRun('quick');
       setCopyState('');
       promptRef.current?.focus();
-      if (bridgeKind() === 'ipc') window.close();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
@@ -62,6 +61,23 @@ export function QuickView() {
         <label htmlFor={`${id}-model`}>Model</label>
         <ModelSelect id={`${id}-model`} run="quick" choices={choices} />
       </div>
+      <details className="quick-options">
+        <summary>Options</summary>
+        <div className="quick-row">
+          <label htmlFor={`${id}-max`}>Max tokens</label>
+          <input
+            id={`${id}-max`}
+            type="number"
+            min={1}
+            max={MAX_TOKENS_LIMIT}
+            value={run.params.maxTokens}
+            onChange={(e) => setRunParams('quick', { maxTokens: Math.min(MAX_TOKENS_LIMIT, Math.max(1, Math.round(Number(e.target.value) || 1))) })}
+          />
+          <label className="check">
+            <input type="checkbox" checked={run.params.ignoreEos} onChange={(e) => setRunParams('quick', { ignoreEos: e.target.checked })} /> Ignore end-of-sequence
+          </label>
+        </div>
+      </details>
       <label htmlFor={`${id}-prompt`} className="visually-hidden">
         Prompt
       </label>
@@ -98,7 +114,7 @@ export function QuickView() {
           {run.error}
         </p>
       ) : null}
-      <pre className="answer quick-answer" data-testid="answer" tabIndex={0} aria-label="Answer">
+      <pre className="answer quick-answer" data-testid="answer" tabIndex={0} role="region" aria-label="Answer">
         {run.output}
       </pre>
       <RunStats run={run} />

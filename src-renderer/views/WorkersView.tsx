@@ -43,36 +43,48 @@ function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: numb
   return (
     <tr data-worker-id={w.id} data-hive-id={w.hive} data-state={w.state}>
       <th scope="row" data-label="Worker">
-        <code>{w.id}</code>
-        <span className="sub">pid {w.pid ?? '—'}</span>
+        <div>
+          <code>{w.id}</code>
+          <span className="sub">pid {w.pid ?? '—'}</span>
+        </div>
       </th>
-      <td data-label="Model">{w.model}</td>
-      <td data-label="Hive">{w.hive}</td>
+      <td data-label="Model">
+        <div>{w.model}</div>
+      </td>
+      <td data-label="Hive">
+        <div>{w.hive}</div>
+      </td>
       <td data-label="State" data-testid="worker-state">
-        <WorkerStateBadge state={w.state} />
-        {w.state === 'loading' ? (
-          <span className="load">
-            <progress max={1} value={w.load_progress} aria-label={`Load progress of ${w.id}`} />
-            <span className="sub">{Math.round(w.load_progress * 100)} %</span>
-          </span>
-        ) : null}
-        {w.state === 'backoff' && w.next_restart_at !== null ? (
-          <span className="countdown sub" data-testid="restart-countdown">
-            restart in {formatCountdown(w.next_restart_at - now)}
-          </span>
-        ) : null}
+        <div>
+          <WorkerStateBadge state={w.state} />
+          {w.state === 'loading' ? (
+            <span className="load">
+              <progress max={1} value={w.load_progress} aria-label={`Load progress of ${w.id}`} />
+              <span className="sub">{Math.round(w.load_progress * 100)} %</span>
+            </span>
+          ) : null}
+          {w.state === 'backoff' && w.next_restart_at !== null ? (
+            <span className="countdown sub" data-testid="restart-countdown">
+              restart in {formatCountdown(w.next_restart_at - now)}
+            </span>
+          ) : null}
+        </div>
       </td>
       <td data-label="Health">
-        <span className="sub">{w.state === 'unhealthy' ? 'failing checks' : `seen ${formatAgo(w.last_heartbeat, now)}`}</span>
+        <div className="sub">{w.state === 'unhealthy' ? 'failing checks' : `seen ${formatAgo(w.last_heartbeat, now)}`}</div>
       </td>
       <td data-label="Slots in use">
-        {used}/{w.slots.total}
+        <div>
+          {used}/{w.slots.total}
+        </div>
       </td>
-      <td data-label="Restarts" data-testid="restart-count">
-        {w.restart_count}
+      <td data-label="Restarts">
+        <div data-testid="restart-count">{w.restart_count}</div>
       </td>
       <td data-label="Breaker" data-testid="breaker">
-        <BreakerBadge breaker={w.breaker} now={now} />
+        <div>
+          <BreakerBadge breaker={w.breaker} now={now} />
+        </div>
       </td>
       <td data-label="Last exit">
         {w.last_exit ? (
@@ -90,26 +102,28 @@ function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: numb
               <dt>At</dt>
               <dd>{new Date(w.last_exit.at).toLocaleString()}</dd>
             </dl>
-            <pre className="stderr" tabIndex={0} aria-label={`stderr tail of ${w.id}`}>
+            <pre className="stderr" tabIndex={0} role="region" aria-label={`stderr tail of ${w.id}`}>
               {w.last_exit.stderr_tail || '(no stderr output)'}
             </pre>
           </details>
         ) : (
-          '—'
+          <div>—</div>
         )}
       </td>
-      <td data-label="Actions" className="actions">
-        {availableActions(w).map((a) => (
-          <button
-            key={a}
-            type="button"
-            className={DESTRUCTIVE.has(a) ? 'small danger-outline' : 'small'}
-            aria-label={`${ACTION_LABEL[a]} ${w.id}`}
-            onClick={() => onAction(w, a)}
-          >
-            {ACTION_LABEL[a]}
-          </button>
-        ))}
+      <td data-label="Actions">
+        <div className="actions">
+          {availableActions(w).map((a) => (
+            <button
+              key={a}
+              type="button"
+              className={DESTRUCTIVE.has(a) ? 'small danger-outline' : 'small'}
+              aria-label={`${ACTION_LABEL[a]} ${w.id}`}
+              onClick={() => onAction(w, a)}
+            >
+              {ACTION_LABEL[a]}
+            </button>
+          ))}
+        </div>
       </td>
     </tr>
   );
