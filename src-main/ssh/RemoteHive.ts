@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
@@ -36,6 +37,8 @@ export interface RemoteHiveLaunchContext {
   port: number;
   hiveId: string;
   modelsDir: string;
+  /** RemoteHiveOptions.hiveArgs. */
+  extraArgs: string[];
 }
 
 export interface RemoteHiveOptions {
@@ -62,6 +65,8 @@ export interface RemoteHiveOptions {
    * argv of the remote hive; must contain `ctx.dir` (pid checks look for it, against pid reuse).
    * Defaults to `node --import tsx/esm src-main/cli/main.ts hive --port … --host 127.0.0.1 --models-dir … --id …`. */
   command?: (ctx: RemoteHiveLaunchContext) => string[];
+  /** Extra arguments for the default hive command (e.g. `['--gpu', 'off', '--threads', '1']`). */
+  hiveArgs?: string[];
   /** Health path polled through the tunnel until the hive answers. Defaults to `/v1/health`. */
   healthPath?: string;
   /** Defaults to 60000 ms. */
@@ -238,6 +243,57 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     return { pid, adopted: false };
   }
 
+  /**
+   * Copies a local GGUF into the remote models folder by SFTP (`<name>.rbee-part`, then renamed).
+   * Skipped when a file of the same size is there. Resolves with the remote path.
+   */
+  async uploadModel(
+    localPath: string,
+    options: { name?: string; onProgress?: (sent: number, total: number) => void } = {},
+  ): Promise<{ path: string; skipped: boolean }> {
+    const report = this.report ?? (await this.preflight());
+    const name = options.name ?? posix.basename(localPath.split('\\').join('/'));
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(name))
+      throw new SshError('INVALID_TARGET', `Invalid model file name ${JSON.stringify(name)}.`);
+    const modelsDir = this.launchContext(report).modelsDir;
+    const remotePath = posix.join(modelsDir, name);
+    const size = statSync(localPath).size;
+    const sftp = await this.connection.sftp();
+    const existing = await new Promise<number | null>((resolve) =>
+      sftp.stat(remotePath, (error, st) => resolve(error ? null : st.size)),
+    );
+    if (existing === size) return { path: remotePath, skipped: true };
+    const mk = await this.connection.exec(shScript(`mkdir -p ${shQuote(modelsDir)}`));
+    if (mk.code !== 0)
+      throw new SshError(
+        'REMOTE_COMMAND_FAILED',
+        `Cannot create ${modelsDir} on the remote: ${mk.stderr.trim()}`,
+      );
+    await new Promise<void>((resolve, reject) =>
+      sftp.fastPut(
+        localPath,
+        `${remotePath}.rbee-part`,
+        { step: (sent, _chunk, total) => options.onProgress?.(sent, total) },
+        (error) =>
+          error
+            ? reject(
+                new SshError(
+                  /space/i.test(error.message) ? 'DISK_FULL' : 'REMOTE_COMMAND_FAILED',
+                  `Uploading ${name} failed: ${error.message}`,
+                  { cause: error },
+                ),
+              )
+            : resolve(),
+      ),
+    );
+    await new Promise<void>((resolve, reject) =>
+      sftp.ext_openssh_rename(`${remotePath}.rbee-part`, remotePath, (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
+    return { path: remotePath, skipped: false };
+  }
+
   /** HTTP to the remote hive (or any remote loopback port via `agent`), bearer token added. */
   request(path: string, options: TunnelRequestOptions & { port?: number } = {}): Promise<TunnelResponse> {
     const url = `http://127.0.0.1:${options.port ?? this.remotePort}${path}`;
@@ -290,6 +346,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
       port: this.remotePort,
       hiveId: this.id,
       modelsDir: this.options.modelsDir ?? posix.join(report.data_dir, 'models'),
+      extraArgs: this.options.hiveArgs ?? [],
     };
   }
 
@@ -390,5 +447,6 @@ export function defaultHiveCommand(ctx: RemoteHiveLaunchContext): string[] {
     ctx.modelsDir,
     '--id',
     ctx.hiveId,
+    ...ctx.extraArgs,
   ];
 }

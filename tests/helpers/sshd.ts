@@ -274,6 +274,13 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
 }
 
 function cleanupNetns(netns: NetnsInfo): void {
+  // Whatever a test started inside the namespace (and failed to stop) is ended by PID first.
+  try {
+    const pids = sh('ip', ['netns', 'pids', netns.name]).split(/\s+/).filter(Boolean).map(Number);
+    for (const pid of pids) if (pid !== process.pid && alive(pid)) process.kill(pid, 'SIGKILL');
+  } catch {
+    // namespace already gone
+  }
   try {
     sh('ip', ['link', 'del', netns.hostVeth]);
   } catch {
