@@ -107,7 +107,10 @@ export async function run(argv: string[]): Promise<number> {
   let hive: Hive | undefined;
   let stopping = false;
   const shutdown = (why: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      logger.info({ why }, 'already shutting down');
+      return;
+    }
     stopping = true;
     logger.info({ why }, 'shutting down');
     const done = hive ? hive.close() : Promise.resolve();
@@ -122,8 +125,9 @@ export async function run(argv: string[]): Promise<number> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // `on`, not `once`: a repeated signal during the cascade must not kill the hive before its workers.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   // Last resort: whatever ends this process, no worker outlives it (workers also watch their parent).
   process.once('exit', () => hive?.supervisor.killAll());
 

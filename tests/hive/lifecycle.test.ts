@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
+import { api, EventStream, HIVE_TOKEN, isAlive, makeModelsDir, tinySpawn, waitForPidGone } from './hiveHarness.js';
+
+/** `rbee hive` as a real daemon process with two ready workers. */
+async function hiveWithWorkers(n: number): Promise<{ hive: RbeeProcess; url: string; pids: number[]; events: EventStream; cleanup(): Promise<void> }> {
+  const models = await makeModelsDir();
+  const hive = startRbee('hive', ['--models-dir', models.dir, '--port', '0', '--gpu', 'off', '--threads', '1', '--policy', '{"health_period_ms":1000}'], {
+    RBEE_HIVE_TOKEN: HIVE_TOKEN,
+    RBEE_LOG_LEVEL: 'warn',
+  });
+  const line = await hive.waitForLine<{ url: string; port: number }>((l) => l.event === 'listening');
+  const events = new EventStream(line.url);
+  await events.opened;
+  const pids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await api<WorkerInfo>(line.url, 'POST', '/v1/workers', tinySpawn({ id: `w${i}` }));
+    expect(res.status).toBe(201);
+  }
+  for (let i = 0; i < n; i++) pids.push((await events.waitForWorker(`w${i}`, (w) => w.state === 'idle', 60_000)).pid!);
+  return {
+    hive,
+    url: line.url,
+    pids,
+    events,
+    cleanup: async () => {
+      events.close();
+      if (!isAlive(hive.pid)) await hive.exited;
+      else await hive.stop(5_000);
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await models.cleanup();
+    },
+  };
+}
+
+describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+
+  it('SIGTERM: polite shutdown of all workers in parallel, progress events, all gone within 30 s, exit 0', async () => {
+    const h = await hiveWithWorkers(2);
+    cleanup = h.cleanup;
+    const started = Date.now();
+    process.kill(h.hive.pid, 'SIGTERM');
+    const exit = await h.hive.exited;
+    const tookMs = Date.now() - started;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(tookMs).toBeLessThan(30_000);
+    for (const pid of h.pids) expect(isAlive(pid)).toBe(false);
+    const phases = h.events.events.flatMap((e) => (e.type === 'shutdown_progress' ? [e.progress.phase] : []));
+    expect(phases[0]).toBe('polite');
+    expect(phases[phases.length - 1]).toBe('done');
+    // The polite request was enough: no SIGKILL phase for healthy workers.
+    expect(phases).not.toContain('sigkill');
+    const stopped = h.events.events.flatMap((e) => (e.type === 'worker_updated' && e.worker.state === 'stopped' ? [e.worker.id] : []));
+    expect(new Set(stopped)).toEqual(new Set(['w0', 'w1']));
+  }, 120_000);
+
+  it('SIGKILL of the hive: its workers notice and exit on their own (no orphans)', async () => {
+    const h = await hiveWithWorkers(2);
+    cleanup = h.cleanup;
+    process.kill(h.hive.pid, 'SIGKILL');
+    await h.hive.exited;
+    for (const pid of h.pids) expect(await waitForPidGone(pid, 15_000)).toBe(true);
+  }, 120_000);
+
+  it('refuses a non-loopback bind without a long token, and bad options, with exit codes', async () => {
+    const models = await makeModelsDir();
+    try {
+      const open = startRbee('hive', ['--models-dir', models.dir, '--host', '0.0.0.0', '--port', '0', '--gpu', 'off'], { RBEE_HIVE_TOKEN: 'short' });
+      expect((await open.exited).code).toBe(1);
+      expect(open.output()).toMatch(/at least 16/);
+      const bad = startRbee('hive', ['--models-dir', models.dir, '--policy', '{"max_restarts":-1}']);
+      expect((await bad.exited).code).toBe(2);
+      expect(bad.output()).toMatch(/max_restarts must be at least 0/);
+    } finally {
+      await models.cleanup();
+    }
+  }, 60_000);
+});
