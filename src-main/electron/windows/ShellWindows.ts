@@ -103,12 +103,10 @@ export class ShellWindows {
       });
       const created = win;
       this.quick = created;
-      // Esc closes (hides) the popup even before the page has focus or if the page ignores it.
-      created.webContents.on('before-input-event', (event, input) => {
-        if (input.type === 'keyDown' && input.key === 'Escape') {
-          event.preventDefault();
-          created.hide();
-        }
+      // Esc closes (hides) the popup. The key still reaches the page, whose own Esc handling
+      // cancels a running answer and clears the prompt, so a hidden popup never keeps generating.
+      created.webContents.on('before-input-event', (_event, input) => {
+        if (input.type === 'keyDown' && input.key === 'Escape') created.hide();
       });
       created.on('blur', () => {
         if (!created.isDestroyed()) created.hide();
