@@ -123,6 +123,7 @@ export class LocalAuditLog implements AuditLog {
   private failed: Error | null = null;
   private lowDisk: { since: string; free: number; refused: number } | null = null;
   private lastProbeAt = -Infinity;
+  private lastFree = Number.POSITIVE_INFINITY;
   private bytesSinceProbe = 0;
   private probing: Promise<number> | null = null;
   private queueRefused = 0;
@@ -250,7 +251,8 @@ export class LocalAuditLog implements AuditLog {
             this.schedule();
           }).catch(() => undefined);
         }
-        if (this.pumping) await this.pumping;
+        while (this.pumping) await this.pumping;
+        if (!this.failed && this.dirty) await this.sync().catch((error: unknown) => this.onError(errorOf(error)));
       } finally {
         if (this.syncTimer) clearTimeout(this.syncTimer);
         this.syncTimer = null;
@@ -288,8 +290,9 @@ export class LocalAuditLog implements AuditLog {
   private async emitWhileLowOnDisk(event: AuditEvent, durable: boolean): Promise<void> {
     const low = this.lowDisk;
     if (!low) return this.enqueue(event, durable);
-    let free = low.free;
+    let free = this.lastFree;
     if (this.probing || performance.now() - this.lastProbeAt >= this.probeIntervalMs) free = await this.probeFree();
+    if (this.closed || this.failed) return this.refuse('closed', new AuditClosedError());
     const still = this.lowDisk;
     if (still && free < this.minFreeBytes) {
       still.refused++;
@@ -320,6 +323,7 @@ export class LocalAuditLog implements AuditLog {
         })
         .then((free) => {
           this.lastProbeAt = performance.now();
+          this.lastFree = free;
           this.bytesSinceProbe = 0;
           if (free < this.minFreeBytes) {
             if (this.lowDisk) this.lowDisk.free = free;
