@@ -9,6 +9,9 @@ import { KnownHostsStore, hashHostName, sshFingerprint } from '../../src-main/ss
 import { SshConnection } from '../../src-main/ssh/SshConnection.js';
 import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
 import { checkHostKey, trustHostKey } from '../../src-main/ssh/trustHostKey.js';
+import { addRemoteHive } from '../../src-main/ssh/addRemoteHive.js';
+import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
+import { freePort } from '../helpers/sshd.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { startSshd } from '../helpers/sshd.js';
 
@@ -118,5 +121,77 @@ describe('host keys against a real sshd', () => {
     // The same hashed entry does not match another port.
     const other = store.check(sshd.host, sshd.port + 1, verdict.key);
     expect(other.status).toBe('unknown');
+  });
+
+  it('addRemoteHive: needs_trust first (nothing authenticated), then added with the accepted fingerprint', async () => {
+    const audit = new MemoryAudit();
+    const store = new KnownHostsStore({ appFile: join(dir, 'add_known_hosts') });
+    const accepted = (sshd.log().match(/Accepted publickey/g) ?? []).length;
+    const options = {
+      hiveId: 'lab-2',
+      token: 'hive-token-for-add-test',
+      knownHosts: store,
+      audit,
+      resolve: { agentSocket: null },
+      remotePort: await freePort(),
+      dataDir: join(dir, 'add-data'),
+      version: 'add',
+      files: [],
+      deps: { kind: 'none' } as const,
+      command: (ctx: { node: string; dir: string; port: number }) => [
+        ctx.node,
+        '-e',
+        FAKE_HIVE_JS,
+        ctx.dir,
+        String(ctx.port),
+      ],
+    };
+    const request = {
+      host: sshd.host,
+      port: sshd.port,
+      user: sshd.user,
+      key_file: sshd.clientKeyPath,
+      name: 'lab two',
+    };
+    const first = await addRemoteHive(request, options);
+    expect(first.result).toEqual({
+      status: 'needs_trust',
+      fingerprint: sshd.hostFingerprint(),
+      key_type: 'ssh-ed25519',
+      host: `${sshd.user}@${sshd.host}:${sshd.port}`,
+    });
+    expect(first.hive).toBeNull();
+    expect((sshd.log().match(/Accepted publickey/g) ?? []).length).toBe(accepted);
+
+    await expect(
+      addRemoteHive({ ...request, trust_fingerprint: 'SHA256:not-it' }, options),
+    ).rejects.toMatchObject({ code: 'FINGERPRINT_MISMATCH' });
+    const added = await addRemoteHive(
+      {
+        ...request,
+        trust_fingerprint: first.result.status === 'needs_trust' ? first.result.fingerprint : '',
+      },
+      options,
+    );
+    try {
+      expect(added.result.status).toBe('added');
+      if (added.result.status !== 'added') return;
+      expect(added.result.hive).toMatchObject({
+        id: 'lab-2',
+        kind: 'remote',
+        state: 'online',
+        address: `${sshd.user}@${sshd.host}:${sshd.port}`,
+        os: 'Linux',
+      });
+      expect(added.result.preflight.node_ok).toBe(true);
+      expect(audit.events.map((e) => e.event_type)).toEqual([
+        'host_key_trusted',
+        'hive_connected',
+        'hive_added',
+      ]);
+    } finally {
+      await added.hive?.stop(3000);
+      await added.hive?.dispose();
+    }
   });
 });
