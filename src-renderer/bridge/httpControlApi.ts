@@ -58,6 +58,13 @@ function networkError(error: unknown): ApiError {
   return new ApiError(0, 'HIVE_UNREACHABLE', `Cannot reach the queen: ${message}`);
 }
 
+/** The queen wraps lists in an object (`{"models":[…]}`, `{"hives":[…]}`); a bare array is accepted too. */
+export function unwrapList<T, K extends string>(body: T[] | Record<K, T[]>, key: K): T[] {
+  if (Array.isArray(body)) return body;
+  const list = (body as Record<K, T[]> | null)?.[key];
+  return Array.isArray(list) ? list : [];
+}
+
 /** Query string for the audit route: repeated filters are comma-joined, absent ones omitted. */
 export function auditQueryString(query: AuditQuery): string {
   const params = new URLSearchParams();
@@ -289,9 +296,9 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     startWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'start'), {}),
     restartWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'restart'), {}),
     resetBreaker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'reset-breaker'), {}),
-    listModels: () => call<ModelInfo[]>('GET', ControlRoutes.models),
+    listModels: async () => unwrapList(await call<ModelInfo[] | { models: ModelInfo[] }>('GET', ControlRoutes.models), 'models'),
     downloadModel: (request: DownloadModelRequest) => call<{ download_id: string }>('POST', ControlRoutes.modelDownload, request),
-    listHives: () => call<HiveInfo[]>('GET', ControlRoutes.hives),
+    listHives: async () => unwrapList(await call<HiveInfo[] | { hives: HiveInfo[] }>('GET', ControlRoutes.hives), 'hives'),
     addHive: (request: AddHiveRequest) => call<AddHiveResult>('POST', ControlRoutes.hives, request),
     removeHive: (hiveId, opts) => call<void>('DELETE', `${ControlRoutes.hive(hiveId)}?stop=${opts.stop ? 'true' : 'false'}`),
     queryAudit: (query: AuditQuery) => call<AuditPage>('GET', ControlRoutes.audit + auditQueryString(query)),

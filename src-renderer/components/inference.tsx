@@ -84,7 +84,7 @@ export function RunStats({ run }: { run: InferenceRun }) {
       <div>
         <dt>Stop reason</dt>
         <dd data-testid="stop-reason" data-reason={run.stopReason ?? ''}>
-          {run.stopReason ? `${run.stopReason} (${STOP_TEXT[run.stopReason] ?? run.stopReason})` : '—'}
+          {run.stopReason ? (STOP_TEXT[run.stopReason] && STOP_TEXT[run.stopReason] !== run.stopReason ? `${run.stopReason} (${STOP_TEXT[run.stopReason]})` : run.stopReason) : '—'}
         </dd>
       </div>
     </dl>

@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { AuditEventType, AuditQuery, AuditRecord, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
+import type { AuditEventType, AuditPage, AuditQuery, AuditRecord, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { getApi } from '../bridge/apiRegistry.js';
 import { errorMessage } from './errors.js';
 import type { RbeeState } from './store.js';
@@ -34,6 +34,8 @@ export interface AuditData {
   following: boolean;
   verify: VerifyStatus;
   selectedId: string | null;
+  /** Sources (hives) whose logs did not answer the last query; the next page retries them. */
+  unavailable: string[];
 }
 
 export interface AuditSlice {
@@ -64,7 +66,13 @@ export const initialAuditData: AuditData = {
   following: true,
   verify: { state: 'unknown' },
   selectedId: null,
+  unavailable: [],
 };
+
+function unavailableOf(page: AuditPage): string[] {
+  const list = (page as AuditPage & { unavailable?: unknown }).unavailable;
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
 
 function parseTime(value: string): number | null {
   if (!value) return null;
@@ -147,6 +155,7 @@ export const createAuditSlice: StateCreator<RbeeState, [], [], AuditSlice> = (se
             records: mergeAuditRecords(live, page.records),
             nextCursor: page.next_cursor,
             pending: [],
+            unavailable: unavailableOf(page),
           },
         }));
       } catch (error) {
@@ -162,7 +171,7 @@ export const createAuditSlice: StateCreator<RbeeState, [], [], AuditSlice> = (se
       try {
         const page = await getApi().queryAudit(toAuditQuery(filters, nextCursor));
         if (mine !== generation) return;
-        set((s) => ({ audit: { ...s.audit, loadingMore: false, records: mergeAuditRecords(s.audit.records, page.records), nextCursor: page.next_cursor } }));
+        set((s) => ({ audit: { ...s.audit, loadingMore: false, records: mergeAuditRecords(s.audit.records, page.records), nextCursor: page.next_cursor, unavailable: unavailableOf(page) } }));
       } catch (error) {
         set((s) => ({ audit: { ...s.audit, loadingMore: false, error: errorMessage(error) } }));
       }

@@ -228,6 +228,7 @@ export function AuditView() {
       pending: s.audit.pending.length,
       selectedId: s.audit.selectedId,
       filters: s.audit.filters,
+      unavailable: s.audit.unavailable,
     })),
   );
   const { loadAudit, loadMoreAudit, setAuditFollowing, selectAuditRecord } = useRbee(
@@ -271,6 +272,11 @@ export function AuditView() {
         ) : null}
       </div>
       <FiltersForm />
+      {audit.unavailable.length > 0 ? (
+        <p className="banner banner-warn" role="status">
+          Not answering right now, so missing from this page: {audit.unavailable.join(', ')}. Their events appear once they are back.
+        </p>
+      ) : null}
       {audit.status === 'error' && audit.records.length === 0 ? (
         <ErrorState title="Could not load the audit log" message={audit.error ?? ''} onRetry={() => void loadAudit()} />
       ) : (audit.status === 'loading' || audit.status === 'idle') && audit.records.length === 0 ? (

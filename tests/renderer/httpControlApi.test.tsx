@@ -3,7 +3,7 @@ import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
 import type { ConnectionState } from '../../src-shared/control/ControlApi.js';
 import type { InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
-import { auditQueryString, createHttpControlApi } from '../../src-renderer/bridge/httpControlApi.js';
+import { auditQueryString, createHttpControlApi, unwrapList } from '../../src-renderer/bridge/httpControlApi.js';
 import { hasIpcBridge, selectBridge } from '../../src-renderer/bridge/selectBridge.js';
 import { ev, hive, worker } from './fixtures.js';
 
@@ -74,6 +74,15 @@ describe('HTTP ControlApi bridge', () => {
   it('turns a network failure into a clear error', async () => {
     const api = createHttpControlApi({ getToken: () => 't', fetch: async () => Promise.reject(new TypeError('Failed to fetch')) });
     await expect(api.listHives()).rejects.toThrow(/Cannot reach the queen: Failed to fetch/);
+  });
+
+  it('unwraps the queen\'s list envelopes', async () => {
+    const fetch = async (url: RequestInfo | URL) =>
+      new Response(JSON.stringify(String(url).endsWith('/models') ? { models: [{ name: 'm' }] } : { hives: [hive()] }), { status: 200 });
+    const api = createHttpControlApi({ getToken: () => 't', fetch });
+    expect((await api.listModels()).map((m) => m.name)).toEqual(['m']);
+    expect((await api.listHives()).map((h) => h.id)).toEqual(['local']);
+    expect(unwrapList([1, 2], 'x')).toEqual([1, 2]);
   });
 
   it('builds the audit query string', () => {
