@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { uptime } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AuditEvent, AuditPage, AuditQuery, AuditRecord, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
@@ -581,14 +582,21 @@ export class LocalAuditLog implements AuditLog {
     if (lockedDirs.has(this.dir)) throw new AuditDirLockedError(this.dir, process.pid);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await writeFile(this.lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+        await writeFile(this.lockPath, `${process.pid}\n${Date.now()}\n`, { flag: 'wx', mode: 0o600 });
         lockedDirs.add(this.dir);
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const owner = Number.parseInt(await readFile(this.lockPath, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw new AuditDirLockedError(this.dir, owner);
+      const [pidText, writtenText] = (await readFile(this.lockPath, 'utf8').catch(() => '')).split('\n');
+      const owner = Number.parseInt(pidText ?? '', 10);
+      const writtenAt = Number.parseInt(writtenText ?? '', 10);
+      // Stale when its process is gone, or when it was written before this machine last booted
+      // (after a reboot its PID may belong to an unrelated process).
+      const beforeBoot = Number.isFinite(writtenAt) && writtenAt < Date.now() - uptime() * 1000 - 5000;
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && !beforeBoot && isAlive(owner)) {
+        throw new AuditDirLockedError(this.dir, owner);
+      }
       await unlink(this.lockPath).catch(() => undefined); // stale: its writer is gone
     }
     throw new AuditDirLockedError(this.dir, -1);

@@ -238,3 +238,22 @@ describe('recording sink (for other tiers\' tests)', () => {
     await expect(sink.waitFor((e) => e.event_type === 'hive_lost', 20)).rejects.toThrow(/no matching audit event/);
   });
 });
+
+describe('writer lock', () => {
+  it('takes over a lock left by a dead process or written before the last boot, not one of a live process', async () => {
+    const { writeFile: write } = await import('node:fs/promises');
+    const lock = join(dir, '.writer.lock');
+    // A live process (pid 1 always is) that took the lock after boot: refused.
+    await write(lock, `1\n${Date.now()}\n`);
+    await expect(LocalAuditLog.open({ dir, serviceId: 'a' })).rejects.toBeInstanceOf(AuditDirLockedError);
+    // The same PID, but the lock predates the boot: stale.
+    await write(lock, `1\n${Date.now() - 400 * 24 * 3600 * 1000}\n`);
+    const a = await LocalAuditLog.open({ dir, serviceId: 'a' });
+    await a.close();
+    // A PID that is not running: stale.
+    await write(lock, `2147483646\n${Date.now()}\n`);
+    const b = await LocalAuditLog.open({ dir, serviceId: 'b' });
+    await b.close();
+    await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
