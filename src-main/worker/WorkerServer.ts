@@ -170,7 +170,7 @@ export class WorkerServer {
         if (result.stopReason === 'deadline') {
           void this.options.audit.emit({ event_type: 'deadline_exceeded', request_id: request.id, worker_id: this.options.workerId, reason: 'reached while generating' }).catch(() => undefined);
         }
-        send({ type: 'end', tokens_out: result.tokensOut, decode_ms: Math.round(result.decodeMs * 1000) / 1000, stop_reason: result.stopReason });
+        send({ type: 'end', tokens_in: input.tokens.length, tokens_out: result.tokensOut, decode_ms: Math.round(result.decodeMs * 1000) / 1000, stop_reason: result.stopReason });
       } catch (error) {
         request.log.error({ err: error, job_id: jobId }, 'generation failed');
         send({ type: 'error', code: 'INTERNAL', message: error instanceof Error ? error.message : 'generation failed' });

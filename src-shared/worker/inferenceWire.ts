@@ -64,6 +64,8 @@ export interface TokenEvent {
 }
 export interface EndEvent {
   type: 'end';
+  /** Prompt tokens the worker evaluated (after the chat template). */
+  tokens_in?: number;
   tokens_out: number;
   decode_ms: number;
   stop_reason: StopReason;

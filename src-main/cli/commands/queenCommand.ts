@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+import { loadToken } from '../../auth/loadToken.js';
+import { defaultDataDir } from '../../common/dataDir.js';
+import { createLogger } from '../../common/log/createLogger.js';
+import { announce } from '../../common/process/announce.js';
+import { onTerminationSignals } from '../../common/process/onTerminationSignals.js';
+import { createQueen } from '../../queen/createQueen.js';
+
+export const QUEEN_TOKEN_ENV = 'LLORCH_API_TOKEN';
+
+const USAGE = `usage: rbee queen [options]
+  --host HOST         bind address (default 127.0.0.1; others need a token of ≥ 16 characters)
+  --port N            default 7833; 0 = ephemeral
+  --data-dir DIR      settings, models, audit log (default ${defaultDataDir()})
+  --demo              generate the tiny demo model and serve it with one worker
+  --no-local-hive     do not start a hive on this machine
+  --audit MODE        local | disabled (default: $LLORCH_AUDIT_MODE, else the saved setting)
+  --token-file PATH   API token file (else env ${QUEEN_TOKEN_ENV}; never on the command line)
+  --policy JSON       worker restart policy for the local hive (docs/restart-policy.md)
+  --hive-policy JSON  restart policy for the local hive daemon itself
+Prints {"event":"listening","port":N,"url":URL} on stdout once serving.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '7833' },
+        'data-dir': { type: 'string' },
+        demo: { type: 'boolean', default: false },
+        'no-local-hive': { type: 'boolean', default: false },
+        audit: { type: 'string' },
+        'token-file': { type: 'string' },
+        policy: { type: 'string' },
+        'hive-policy': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`rbee queen: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`rbee queen: --port must be 0..65535\n`);
+    return 2;
+  }
+  const auditRaw = values.audit ?? process.env.LLORCH_AUDIT_MODE;
+  if (auditRaw !== undefined && auditRaw !== '' && auditRaw !== 'local' && auditRaw !== 'disabled') {
+    process.stderr.write(`rbee queen: audit mode must be local or disabled, got '${auditRaw}'\n`);
+    return 2;
+  }
+  let workerPolicy: Record<string, number> | undefined;
+  let hivePolicy: Record<string, number> | undefined;
+  try {
+    workerPolicy = values.policy ? (JSON.parse(values.policy) as Record<string, number>) : undefined;
+    hivePolicy = values['hive-policy'] ? (JSON.parse(values['hive-policy']) as Record<string, number>) : undefined;
+  } catch {
+    process.stderr.write('rbee queen: --policy and --hive-policy take JSON objects\n');
+    return 2;
+  }
+  const token = await loadToken({ file: values['token-file'], env: QUEEN_TOKEN_ENV });
+  const logger = createLogger('queen');
+  if (!token) logger.warn(`no ${QUEEN_TOKEN_ENV} set: auth is off (allowed on loopback only)`);
+
+  let queen;
+  try {
+    queen = await createQueen({
+      host: values.host,
+      port,
+      apiToken: token,
+      dataDir: values['data-dir'] ?? defaultDataDir(),
+      demo: values.demo,
+      localHive: !values['no-local-hive'],
+      auditMode: auditRaw === 'local' || auditRaw === 'disabled' ? auditRaw : undefined,
+      workerPolicy,
+      hivePolicy,
+      logger,
+    });
+  } catch (error) {
+    process.stderr.write(`rbee queen: ${(error as Error).message}\n`);
+    return 1;
+  }
+  announce({ event: 'listening', port: queen.port, url: queen.url, pid: process.pid });
+  process.stderr.write(`rbee queen: serving ${queen.url} (dashboard ${queen.url}/ui/, OpenAI API ${queen.url}/v1)\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    onTerminationSignals((signal) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping: local hive and workers first');
+      queen.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    });
+  });
+}

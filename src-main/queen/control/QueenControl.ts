@@ -1,0 +1,193 @@
+import { ApiError } from '../../../src-shared/api/ApiError.js';
+import type { AuditPage, AuditQuery, AuditSink, AuditVerifyResult } from '../../../src-shared/audit/AuditEvent.js';
+import type { ClusterEvent, ClusterSnapshot } from '../../../src-shared/cluster/ClusterEvent.js';
+import type { HiveInfo, ModelInfo } from '../../../src-shared/cluster/HiveInfo.js';
+import type { WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
+import type {
+  AddHiveRequest,
+  AddHiveResult,
+  ConnectionState,
+  ControlApi,
+  DownloadModelRequest,
+  Settings,
+  SettingsPatch,
+  SpawnWorkerRequest,
+} from '../../../src-shared/control/ControlApi.js';
+import { Deadline } from '../../../src-shared/deadline/Deadline.js';
+import { InvalidRestartPolicyError } from '../../../src-shared/policy/RestartPolicyConfig.js';
+import type { CancelSignal } from '../../../src-shared/util/CancelSignal.js';
+import type { InferenceEvent, InferenceRequest } from '../../../src-shared/worker/inferenceWire.js';
+import { tokenFingerprint } from '../../auth/tokenFingerprint.js';
+import type { ClusterView } from '../cluster/ClusterView.js';
+import type { HiveClient } from '../hives/HiveClient.js';
+import type { InferenceDispatcher } from '../inference/InferenceDispatcher.js';
+import type { SettingsStore } from './SettingsStore.js';
+
+/** Remote hives (SSH) plug in here; without it, adding one answers a clear 501. */
+export interface RemoteHiveManager {
+  add(request: AddHiveRequest): Promise<AddHiveResult>;
+  remove(hiveId: string, options: { stop: boolean }): Promise<void>;
+}
+
+export interface QueenControlOptions {
+  view: ClusterView;
+  dispatcher: InferenceDispatcher;
+  hiveClient: (hiveId: string) => HiveClient | undefined;
+  settings: SettingsStore;
+  audit: AuditSink;
+  /** Merged audit query over the queen's own chain and its hives'. */
+  queryAudit: (query: AuditQuery) => Promise<AuditPage>;
+  verifyAudit: () => Promise<AuditVerifyResult>;
+  apiToken: string | undefined;
+  ports: { queen: number; hive: number };
+  modelsDir: string;
+  remoteHives?: RemoteHiveManager;
+  /** Who is acting, for audit records (`operator` in-process, `token:<fp6>` over HTTP). */
+  actor?: string;
+}
+
+type WorkerAction = 'stop' | 'start' | 'restart' | 'reset-breaker';
+
+/**
+ * The queen's control operations, in-process. The HTTP control API and the Electron IPC bridge both
+ * call this one implementation of `ControlApi`.
+ */
+export class QueenControl implements ControlApi {
+  constructor(private readonly options: QueenControlOptions) {}
+
+  /** The same operations attributed to another actor (the HTTP caller's token fingerprint). */
+  as(actor: string): QueenControl {
+    return new QueenControl({ ...this.options, actor });
+  }
+
+  private get actor(): string {
+    return this.options.actor ?? 'operator';
+  }
+
+  private client(hiveId: string): HiveClient {
+    const client = this.options.hiveClient(hiveId);
+    if (!client) throw new ApiError(404, 'HIVE_NOT_FOUND', `No hive '${hiveId}'`);
+    if (this.options.view.hive(hiveId)?.state !== 'online') {
+      throw new ApiError(503, 'HIVE_UNREACHABLE', `Hive '${hiveId}' is ${this.options.view.hive(hiveId)?.state ?? 'unknown'}`, undefined, { 'retry-after': '2' });
+    }
+    return client;
+  }
+
+  async getSnapshot(): Promise<ClusterSnapshot> {
+    return this.options.view.snapshot();
+  }
+
+  subscribe(onEvent: (event: ClusterEvent) => void, onConnection?: (state: ConnectionState) => void): () => void {
+    onConnection?.('open');
+    const unsubscribe = this.options.view.subscribe(onEvent);
+    return () => {
+      unsubscribe();
+      onConnection?.('closed');
+    };
+  }
+
+  async spawnWorker(request: SpawnWorkerRequest): Promise<WorkerInfo> {
+    const { hive_id, ...spawn } = request;
+    return this.client(hive_id).request<WorkerInfo>('POST', '/v1/workers', { body: spawn });
+  }
+
+  private async workerAction(hiveId: string, workerId: string, action: WorkerAction): Promise<void> {
+    if (!this.options.view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
+    await this.client(hiveId).request('POST', `/v1/workers/${encodeURIComponent(workerId)}/${action}`);
+  }
+
+  stopWorker(hiveId: string, workerId: string): Promise<void> {
+    return this.workerAction(hiveId, workerId, 'stop');
+  }
+  startWorker(hiveId: string, workerId: string): Promise<void> {
+    return this.workerAction(hiveId, workerId, 'start');
+  }
+  restartWorker(hiveId: string, workerId: string): Promise<void> {
+    return this.workerAction(hiveId, workerId, 'restart');
+  }
+  resetBreaker(hiveId: string, workerId: string): Promise<void> {
+    return this.workerAction(hiveId, workerId, 'reset-breaker');
+  }
+
+  async listModels(): Promise<ModelInfo[]> {
+    return this.options.view.allModels();
+  }
+
+  async downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }> {
+    return this.client(request.hive_id).request<{ download_id: string }>('POST', '/v1/models/download', {
+      body: { source: request.source, ...(request.name ? { name: request.name } : {}) },
+    });
+  }
+
+  async listHives(): Promise<HiveInfo[]> {
+    return this.options.view.snapshot().hives;
+  }
+
+  async addHive(request: AddHiveRequest): Promise<AddHiveResult> {
+    if (!this.options.remoteHives) throw new ApiError(501, 'INVALID_REQUEST', 'Remote hives are not enabled on this queen');
+    return this.options.remoteHives.add(request);
+  }
+
+  async removeHive(hiveId: string, options: { stop: boolean }): Promise<void> {
+    const hive = this.options.view.hive(hiveId);
+    if (!hive) throw new ApiError(404, 'HIVE_NOT_FOUND', `No hive '${hiveId}'`);
+    if (hive.kind === 'local') throw new ApiError(409, 'CONFLICT', 'The local hive cannot be removed; quit the app to stop it');
+    if (!this.options.remoteHives) throw new ApiError(501, 'INVALID_REQUEST', 'Remote hives are not enabled on this queen');
+    await this.options.remoteHives.remove(hiveId, options);
+  }
+
+  queryAudit(query: AuditQuery): Promise<AuditPage> {
+    return this.options.queryAudit(query);
+  }
+
+  verifyAudit(): Promise<AuditVerifyResult> {
+    return this.options.verifyAudit();
+  }
+
+  async getSettings(): Promise<Settings> {
+    return this.options.settings.view({
+      queen_port: this.options.ports.queen,
+      hive_port: this.options.ports.hive,
+      api_token_fingerprint: this.options.apiToken ? tokenFingerprint(this.options.apiToken) : 'none (loopback, auth off)',
+      models_dir: this.options.modelsDir,
+    });
+  }
+
+  async updateSettings(patch: SettingsPatch): Promise<Settings> {
+    let change;
+    try {
+      change = await this.options.settings.update(patch);
+    } catch (error) {
+      if (error instanceof InvalidRestartPolicyError) throw new ApiError(400, 'INVALID_REQUEST', error.message);
+      throw error;
+    }
+    if (patch.restart_policy) {
+      // Every reachable hive adopts the new worker policy; unreachable ones get it on reconnect.
+      await Promise.all(
+        this.options.view
+          .snapshot()
+          .hives.filter((h) => h.state === 'online')
+          .map((h) => this.options.hiveClient(h.id)?.request('PATCH', '/v1/policy', { body: change.after.restart_policy }).catch(() => undefined)),
+      );
+    }
+    const changed = Object.keys(patch).join(',');
+    await this.options.audit.emit({ event_type: 'settings_changed', actor: this.actor, details: { changed } }).catch(() => undefined);
+    return this.getSettings();
+  }
+
+  async infer(request: InferenceRequest & { model: string }, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void> {
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort();
+    signal?.addEventListener('abort', onAbort);
+    if (signal?.aborted) abort.abort();
+    try {
+      await this.options.dispatcher.dispatch(
+        request,
+        { deadline: Deadline.in(120_000), requestId: `ipc-${Date.now().toString(36)}`, signal: abort.signal },
+        { started: (started) => onEvent(started), event: (event) => onEvent(event) },
+      );
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

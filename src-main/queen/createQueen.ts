@@ -1,0 +1,237 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
+import type { HiveKind } from '../../src-shared/cluster/HiveInfo.js';
+import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
+import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
+import { createAuditSink, type AuditLog } from '../audit/index.js';
+import { auditServiceDirName, queryAuditTree, verifyAuditTree } from '../audit/auditTree.js';
+import { checkBindPolicy } from '../auth/bindPolicy.js';
+import { registerBearerAuth } from '../auth/registerBearerAuth.js';
+import { createHttpServer } from '../common/http/createHttpServer.js';
+import { createLogger, type Logger } from '../common/log/createLogger.js';
+import { PROJECT_ROOT } from '../common/rbeeCommand.js';
+import { demoModelPath, DEMO_MODEL_FILE, ensureTinyModel } from '../models/ensureTinyModel.js';
+import { ClusterView } from './cluster/ClusterView.js';
+import { QueenControl, type RemoteHiveManager } from './control/QueenControl.js';
+import { SettingsStore } from './control/SettingsStore.js';
+import type { HiveEndpoint } from './hives/HiveClient.js';
+import { HiveLink } from './hives/HiveLink.js';
+import { LocalHiveProcess } from './hives/LocalHiveProcess.js';
+import { InferenceDispatcher } from './inference/InferenceDispatcher.js';
+import type { InferenceServices } from './inference/serveInference.js';
+import { QueenMetrics } from './metrics/QueenMetrics.js';
+import type { Queen, QueenOptions } from './Queen.js';
+import { registerControlRoutes } from './routes/controlRoutes.js';
+import { registerInferenceRoute } from './routes/inferenceRoute.js';
+import { registerOpenAiRoutes } from './routes/openaiRoutes.js';
+import { registerUiRoutes } from './routes/uiRoutes.js';
+import { Scheduler } from './scheduling/Scheduler.js';
+
+export const LOCAL_HIVE_ID = 'local';
+
+export interface CreateQueenOptions extends QueenOptions {
+  logger?: Logger;
+  /** Restart policy of the local hive daemon (the queen supervises it). */
+  hivePolicy?: Partial<RestartPolicyConfig>;
+  /** Worker restart policy handed to the local hive (overrides settings for this run). */
+  workerPolicy?: Partial<RestartPolicyConfig>;
+  /** Worker threads default for the local hive. */
+  workerThreads?: number;
+  /** Bounded request queue. Defaults to 256. */
+  queueLimit?: number;
+  /** The longest deadline any request gets. Defaults to 10 minutes. */
+  maxDeadlineMs?: number;
+  /** Start a worker when a request names a model that is in a catalog but not served. Defaults to true. */
+  startOnDemand?: boolean;
+  /** SSH remote hives, when the host provides them. */
+  remoteHives?: (queen: QueenInternals) => RemoteHiveManager;
+}
+
+/** What a remote-hive manager needs from the queen to link hives it brings up. */
+export interface QueenInternals {
+  view: ClusterView;
+  audit: AuditLog;
+  logger: Logger;
+  linkHive(endpoint: HiveEndpoint, kind: HiveKind, address: string): HiveLink;
+  unlinkHive(hiveId: string): Promise<void>;
+}
+
+/**
+ * Builds and starts a queen: the public API, the control API, the dashboard at /ui, and the local
+ * hive as a supervised child process. The Electron main process and `rbee queen` both call this.
+ */
+export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
+  const host = options.host ?? '127.0.0.1';
+  const refusal = checkBindPolicy(host, options.apiToken);
+  if (refusal) throw new Error(refusal);
+
+  const dataDir = resolve(options.dataDir);
+  const modelsDir = join(dataDir, 'models');
+  await mkdir(modelsDir, { recursive: true });
+  const logger = options.logger ?? createLogger('queen');
+  const settings = await SettingsStore.open(join(dataDir, 'settings.json'), { audit_mode: options.auditMode ?? 'disabled' });
+  const auditMode = options.auditMode ?? settings.auditMode;
+  const auditRoot = join(dataDir, 'audit');
+  const apiToken = options.apiToken;
+  const audit = await createAuditSink(
+    auditMode === 'local'
+      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => (apiToken ? [apiToken] : []) }
+      : { mode: 'disabled', serviceId: 'queen' },
+  );
+
+  const view = new ClusterView();
+  const links = new Map<string, HiveLink>();
+  const pendingOnDemand = new Map<string, Promise<boolean>>();
+  // The metrics read the queue length lazily: the scheduler is created just below.
+  const schedulerRef: { current?: Scheduler } = {};
+  const metrics = new QueenMetrics(view, () => schedulerRef.current);
+  audit.onRecord((record) => view.publish({ type: 'audit', record }));
+
+  const startOnDemand = async (model: string): Promise<boolean> => {
+    if (options.startOnDemand === false) return false;
+    const pending = pendingOnDemand.get(model);
+    if (pending) return pending;
+    const attempt = (async () => {
+      const holder = view.allModels().find((m) => m.name === model && view.hive(m.hive)?.state === 'online');
+      const client = holder ? links.get(holder.hive)?.hiveClient : undefined;
+      if (!holder || !client) return false;
+      logger.info({ model, hive: holder.hive }, 'starting a worker on demand');
+      await client.request('POST', '/v1/workers', { body: { model } });
+      return true;
+    })().finally(() => pendingOnDemand.delete(model));
+    pendingOnDemand.set(model, attempt);
+    return attempt.catch(() => false);
+  };
+  const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand });
+  schedulerRef.current = scheduler;
+  const dispatcher = new InferenceDispatcher(view, scheduler, (id) => links.get(id)?.hiveClient, logger);
+
+  const linkHive = (endpoint: HiveEndpoint, kind: HiveKind, address: string): HiveLink => {
+    const existing = links.get(endpoint.id);
+    if (existing) {
+      existing.retarget(endpoint);
+      return existing;
+    }
+    const link = new HiveLink(endpoint, { kind, address, view, audit, logger });
+    links.set(endpoint.id, link);
+    link.start();
+    return link;
+  };
+  const unlinkHive = async (hiveId: string): Promise<void> => {
+    const link = links.get(hiveId);
+    links.delete(hiveId);
+    await link?.dispose();
+    view.removeHive(hiveId);
+  };
+  const internals: QueenInternals = { view, audit, logger, linkHive, unlinkHive };
+
+  const queryAudit = async (query: AuditQuery): Promise<AuditPage> => (auditMode === 'local' ? queryAuditTree(auditRoot, query) : { records: [], next_cursor: null });
+  const verifyAudit = async (): Promise<AuditVerifyResult> =>
+    auditMode === 'local' ? verifyAuditTree(auditRoot) : { ok: true, entries: 0, files: 0 };
+
+  let boundPort = 0;
+  let localHivePort = 0;
+  const control = new QueenControl({
+    view,
+    dispatcher,
+    hiveClient: (id) => links.get(id)?.hiveClient,
+    settings,
+    audit,
+    queryAudit,
+    verifyAudit,
+    apiToken,
+    ports: {
+      get queen() {
+        return boundPort;
+      },
+      get hive() {
+        return localHivePort;
+      },
+    },
+    modelsDir,
+    remoteHives: options.remoteHives?.(internals),
+  });
+
+  const app = createHttpServer({ logger });
+  registerBearerAuth(app, { token: apiToken, publicPaths: ['/health', '/', '/ui'], publicPrefixes: ['/ui/'], audit });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401) metrics.authFailures.inc();
+    metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+  app.get('/health', async () => {
+    const snapshot = view.snapshot();
+    return {
+      status: 'ok',
+      hives: snapshot.hives.map((h) => ({ id: h.id, state: h.state })),
+      workers: { total: snapshot.workers.length, ready: snapshot.workers.filter((w) => w.state === 'idle' || w.state === 'busy').length },
+    };
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  const services: InferenceServices = { dispatcher, metrics, audit, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS };
+  registerInferenceRoute(app, services);
+  registerOpenAiRoutes(app, services, view);
+  registerControlRoutes(app, control);
+  await registerUiRoutes(app, options.uiDir ?? join(PROJECT_ROOT, 'out', 'renderer'));
+
+  const demoModel = options.demo ? await ensureTinyModel(demoModelPath(modelsDir), { name: 'rbee demo (tiny, random weights)' }) : undefined;
+  let localHive: LocalHiveProcess | undefined;
+  if (options.localHive !== false) {
+    let demoRequested = false;
+    localHive = new LocalHiveProcess({
+      id: LOCAL_HIVE_ID,
+      modelsDir,
+      policy: options.hivePolicy,
+      workerPolicy: options.workerPolicy ?? settings.restartPolicy,
+      threads: options.workerThreads,
+      env: auditMode === 'local' ? { LLORCH_AUDIT_MODE: 'local', LLORCH_AUDIT_DIR: auditRoot } : { LLORCH_AUDIT_MODE: 'disabled' },
+      audit,
+      logger,
+      onListening: ({ baseUrl, token }) => {
+        localHivePort = Number(new URL(baseUrl).port);
+        const link = linkHive({ id: LOCAL_HIVE_ID, baseUrl, token }, 'local', new URL(baseUrl).host);
+        view.patchHive(LOCAL_HIVE_ID, { restart_count: localHive?.restartCount ?? 0 });
+        if (demoModel && !demoRequested) {
+          demoRequested = true;
+          // Once the hive's snapshot is in, start the demo worker unless one exists (a restart).
+          const off = view.onChange((event) => {
+            if (event.type !== 'models_updated' || event.hive_id !== LOCAL_HIVE_ID) return;
+            off();
+            if (view.allWorkers().some((w) => w.hive === LOCAL_HIVE_ID && w.model === DEMO_MODEL_FILE)) return;
+            link.hiveClient
+              .request('POST', '/v1/workers', { body: { model: DEMO_MODEL_FILE, slots: 2 } })
+              .catch((error: unknown) => logger.error({ err: error }, 'could not start the demo worker'));
+          });
+        }
+      },
+      onDown: ({ reason, restartAt, restartCount }) => {
+        if (!view.hive(LOCAL_HIVE_ID)) return;
+        view.patchHive(LOCAL_HIVE_ID, { state: restartAt === null ? 'failed' : 'unreachable', message: reason, restart_count: restartCount });
+      },
+    });
+    localHive.start();
+  }
+
+  const address = await app.listen({ host, port: options.port ?? 7833 });
+  boundPort = Number(new URL(address).port);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  logger.info({ url, data_dir: dataDir, audit: auditMode }, 'queen listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: boundPort,
+    control,
+    close: (closeOptions = {}) => {
+      closing ??= (async () => {
+        scheduler.dispose();
+        await app.close();
+        await localHive?.stop();
+        for (const link of links.values()) await link.dispose();
+        if (closeOptions.stopRemote) logger.info('remote hives are left running (stopRemote is handled by the remote hive manager)');
+        await audit.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import http from 'node:http';
+import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
+import type { ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
+
+/** Where a hive is and how to reach it: loopback directly, or an SSH tunnel given as an http.Agent. */
+export interface HiveEndpoint {
+  id: string;
+  /** `http://127.0.0.1:<port>` as seen from the hive's own machine (tunnelled for remote hives). */
+  baseUrl: string;
+  token: string | undefined;
+  /** For remote hives: sockets are SSH channels (`forwardOut`). Defaults to a keep-alive agent. */
+  agent?: http.Agent;
+}
+
+export interface HiveRequestOptions {
+  body?: unknown;
+  signal?: AbortSignal;
+  /** Defaults to 10 s: a hive answers control calls quickly or is in trouble. */
+  timeoutMs?: number;
+}
+
+const defaultAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+/**
+ * The queen's HTTP client for one hive. Errors come back as ApiError: the hive's own envelope when it
+ * answered, `HIVE_UNREACHABLE` (502) when it did not.
+ */
+export class HiveClient {
+  constructor(readonly endpoint: HiveEndpoint) {}
+
+  get agent(): http.Agent {
+    return this.endpoint.agent ?? defaultAgent;
+  }
+
+  async request<T>(method: string, path: string, options: HiveRequestOptions = {}): Promise<T> {
+    const url = new URL(path, this.endpoint.baseUrl);
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    return new Promise<T>((resolve, reject) => {
+      const req = http.request(
+        {
+          hostname: url.hostname,
+          port: url.port,
+          path: `${url.pathname}${url.search}`,
+          method,
+          agent: this.agent,
+          signal: options.signal,
+          timeout: options.timeoutMs ?? 10_000,
+          headers: {
+            ...(this.endpoint.token ? { authorization: `Bearer ${this.endpoint.token}` } : {}),
+            ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (error) => reject(this.unreachable(error)));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = undefined;
+            if (text.length > 0) {
+              try {
+                parsed = JSON.parse(text);
+              } catch {
+                parsed = text;
+              }
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) return resolve(parsed as T);
+            if (isApiErrorBody(parsed)) {
+              const headers: Record<string, string> = {};
+              const retryAfter = res.headers['retry-after'];
+              if (typeof retryAfter === 'string') headers['retry-after'] = retryAfter;
+              return reject(new ApiError(status, parsed.error.code, parsed.error.message, parsed.error.details, headers));
+            }
+            reject(new ApiError(502, 'UPSTREAM_ERROR', `Hive ${this.endpoint.id} answered ${status}`));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? 10_000} ms`)));
+      req.on('error', (error) => reject(this.unreachable(error)));
+      req.end(payload);
+    });
+  }
+
+  private unreachable(error: Error): ApiError {
+    if (error instanceof ApiError) return error;
+    return new ApiError(502, 'HIVE_UNREACHABLE', `Hive ${this.endpoint.id} is unreachable: ${error.message}`);
+  }
+
+  /**
+   * Follows the hive's `/v1/events` SSE stream (snapshot first) until it ends or `signal` aborts.
+   * Resolves when the stream closes; rejects when it cannot be opened.
+   */
+  followEvents(onEvent: (event: ClusterEvent) => void, signal: AbortSignal): Promise<void> {
+    const url = new URL('/v1/events', this.endpoint.baseUrl);
+    return new Promise<void>((resolve, reject) => {
+      const req = http.request(
+        {
+          hostname: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'GET',
+          agent: this.agent,
+          signal,
+          headers: { accept: 'text/event-stream', ...(this.endpoint.token ? { authorization: `Bearer ${this.endpoint.token}` } : {}) },
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new ApiError(502, 'HIVE_UNREACHABLE', `Hive ${this.endpoint.id} refused its event stream (${res.statusCode})`));
+            return;
+          }
+          res.setEncoding('utf8');
+          let buffer = '';
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            let sep: number;
+            while ((sep = buffer.indexOf('\n\n')) !== -1) {
+              const block = buffer.slice(0, sep);
+              buffer = buffer.slice(sep + 2);
+              const data = block
+                .split('\n')
+                .filter((line) => line.startsWith('data:'))
+                .map((line) => line.slice(5).trimStart())
+                .join('\n');
+              if (data.length === 0) continue; // comments / pings
+              try {
+                onEvent(JSON.parse(data) as ClusterEvent);
+              } catch {
+                // A malformed event from a hive must not take the queen down; the next snapshot heals.
+              }
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', () => resolve());
+          res.on('close', () => resolve());
+        },
+      );
+      req.on('error', (error) => (signal.aborted ? resolve() : reject(this.unreachable(error))));
+      req.end();
+    });
+  }
+}

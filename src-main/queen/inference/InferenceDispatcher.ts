@@ -1,0 +1,215 @@
+import http from 'node:http';
+import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
+import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
+import { InferenceSseParser, type EndEvent, type InferenceEvent, type InferenceRequest, type StartedEvent } from '../../../src-shared/worker/inferenceWire.js';
+import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
+import type { Logger } from '../../common/log/createLogger.js';
+import type { ClusterView } from '../cluster/ClusterView.js';
+import type { HiveClient } from '../hives/HiveClient.js';
+import type { Lease, Scheduler } from '../scheduling/Scheduler.js';
+
+/** Where a dispatched stream goes: the route turns these into worker SSE or OpenAI chunks. */
+export interface InferenceSink {
+  /** Once, when the serving worker produced its first token (or ended without one). */
+  started(event: StartedEvent, worker: { hive: string; id: string }): void;
+  event(event: Exclude<InferenceEvent, StartedEvent>): void;
+}
+
+export interface DispatchContext {
+  deadline: Deadline;
+  requestId: string;
+  /** Aborts when the client goes away: the worker request is dropped, which cancels the job. */
+  signal: AbortSignal;
+}
+
+export interface DispatchResult {
+  end: EndEvent | null;
+  attempts: number;
+  ttftMs: number | null;
+}
+
+interface WorkerCredentials {
+  url: string;
+  token: string | undefined;
+  pid: number | null;
+}
+
+/** Failures before the first token: the request can go to another worker. */
+class RetryableError extends Error {}
+
+/** Attempts per request (first try + retries on other workers), all within the deadline. */
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Sends one inference to a worker chosen by the scheduler and relays its tokens. A failure before
+ * the first token (refused connection, 503, stream cut) is retried on another worker while the
+ * deadline allows; after the first token the stream fails honestly with an `error` event.
+ */
+export class InferenceDispatcher {
+  private readonly credentials = new Map<string, WorkerCredentials>();
+
+  constructor(
+    private readonly view: ClusterView,
+    private readonly scheduler: Scheduler,
+    private readonly hiveClient: (hiveId: string) => HiveClient | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  async dispatch(request: InferenceRequest & { model: string }, context: DispatchContext, sink: InferenceSink): Promise<DispatchResult> {
+    const exclude = new Set<string>();
+    const startedAt = performance.now();
+    let lastError: Error | undefined;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (context.deadline.expired()) break;
+      const lease = await this.scheduler.acquire(request.model, context.deadline, { exclude, signal: context.signal });
+      try {
+        const end = await this.streamFrom(lease, request, context, sink, startedAt);
+        return { end: end.end, attempts: attempt, ttftMs: end.ttftMs };
+      } catch (error) {
+        if (!(error instanceof RetryableError)) throw error;
+        lastError = error;
+        exclude.add(lease.key);
+        this.credentials.delete(lease.key);
+        this.logger.warn({ request_id: context.requestId, worker: lease.key, attempt, reason: error.message }, 'worker failed before the first token; retrying');
+      } finally {
+        lease.release();
+      }
+    }
+    if (context.deadline.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed before any worker answered');
+    throw new ApiError(502, 'UPSTREAM_ERROR', `No worker could serve the request: ${lastError?.message ?? 'unknown error'}`);
+  }
+
+  private async credentialsFor(lease: Lease): Promise<{ creds: WorkerCredentials; agent: http.Agent }> {
+    const client = this.hiveClient(lease.worker.hive);
+    if (!client) throw new RetryableError(`hive ${lease.worker.hive} is not connected`);
+    const cached = this.credentials.get(lease.key);
+    if (cached && cached.pid === lease.worker.pid) return { creds: cached, agent: client.agent };
+    let answer: { url: string | null; token: string | undefined };
+    try {
+      answer = await client.request<{ url: string | null; token: string | undefined }>('GET', `/v1/workers/${encodeURIComponent(lease.worker.id)}/credentials`);
+    } catch (error) {
+      throw new RetryableError(`credentials: ${(error as Error).message}`);
+    }
+    if (!answer.url) throw new RetryableError(`worker ${lease.key} has no port yet`);
+    const creds = { url: answer.url, token: answer.token, pid: lease.worker.pid };
+    this.credentials.set(lease.key, creds);
+    return { creds, agent: client.agent };
+  }
+
+  private async streamFrom(
+    lease: Lease,
+    request: InferenceRequest & { model: string },
+    context: DispatchContext,
+    sink: InferenceSink,
+    startedAt: number,
+  ): Promise<{ end: EndEvent | null; ttftMs: number | null }> {
+    const { creds, agent } = await this.credentialsFor(lease);
+    const target = new URL('/v1/inference', creds.url);
+    const body = JSON.stringify(request);
+    const nextHop = context.deadline.forNextHop();
+    if (nextHop.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed before the request reached a worker');
+
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let forwarding = false;
+      let heldStart: StartedEvent | undefined;
+      let end: EndEvent | null = null;
+      let ttftMs: number | null = null;
+      const settle = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        context.signal.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const req = http.request(
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            [REQUEST_ID_HEADER]: context.requestId,
+            ...nextHop.toHeaders(),
+            ...(creds.token ? { authorization: `Bearer ${creds.token}` } : {}),
+          },
+        },
+        (res) => {
+          res.socket?.setNoDelay(true);
+          if (res.statusCode !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              let parsed: unknown;
+              try {
+                parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+              } catch {
+                parsed = undefined;
+              }
+              const status = res.statusCode ?? 502;
+              if (status === 503 || status >= 500 || !isApiErrorBody(parsed)) {
+                settle(() => reject(new RetryableError(`worker answered ${status}${isApiErrorBody(parsed) ? ` ${parsed.error.code}` : ''}`)));
+              } else {
+                settle(() => reject(new ApiError(status, parsed.error.code, parsed.error.message, parsed.error.details)));
+              }
+            });
+            return;
+          }
+          const parser = new InferenceSseParser();
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            let events: Array<InferenceEvent | 'done'>;
+            try {
+              events = parser.push(chunk);
+            } catch {
+              req.destroy(new Error('malformed event stream from worker'));
+              return;
+            }
+            for (const event of events) {
+              if (event === 'done') continue;
+              if (event.type === 'started') {
+                heldStart = event;
+                continue;
+              }
+              if (!forwarding) {
+                // The first token (or an end without tokens) commits this worker: no retry after this.
+                if (event.type === 'error') {
+                  req.destroy(new Error(`worker error before the first token: ${event.code}`));
+                  return;
+                }
+                forwarding = true;
+                ttftMs = performance.now() - startedAt;
+                sink.started(heldStart ?? { type: 'started', job_id: 'unknown', model: request.model }, { hive: lease.worker.hive, id: lease.worker.id });
+              }
+              if (event.type === 'end') end = event;
+              sink.event(event);
+            }
+          });
+          res.on('end', () => {
+            if (forwarding) settle(() => resolve({ end, ttftMs }));
+            else settle(() => reject(new RetryableError('worker stream ended before the first token')));
+          });
+          res.on('error', (error) => {
+            if (!forwarding) return settle(() => reject(new RetryableError(error.message)));
+            if (!end) sink.event({ type: 'error', code: 'UPSTREAM_ERROR', message: `worker stream broke: ${error.message}` });
+            settle(() => resolve({ end, ttftMs }));
+          });
+        },
+      );
+      const onAbort = (): void => {
+        req.destroy(new Error('client went away'));
+        settle(() => resolve({ end: { type: 'end', tokens_out: 0, decode_ms: 0, stop_reason: 'cancelled' }, ttftMs }));
+      };
+      context.signal.addEventListener('abort', onAbort);
+      req.on('error', (error) => {
+        if (context.signal.aborted) return;
+        if (!forwarding) return settle(() => reject(new RetryableError(error.message)));
+        if (!end) sink.event({ type: 'error', code: 'UPSTREAM_ERROR', message: `worker stream broke: ${error.message}` });
+        settle(() => resolve({ end, ttftMs }));
+      });
+      req.end(body);
+    });
+  }
+}

@@ -1,0 +1,115 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditSink } from '../../../src-shared/audit/AuditEvent.js';
+import { ApiError } from '../../../src-shared/api/ApiError.js';
+import { Deadline } from '../../../src-shared/deadline/Deadline.js';
+import type { EndEvent, InferenceEvent, InferenceRequest, StartedEvent } from '../../../src-shared/worker/inferenceWire.js';
+import { startSse } from '../../common/http/sse.js';
+import type { QueenMetrics } from '../metrics/QueenMetrics.js';
+import type { DispatchResult, InferenceDispatcher } from './InferenceDispatcher.js';
+
+/** How one route frames a stream (worker SSE, OpenAI chunks) or collects it (non-streaming JSON). */
+export interface ResponseFormat {
+  stream: boolean;
+  /** Streaming: the SSE text for the start, for one event, and the closing text. */
+  onStart?(started: StartedEvent): string;
+  onEvent?(event: Exclude<InferenceEvent, StartedEvent>): string;
+  onClose?(): string;
+  /** Non-streaming: the JSON body from the collected text and the end event. */
+  collect?(text: string, end: EndEvent | null, started: StartedEvent | null): unknown;
+}
+
+export interface InferenceServices {
+  dispatcher: InferenceDispatcher;
+  metrics: QueenMetrics;
+  audit: AuditSink;
+  /** The queen's own ceiling for any request. Defaults to 10 minutes. */
+  maxDeadlineMs: number;
+}
+
+/**
+ * Runs one inference for a route: deadline (504 when already past), dispatch, and either an SSE
+ * stream (headers only once the first token exists, so errors before it are proper HTTP statuses)
+ * or one JSON body. A client that goes away cancels the worker's job.
+ */
+export async function serveInference(
+  services: InferenceServices,
+  route: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: InferenceRequest & { model: string },
+  format: ResponseFormat,
+): Promise<void> {
+  const arrived = performance.now();
+  const deadline = Deadline.fromHeaders(request.headers, { maxMs: services.maxDeadlineMs });
+  if (deadline.expired()) {
+    void services.audit
+      .emit({ event_type: 'deadline_exceeded', request_id: request.id, actor: request.actor, client_ip: request.ip, reason: 'expired on arrival', path: route })
+      .catch(() => undefined);
+    throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The request deadline had passed when it arrived');
+  }
+
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) abort.abort();
+  };
+  reply.raw.on('close', onClose);
+
+  let streaming = false;
+  let text = '';
+  let startedEvent: StartedEvent | null = null;
+  const res = reply.raw;
+  const write = (chunk: string): void => {
+    if (chunk.length > 0 && !res.writableEnded && !res.destroyed) res.write(chunk);
+  };
+
+  let result: DispatchResult;
+  try {
+    result = await services.dispatcher.dispatch(
+      body,
+      { deadline, requestId: request.id, signal: abort.signal },
+      {
+        started: (started) => {
+          startedEvent = started;
+          if (!format.stream) return;
+          streaming = true;
+          reply.hijack();
+          startSse(res, { 'x-request-id': request.id });
+          write(format.onStart?.(started) ?? '');
+        },
+        event: (event) => {
+          if (event.type === 'token') text += event.t;
+          if (streaming) write(format.onEvent?.(event) ?? '');
+        },
+      },
+    );
+  } catch (error) {
+    reply.raw.off('close', onClose);
+    if (streaming) {
+      // Headers are out: the failure can only be told inside the stream.
+      const message = error instanceof Error ? error.message : 'inference failed';
+      write(format.onEvent?.({ type: 'error', code: error instanceof ApiError ? error.code : 'INTERNAL', message }) ?? '');
+      write(format.onClose?.() ?? '');
+      res.end();
+      return;
+    }
+    throw error;
+  }
+  reply.raw.off('close', onClose);
+
+  const end = result.end;
+  if (result.ttftMs !== null) services.metrics.ttft.observe({ route }, result.ttftMs / 1000);
+  services.metrics.duration.observe({ route }, (performance.now() - arrived) / 1000);
+  if (end) services.metrics.tokens.inc({ model: body.model }, end.tokens_out);
+  if (result.attempts > 1) services.metrics.retries.inc(result.attempts - 1);
+  if (end?.stop_reason === 'deadline') {
+    void services.audit.emit({ event_type: 'deadline_exceeded', request_id: request.id, actor: request.actor, reason: 'reached while generating', path: route }).catch(() => undefined);
+  }
+
+  if (streaming) {
+    write(format.onClose?.() ?? '');
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  if (abort.signal.aborted) return;
+  await reply.send(format.collect?.(text, end, startedEvent) ?? { text, end });
+}

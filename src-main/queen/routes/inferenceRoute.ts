@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../../src-shared/api/ApiError.js';
+import { encodeSseEvent, InferenceRequestSchema, SSE_DONE } from '../../../src-shared/worker/inferenceWire.js';
+import { parseBody } from '../../common/http/parseBody.js';
+import { serveInference, type InferenceServices } from '../inference/serveInference.js';
+
+/** `POST /v1/inference`: the worker's SSE contract, served by the queen across all hives. */
+export function registerInferenceRoute(app: FastifyInstance, services: InferenceServices): void {
+  app.post('/v1/inference', async (request, reply) => {
+    const body = parseBody(InferenceRequestSchema, request.body);
+    if (!body.model) throw new ApiError(400, 'INVALID_REQUEST', 'model: required (the queen routes by model)');
+    await serveInference(services, '/v1/inference', request, reply, { ...body, model: body.model }, {
+      stream: true,
+      onStart: (started) => encodeSseEvent(started),
+      onEvent: (event) => encodeSseEvent(event),
+      onClose: () => SSE_DONE,
+    });
+  });
+}
