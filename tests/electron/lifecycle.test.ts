@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -97,7 +97,7 @@ function setup(opts: { lock?: boolean; createQueen?: (o: QueenOptions) => Promis
     dataDir: '/data/rbee',
     preloadPath: '/app/out/preload/index.cjs',
     rendererDir: '/app/out/renderer',
-    prepare: async () => ({ firstRun: false, apiToken: 'tok-0123456789abcdef', tokenPersisted: true, modelsDir: '/data/rbee/models', demoModel: null }),
+    prepare: async () => ({ firstRun: false, apiToken: 'tok-0123456789abcdef', tokenPersisted: true, modelsDir: '/data/rbee/models' }),
     ...(opts.quitTimeoutMs ? { quitTimeoutMs: opts.quitTimeoutMs } : {}),
   });
   return { ...h, ...q, app, settings, createQueen };
@@ -242,7 +242,7 @@ describe('desktop app lifecycle', () => {
 });
 
 describe('first run', () => {
-  it('writes the demo model, creates a sealed API token, enables local audit; later runs reuse the token', async () => {
+  it('creates a sealed API token, enables local audit and the demo model; later runs reuse the token', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rbee-desktop-'));
     const store = memoryStore();
     const settings = new SettingsStore(store, new SecretSealer(fakeSafeStorage()));
@@ -250,17 +250,14 @@ describe('first run', () => {
     expect(first.firstRun).toBe(true);
     expect(first.tokenPersisted).toBe(true);
     expect(first.apiToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(first.demoModel).toBe(join(dataDir, 'models', 'rbee-demo-tiny.gguf'));
-    expect(readFileSync(first.demoModel!).subarray(0, 4).toString('latin1')).toBe('GGUF');
+    expect(existsSync(join(dataDir, 'models'))).toBe(true);
     expect(existsSync(join(dataDir, 'audit'))).toBe(true);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(settings.get()).toMatchObject({ first_run_completed: true, audit_mode: 'local', demo_model: true });
     expect(JSON.stringify(store.store)).not.toContain(first.apiToken);
 
-    const reopened = new SettingsStore(memoryStore(), new SecretSealer(fakeSafeStorage()));
-    reopened.update({ first_run_completed: true });
     const settings2 = new SettingsStore({ store: store.store }, new SecretSealer(fakeSafeStorage()));
-    const second = await prepareLaunch({ settings: settings2, dataDir, ensureDemoModel: async (p) => p });
+    const second = await prepareLaunch({ settings: settings2, dataDir });
     expect(second.firstRun).toBe(false);
     expect(second.apiToken).toBe(first.apiToken);
     expect(settings2.getSecret(API_TOKEN_SECRET)).toBe(first.apiToken);
