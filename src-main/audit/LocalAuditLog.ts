@@ -128,6 +128,7 @@ export class LocalAuditLog implements AuditLog {
   private bytesSinceProbe = 0;
   private probing: Promise<number> | null = null;
   private queueRefused = 0;
+  private fsyncUnsupportedReported = false;
   private readonly listeners = new Set<AuditRecordListener>();
   private readonly counts: AuditStats = {
     written: 0,
@@ -527,7 +528,13 @@ export class LocalAuditLog implements AuditLog {
     if (this.dirty && this.current?.fh) {
       const t0 = performance.now();
       try {
-        await this.current.fh.datasync();
+        await this.current.fh.datasync().catch((error: unknown) => {
+          if (!isFsyncUnsupported(error)) throw error;
+          if (!this.fsyncUnsupportedReported) {
+            this.fsyncUnsupportedReported = true;
+            this.onError(new AuditIoError(`fsync is not supported for ${this.current?.name ?? 'the audit file'}: durability is what the filesystem gives`, error));
+          }
+        });
       } catch (error) {
         const failure = new AuditIoError(`audit fsync of ${this.current.name} failed: ${errorOf(error).message}`, error);
         for (const w of waiters) w.reject(failure);
@@ -627,7 +634,10 @@ export class LocalAuditLog implements AuditLog {
       // the chain builds on them.
       const fh = await open(join(this.dir, newest.name), 'r+');
       try {
-        await fh.datasync();
+        await fh.datasync().catch((error: unknown) => {
+          if (!isFsyncUnsupported(error)) throw error;
+          this.onError(new AuditIoError(`fsync is not supported for ${newest.name}: durability is what the filesystem gives`, error));
+        });
         this.current = { ...newest, size: (await fh.stat()).size, fh: null };
       } finally {
         await fh.close();
@@ -681,6 +691,12 @@ export class LocalAuditLog implements AuditLog {
     }
     return last;
   }
+}
+
+/** EINVAL/ENOTSUP from fsync: the file or filesystem cannot sync (not an I/O failure). */
+function isFsyncUnsupported(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'EINVAL' || code === 'ENOTSUP';
 }
 
 function isAlive(pid: number): boolean {

@@ -216,6 +216,34 @@ describe('local writer', () => {
     expect(await verifyAuditDir(dir)).toMatchObject({ ok: false, error: { kind: 'InvalidHash', line: lines.length } });
   });
 
+  it('group commit: an ordinary event is fsynced by the writer itself (bounded delay), without a flush', async () => {
+    let synced: () => void = () => undefined;
+    const firstSync = new Promise<void>((resolve) => (synced = resolve));
+    const log = await LocalAuditLog.open({
+      dir,
+      serviceId: 'hive',
+      syncDelayMs: 5,
+      metrics: { rejected: () => undefined, written: () => undefined, queueDepth: () => undefined, synced: () => synced() },
+    });
+    await log.emit(workerEvent(1)); // resolves on acceptance
+    expect(log.stats().syncs).toBe(0);
+    await firstSync;
+    expect(log.stats()).toMatchObject({ written: 1, syncs: 1 });
+    await log.close();
+  });
+
+  it('a failed write (ENOSPC from /dev/full) rejects the batch with AuditIoError, is counted, and later emits are refused', async () => {
+    const { symlink } = await import('node:fs/promises');
+    await symlink('/dev/full', join(dir, '2026-11-27.audit'));
+    const errors: Error[] = [];
+    const log = await LocalAuditLog.open({ dir, serviceId: 'hive', clock: () => Date.parse('2026-11-27T12:00:00Z'), onError: (e) => errors.push(e) });
+    await expect(log.emit({ event_type: 'auth_failure', client_ip: '1.1.1.1' })).rejects.toMatchObject({ code: 'AUDIT_IO' });
+    expect(log.stats().rejected.io_error).toBe(1);
+    expect(errors.length).toBeGreaterThan(0);
+    await expect(log.emit(workerEvent(1))).rejects.toBeInstanceOf(AuditClosedError);
+    await log.close();
+  });
+
   it('flush makes ordinary events durable; stats count writes and syncs', async () => {
     const log = await LocalAuditLog.open({ dir, serviceId: 'hive', syncDelayMs: 60_000 });
     for (let i = 0; i < 50; i++) void log.emit(workerEvent(i));
