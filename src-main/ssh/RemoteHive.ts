@@ -6,7 +6,12 @@ import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
 import type { HiveState } from '../../src-shared/cluster/HiveInfo.js';
 import { SshError } from './errors.js';
 import type { BundleFile, DeployProgress, DeployResult, RuntimeDepsMode } from './deployBundle.js';
-import { bundleVersion, deployBundle } from './deployBundle.js';
+import {
+  bundleVersion,
+  deployBundle,
+  localNodeLlamaVersion,
+  nodeLlamaPlatformPackages,
+} from './deployBundle.js';
 import type { KnownHostsStore } from './knownHosts.js';
 import type { PreflightResult } from './preflight.js';
 import { preflight } from './preflight.js';
@@ -199,7 +204,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
       nodePath: report.node_path ?? 'node',
       version: this.version,
       ...(this.options.files ? { files: this.options.files } : {}),
-      deps: this.options.deps ?? { kind: 'registry' },
+      deps: withPlatformPackages(this.options.deps ?? { kind: 'registry' }, report),
       onProgress,
       signal,
     });
@@ -449,4 +454,15 @@ export function defaultHiveCommand(ctx: RemoteHiveLaunchContext): string[] {
     ctx.hiveId,
     ...ctx.extraArgs,
   ];
+}
+
+/** Fills in node-llama-cpp's platform packages for the remote (registry: pinned `name@version`). */
+function withPlatformPackages(deps: RuntimeDepsMode, report: PreflightResult): RuntimeDepsMode {
+  if (deps.kind === 'registry' && deps.platformPackages === undefined) {
+    return { ...deps, platformPackages: nodeLlamaPlatformPackages(report, localNodeLlamaVersion()) };
+  }
+  if (deps.kind === 'upload' && deps.platformPackages === undefined) {
+    return { ...deps, platformPackages: nodeLlamaPlatformPackages(report) };
+  }
+  return deps;
 }

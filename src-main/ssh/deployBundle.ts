@@ -82,7 +82,7 @@ export function bundleDigest(files: readonly BundleFile[]): string {
  */
 export type RuntimeDepsMode =
   | { kind: 'registry'; registry?: string; platformPackages?: string[] }
-  | { kind: 'upload'; packages: string[]; platformPackages?: string[]; projectRoot?: string }
+  | { kind: 'upload'; packages?: string[]; platformPackages?: string[]; projectRoot?: string }
   | { kind: 'link'; path: string }
   | { kind: 'none' };
 
@@ -177,7 +177,12 @@ export async function deployBundle(connection: SshConnection, options: DeployOpt
       progress({ phase: 'uploading', file: f.path, filesDone, bytesDone });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, todo.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, todo.length) }, worker));
+  } catch (error) {
+    queue.length = 0;
+    throw await diagnoseWriteFailure(connection, dir, error, bytesTotal - bytesDone);
+  }
 
   progress({ phase: 'dependencies', filesDone, bytesDone });
   const deps = await installDeps(
@@ -244,7 +249,10 @@ async function installDeps(
     }
     case 'upload': {
       const root = mode.projectRoot ?? PROJECT_ROOT;
-      const closure = dependencyClosure(root, [...mode.packages, ...(mode.platformPackages ?? [])]);
+      const closure = dependencyClosure(root, [
+        ...(mode.packages ?? hiveRuntimePackages(root)),
+        ...(mode.platformPackages ?? []),
+      ]);
       const stamp = createHash('sha256')
         .update(closure.map((p) => `${p.name}@${p.version}`).join('\n'))
         .digest('hex');
@@ -268,6 +276,51 @@ async function installDeps(
       return 'installed';
     }
   }
+}
+
+/** Renderer-only dependencies a hive never loads. */
+const UI_ONLY_PACKAGES = new Set(['react', 'react-dom', 'zustand', '@fastify/static']);
+
+/** The runtime dependencies a remote hive needs: package.json's `dependencies` minus UI-only ones. */
+export function hiveRuntimePackages(projectRoot: string = PROJECT_ROOT): string[] {
+  const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return Object.keys(pkg.dependencies ?? {}).filter((name) => !UI_ONLY_PACKAGES.has(name));
+}
+
+/**
+ * node-llama-cpp's prebuilt binary packages for a remote, from preflight's `uname` and GPU list:
+ * the CPU build for its platform, plus the CUDA build when `nvidia-smi` listed GPUs. node-llama-cpp
+ * falls back to the CPU build when a GPU build cannot load. Returns `[]` for an unknown platform.
+ * With `version`, entries are `name@version` (for npm); without, bare names (for `upload`).
+ */
+export function nodeLlamaPlatformPackages(
+  remote: { os: string; arch: string; gpus: readonly unknown[] },
+  version?: string,
+): string[] {
+  const os = remote.os.toLowerCase();
+  const arch = remote.arch.toLowerCase();
+  const names: string[] = [];
+  if (os === 'linux') {
+    if (arch === 'x86_64' || arch === 'amd64') {
+      names.push('@node-llama-cpp/linux-x64');
+      if (remote.gpus.length > 0) names.push('@node-llama-cpp/linux-x64-cuda');
+    } else if (arch === 'aarch64' || arch === 'arm64') names.push('@node-llama-cpp/linux-arm64');
+    else if (arch.startsWith('armv7')) names.push('@node-llama-cpp/linux-armv7l');
+    else if (arch === 'riscv64') names.push('@node-llama-cpp/linux-riscv64');
+  } else if (os === 'darwin') {
+    names.push(arch === 'arm64' ? '@node-llama-cpp/mac-arm64-metal' : '@node-llama-cpp/mac-x64');
+  }
+  return version ? names.map((n) => `${n}@${version}`) : names;
+}
+
+/** The node-llama-cpp version installed here (the exact pin the remote must match). */
+export function localNodeLlamaVersion(projectRoot: string = PROJECT_ROOT): string {
+  const pkg = JSON.parse(
+    readFileSync(join(projectRoot, 'node_modules', 'node-llama-cpp', 'package.json'), 'utf8'),
+  ) as { version: string };
+  return pkg.version;
 }
 
 interface PackageRef {
@@ -389,18 +442,44 @@ export function writeRemoteFile(
 }
 
 function mapSftpError(error: Error, path: string): Error {
-  const code = (error as Error & { code?: number }).code;
-  // SSH_FX_FAILURE (4) is what OpenSSH's sftp-server answers for ENOSPC, among others.
-  if (/no space|quota/i.test(error.message) || code === 4) {
+  if (/no space|quota/i.test(error.message)) {
     return new SshError(
       'DISK_FULL',
-      `Writing ${path} on the remote failed (${error.message}): the remote disk may be full. Free some space and deploy again (finished files are kept).`,
+      `Writing ${path} on the remote failed (${error.message}): the remote disk is full. Free some space and deploy again (finished files are kept).`,
       { cause: error },
     );
   }
   return new SshError('REMOTE_COMMAND_FAILED', `SFTP write of ${path} failed: ${error.message}`, {
     cause: error,
   });
+}
+
+/**
+ * OpenSSH's sftp-server answers ENOSPC with a bare SSH_FX_FAILURE ("Failure"), so a failed write is
+ * checked against the free space (`df`) of the target's file system to tell "disk full" apart.
+ */
+async function diagnoseWriteFailure(
+  connection: SshConnection,
+  dir: string,
+  error: unknown,
+  bytesLeft: number,
+): Promise<unknown> {
+  if (error instanceof SshError && error.code !== 'REMOTE_COMMAND_FAILED') return error;
+  try {
+    const df = await connection.exec(shScript(`df -Pk ${shQuote(dir)} | tail -n 1`), { timeoutMs: 15_000 });
+    const availKb = Number(df.stdout.trim().split(/\s+/)[3]);
+    if (Number.isFinite(availKb) && availKb * 1024 < Math.max(bytesLeft, 64 * 1024)) {
+      const message = error instanceof Error ? error.message : String(error);
+      return new SshError(
+        'DISK_FULL',
+        `The remote disk is full: ${availKb} KiB free in ${dir}'s file system, ${Math.ceil(bytesLeft / 1024)} KiB still to upload (${message}). Free some space and deploy again (finished files are kept).`,
+        { cause: error },
+      );
+    }
+  } catch {
+    // keep the original error
+  }
+  return error;
 }
 
 function remoteFailure(what: string, stderr: string): SshError {

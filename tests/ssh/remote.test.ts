@@ -3,7 +3,9 @@
  * injection, preflight, SFTP deploy with checksums, detached start with the token over the
  * channel, HTTP through forwardOut tunnels, adoption, stop, and the errors operators hit.
  */
+import { execFileSync } from 'node:child_process';
 import {
+  mkdirSync,
   chmodSync,
   copyFileSync,
   existsSync,
@@ -393,6 +395,41 @@ describe('SSH layer against a real sshd', () => {
       });
     } finally {
       await hive.dispose();
+    }
+  });
+
+  it('disk full: preflight flags it before deploying; a write that hits ENOSPC is reported as DISK_FULL', async () => {
+    const small = join(dir, 'small-disk');
+    mkdirSync(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', small]);
+    try {
+      const hive = await RemoteHive.connect({
+        id: 'full',
+        target,
+        knownHosts: store,
+        token: 't',
+        dataDir: small,
+        deps: { kind: 'none' },
+      });
+      try {
+        await expect(hive.deploy()).rejects.toMatchObject({
+          code: 'DISK_FULL',
+          message: expect.stringMatching(/MiB free on the remote's disk/),
+        });
+      } finally {
+        await hive.dispose();
+      }
+      // Past preflight (a race with another writer): the failed SFTP write is diagnosed with df.
+      const files = hiveBundleFiles();
+      expect(files.reduce((n, f) => n + f.size, 0)).toBeGreaterThan(128 * 1024);
+      await expect(
+        deployBundle(connection, { dataDir: small, version: '0.1.0', files }),
+      ).rejects.toMatchObject({
+        code: 'DISK_FULL',
+        message: expect.stringMatching(/The remote disk is full: \d+ KiB free/),
+      });
+    } finally {
+      execFileSync('umount', [small]);
     }
   });
 
