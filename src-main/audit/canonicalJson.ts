@@ -23,14 +23,15 @@ export function canonicalJson(value: unknown): string {
     case 'object': {
       if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
+      const keys = Object.keys(obj);
+      if (keys.length > 1) keys.sort();
       let out = '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
-        if (i > 0) out += ',';
-        out += `${JSON.stringify(k)}:${canonicalJson(obj[k])}`;
+        const v = obj[k];
+        if (v === undefined) continue;
+        if (out.length > 1) out += ',';
+        out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
       }
       return `${out}}`;
     }
