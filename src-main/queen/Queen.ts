@@ -10,6 +10,8 @@ export interface Queen {
   readonly port: number;
   /** The in-process ControlApi: the same operations the HTTP control API carries. */
   readonly control: ControlApi;
+  /** PID of the local hive daemon the queen supervises (null while it is down or disabled). */
+  localHivePid?(): number | null;
   /** Stops local hives and workers with the graceful cascade; remote hives keep serving unless `stopRemote`. */
   close(options?: { stopRemote?: boolean }): Promise<void>;
 }

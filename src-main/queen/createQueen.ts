@@ -222,6 +222,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     url,
     port: boundPort,
     control,
+    localHivePid: () => localHive?.pid ?? null,
     close: (closeOptions = {}) => {
       closing ??= (async () => {
         scheduler.dispose();

@@ -161,7 +161,7 @@ export class WorkerServer {
       res.on('close', onClose);
       const deadlineTimer = setTimeout(() => controller.abort('deadline' satisfies AbortCause), deadline.remainingMs());
 
-      send({ type: 'started', job_id: jobId, model: this.options.modelName });
+      send({ type: 'started', job_id: jobId, model: this.options.modelName, deadline_at: deadline.at });
       try {
         const result = await runtime.generate(slot, input, body, {
           signal: controller.signal,

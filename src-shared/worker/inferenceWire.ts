@@ -54,6 +54,8 @@ export interface StartedEvent {
   type: 'started';
   job_id: string;
   model: string;
+  /** Epoch ms at which the worker stops generating (stop reason `deadline`). */
+  deadline_at?: number;
 }
 export interface TokenEvent {
   type: 'token';

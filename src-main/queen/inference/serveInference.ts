@@ -68,12 +68,16 @@ export async function serveInference(
       body,
       { deadline, requestId: request.id, signal: abort.signal },
       {
-        started: (started) => {
+        started: (started, worker) => {
           startedEvent = started;
-          if (!format.stream) return;
+          const servedBy = `${worker.hive}/${worker.id}`;
+          if (!format.stream) {
+            reply.header('x-rbee-worker', servedBy);
+            return;
+          }
           streaming = true;
           reply.hijack();
-          startSse(res, { 'x-request-id': request.id });
+          startSse(res, { 'x-request-id': request.id, 'x-rbee-worker': servedBy });
           write(format.onStart?.(started) ?? '');
         },
         event: (event) => {

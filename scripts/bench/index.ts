@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every benchmark, one after another (they share 2 cores; running them together
+ * would measure contention). Each prints its figures as ratios against a baseline measured in the
+ * same run. Pick some with `npm run bench -- worker queen`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const ALL = ['worker', 'queen', 'recovery', 'audit', 'ssh'];
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
+const loader = createRequire(import.meta.url).resolve('tsx/esm');
+let failed = 0;
+for (const name of chosen) {
+  const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+  if (!existsSync(file)) {
+    console.log(`\n# ${name}: no benchmark file (${file})`);
+    continue;
+  }
+  console.log(`\n# ${name}`);
+  const result = spawnSync(process.execPath, ['--import', loader, file], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    failed++;
+    console.log(`# ${name} FAILED (exit ${result.status ?? result.signal})`);
+  }
+}
+process.exit(failed > 0 ? 1 : 0);
