@@ -33,6 +33,11 @@ const devServerUrl = !app.isPackaged && process.env.ELECTRON_RENDERER_URL && /^h
 // A separate profile for tests and for running two builds side by side.
 if (process.env.RBEE_USER_DATA_DIR) app.setPath('userData', process.env.RBEE_USER_DATA_DIR);
 
+// Where the app's files are (the repository in development, `…/resources/app.asar` when packaged).
+// Bundled code cannot derive it from its own path (chunks sit at different depths); the queen's
+// child-process launcher and its children (inherited environment) read it from here.
+process.env.RBEE_APP_ROOT ??= app.getAppPath();
+
 app.enableSandbox();
 protocol.registerSchemesAsPrivileged([{ ...APP_SCHEME_PRIVILEGES, privileges: { ...APP_SCHEME_PRIVILEGES.privileges } }]);
 
