@@ -4,7 +4,7 @@ import { vi } from 'vitest';
 import type { ClusterEvent, ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
-import type { ConnectionState, ControlApi, Settings } from '../../src-shared/control/ControlApi.js';
+import type { AddHiveResult, ConnectionState, ControlApi, Settings } from '../../src-shared/control/ControlApi.js';
 import type { InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
 import type { IpcInvokeEvent, IpcMainLike, IpcSender } from '../../src-main/electron/ipc/registerControlIpc.js';
 import type { SafeStorageLike } from '../../src-main/electron/settings/SecretSealer.js';
@@ -98,7 +98,7 @@ export function fakeControl(initial: ClusterSnapshot = snapshot([hive('local')],
     listModels: vi.fn(async () => []),
     downloadModel: vi.fn(async () => ({ download_id: 'd1' })),
     listHives: vi.fn(async () => initial.hives),
-    addHive: vi.fn(async () => ({ status: 'needs_trust' as const, fingerprint: 'SHA256:x', key_type: 'ssh-ed25519', host: 'gpu1' })),
+    addHive: vi.fn(async (): Promise<AddHiveResult> => ({ status: 'needs_trust', fingerprint: 'SHA256:x', key_type: 'ssh-ed25519', host: 'gpu1' })),
     removeHive: vi.fn(async () => undefined),
     queryAudit: vi.fn(async () => ({ records: [], next_cursor: null })),
     verifyAudit: vi.fn(async () => ({ ok: true as const, entries: 0, files: 0 })),
