@@ -7,6 +7,9 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   queen: { summary: 'the orchestrator: OpenAI-compatible API, dashboard, local hive (headless)', load: () => import('./commands/queenCommand.js') },
+  infer: { summary: 'stream one completion from the queen (Ctrl-C cancels)', load: () => import('./commands/inferCommand.js') },
+  workers: { summary: 'list workers across hives', load: () => import('./commands/workersCommand.js') },
+  models: { summary: 'list models across hives', load: () => import('./commands/modelsCommand.js') },
   worker: { summary: 'serve one GGUF model over HTTP (started by a hive)', load: () => import('./commands/workerCommand.js') },
   audit: { summary: 'verify the audit log: audit verify [dir]', load: () => import('./commands/auditCommand.js') },
   hive: { summary: 'supervise workers on this machine (restart policy, models, devices)', load: () => import('./commands/hiveCommand.js') },

@@ -9,6 +9,8 @@ export interface RbeeProcess {
   output(): string;
   /** Resolves with the first stdout JSON line matching `predicate` (rejects if the process exits first). */
   waitForLine<T = Record<string, unknown>>(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<T>;
+  /** Resolves once the accumulated output satisfies `predicate` (checked on every chunk that arrives). */
+  waitForOutput(predicate: (output: string) => boolean, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code/signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM by pid, then SIGKILL after `graceMs`; resolves when gone. */
@@ -20,9 +22,22 @@ export function startRbee(subcommand: string, args: string[], env: Record<string
   const { command, args: baseArgs } = rbeeCommand(subcommand, args);
   const child = spawn(command, baseArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  // Raw stdout as it arrives (partial lines too), for output-based waits.
+  let rawStdout = '';
   const lines: Array<Record<string, unknown>> = [];
   const waiters = new Set<(line: Record<string, unknown>) => void>();
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const outputWaiters = new Set<() => void>();
+  const notifyOutput = (): void => {
+    for (const w of outputWaiters) w();
+  };
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    notifyOutput();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    rawStdout += chunk.toString();
+    notifyOutput();
+  });
   createInterface({ input: child.stdout! }).on('line', (line) => {
     output += `${line}\n`;
     try {
@@ -44,6 +59,22 @@ export function startRbee(subcommand: string, args: string[], env: Record<string
     pid: child.pid!,
     output: () => output,
     exited,
+    waitForOutput(predicate: (output: string) => boolean, timeoutMs = 30_000): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (!predicate(rawStdout + output)) return;
+          clearTimeout(timer);
+          outputWaiters.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          outputWaiters.delete(check);
+          reject(new Error(`timed out waiting for output; got:\n${rawStdout}${output}`));
+        }, timeoutMs);
+        outputWaiters.add(check);
+        check();
+      });
+    },
     waitForLine<T>(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<T> {
       const seen = lines.find(predicate);
       if (seen) return Promise.resolve(seen as T);

@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NOOP_AUDIT_SINK } from '../../../src-shared/audit/AuditEvent.js';
 import type { Device } from '../../../src-shared/cluster/WorkerInfo.js';
 import { WORKER_TOKEN_ENV, type WorkerMessage } from '../../../src-shared/worker/workerMessages.js';
+import { auditSinkFromEnv } from '../../audit/index.js';
 import { checkBindPolicy } from '../../auth/bindPolicy.js';
 import { loadToken } from '../../auth/loadToken.js';
 import { createLogger } from '../../common/log/createLogger.js';
@@ -95,6 +95,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   const logger = createLogger('worker').child({ worker_id: workerId });
   if (!token) logger.warn('no token configured: auth is off (allowed on loopback only)');
+  // LLORCH_AUDIT_MODE / LLORCH_AUDIT_DIR arrive from the hive's environment: one chain per worker id.
+  let audit;
+  try {
+    audit = await auditSinkFromEnv(`worker:${workerId}`, process.env, {
+      secrets: () => (token ? [token] : []),
+      onError: (error) => logger.warn({ err: error }, 'audit write failed'),
+    });
+  } catch (error) {
+    process.stderr.write(`rbee worker: ${(error as Error).message}\n`);
+    return 1;
+  }
 
   let shuttingDown: Promise<void> | undefined;
   const server = new WorkerServer({
@@ -102,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
     modelName,
     token,
     logger,
-    audit: NOOP_AUDIT_SINK,
+    audit,
     onShutdownRequested: () => void shutdown('http'),
   });
   let runtime: ModelRuntime | undefined;
@@ -118,6 +129,7 @@ export async function run(argv: string[]): Promise<number> {
       await server.drain(drainMs);
       await server.app.close();
       await runtime?.dispose();
+      await audit.close();
       logger.flush();
     })().then(
       () => resolveExit(code),

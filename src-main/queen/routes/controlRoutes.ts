@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import { AUDIT_EVENT_TYPES, type AuditQuery } from '../../../src-shared/audit/AuditEvent.js';
+import { AuditQueryError } from '../../../src-shared/audit/AuditErrors.js';
 import type { ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import { parseBody } from '../../common/http/parseBody.js';
@@ -130,7 +131,12 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
       if (!(AUDIT_EVENT_TYPES as readonly string[]).includes(t)) throw new ApiError(400, 'INVALID_REQUEST', `Unknown audit event type '${t}'`);
     }
     const query: AuditQuery = { ...rest, ...(types ? { event_types: types as AuditQuery['event_types'] } : {}) };
-    return control.queryAudit(query);
+    try {
+      return await control.queryAudit(query);
+    } catch (error) {
+      if (error instanceof AuditQueryError) throw new ApiError(400, 'INVALID_REQUEST', error.message);
+      throw error;
+    }
   });
   app.get(ControlRoutes.auditVerify, async () => control.verifyAudit());
 

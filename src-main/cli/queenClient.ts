@@ -1,0 +1,22 @@
+import { loadToken } from '../auth/loadToken.js';
+
+export const QUEEN_URL_ENV = 'RBEE_URL';
+
+/** How CLI commands reach a running queen: `--url` / $RBEE_URL, token from `--token-file` / $LLORCH_API_TOKEN. */
+export async function queenConnection(values: { url?: string; 'token-file'?: string }): Promise<{ url: string; headers: Record<string, string> }> {
+  const url = values.url ?? process.env[QUEEN_URL_ENV] ?? 'http://127.0.0.1:7833';
+  const token = await loadToken({ file: values['token-file'], env: 'LLORCH_API_TOKEN' });
+  return { url: url.replace(/\/+$/, ''), headers: token ? { authorization: `Bearer ${token}` } : {} };
+}
+
+/** One clear line for a failed call: the queen's own error message when it sent one. */
+export async function describeFailure(res: Response): Promise<string> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    if (body.error?.message) return `${res.status} ${body.error.code ?? ''}: ${body.error.message}`;
+  } catch {
+    // not JSON
+  }
+  return `${res.status} ${text.slice(0, 200)}`;
+}
