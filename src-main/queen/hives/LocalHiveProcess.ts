@@ -60,7 +60,7 @@ export class LocalHiveProcess {
     if (options.threads) args.push('--threads', String(options.threads));
     const launch = rbeeCommand('hive', args);
     const child = spawn(launch.command, launch.args, {
-      env: { ...process.env, ...options.env, RBEE_HIVE_TOKEN: this.token },
+      env: { ...process.env, ...launch.env, ...options.env, RBEE_HIVE_TOKEN: this.token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
