@@ -72,6 +72,11 @@ export interface RemoteHiveOptions {
   command?: (ctx: RemoteHiveLaunchContext) => string[];
   /** Extra arguments for the default hive command (e.g. `['--gpu', 'off', '--threads', '1']`). */
   hiveArgs?: string[];
+  /**
+   * Emit `hive_connected` / `hive_lost` audit events. Defaults to true; the queen's SshHiveManager
+   * turns it off because its HiveLink audits those from the event stream.
+   */
+  auditHiveEvents?: boolean;
   /** Health path polled through the tunnel until the hive answers. Defaults to `/v1/health`. */
   healthPath?: string;
   /** Defaults to 60000 ms. */
@@ -105,6 +110,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
   readonly remotePort: number;
   private readonly options: RemoteHiveOptions;
   private readonly audit: AuditSink;
+  private readonly hiveAudit: AuditSink;
   private _state: HiveState = 'starting';
   private report: PreflightResult | null = null;
   private _pid: number | null = null;
@@ -117,10 +123,11 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     this.connection = connection;
     this.remotePort = options.remotePort ?? 7835;
     this.audit = options.audit ?? NOOP_AUDIT_SINK;
+    this.hiveAudit = options.auditHiveEvents === false ? NOOP_AUDIT_SINK : this.audit;
     this.agent = new SshTunnelAgent(connection);
     connection.on('unreachable', (error) => {
       this.setState('unreachable', `SSH link lost: ${error.message}; reconnecting`);
-      this.audit
+      this.hiveAudit
         .emit({
           event_type: 'hive_lost',
           actor: 'system',
@@ -156,7 +163,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
       ...options.connection,
     });
     const hive = new RemoteHive(options, connection);
-    await hive.audit
+    await hive.hiveAudit
       .emit({
         event_type: 'hive_connected',
         actor: 'system',
@@ -418,7 +425,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
       adopted || this._pid === null ? 'online' : 'failed',
       adopted || this._pid === null ? null : 'reconnected, but the hive does not answer',
     );
-    this.audit
+    this.hiveAudit
       .emit({
         event_type: 'hive_connected',
         actor: 'system',

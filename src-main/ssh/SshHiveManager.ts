@@ -1,0 +1,308 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
+import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
+import type { AddHiveRequest, AddHiveResult } from '../../src-shared/control/ControlApi.js';
+import type { ErrorCode } from '../../src-shared/api/ApiError.js';
+import { ApiError } from '../../src-shared/api/ApiError.js';
+import type { RemoteHiveManager } from '../queen/control/QueenControl.js';
+import type { QueenInternals } from '../queen/createQueen.js';
+import { addRemoteHive } from './addRemoteHive.js';
+import type { RuntimeDepsMode } from './deployBundle.js';
+import { SshError } from './errors.js';
+import { KnownHostsStore } from './knownHosts.js';
+import type { RemoteHiveOptions } from './RemoteHive.js';
+import { RemoteHive } from './RemoteHive.js';
+import { resolveSshTarget, targetAddress } from './SshTarget.js';
+
+/** What is remembered about an added hive (`remote-hives.json`, mode 0600: it holds the hive tokens). */
+export interface RemoteHiveRecord {
+  id: string;
+  host: string;
+  port: number;
+  user: string;
+  key_file: string | null;
+  token: string;
+  remote_port: number;
+  data_dir: string | null;
+  added_at: string;
+}
+
+export interface SshHiveManagerOptions {
+  /** The queen's data folder: `ssh/known_hosts` and `ssh/remote-hives.json` live there. */
+  dataDir: string;
+  /** The user's known_hosts files, read only. Defaults to `~/.ssh/known_hosts`. */
+  userKnownHosts?: string[];
+  /** How runtime deps reach remotes. Defaults to `{ kind: 'registry' }`. */
+  deps?: RuntimeDepsMode;
+  /** Remote data dir override (absolute). Defaults to the remote's `~/.local/share/rbee`. */
+  remoteDataDir?: string;
+  /** Port the hives bind on their own loopback. Defaults to 7835. */
+  remotePort?: number;
+  /** Extra `rbee hive` arguments (e.g. `--threads 1`). */
+  hiveArgs?: string[];
+  connection?: RemoteHiveOptions['connection'];
+  /** ssh_config / agent overrides. */
+  resolve?: { sshConfigPath?: string; agentSocket?: string | null };
+  /** Host-key events (`host_key_*`, `hive_added`, `hive_removed`). Defaults to the queen's audit log. */
+  audit?: AuditSink;
+}
+
+/** SshError.code → the control API's status and ErrorCode; the SSH code goes into `details.ssh_code`. */
+const ERROR_MAP: Record<string, [number, ErrorCode]> = {
+  INVALID_TARGET: [400, 'INVALID_REQUEST'],
+  KEY_FILE: [400, 'INVALID_REQUEST'],
+  FINGERPRINT_MISMATCH: [409, 'CONFLICT'],
+  HOST_KEY_CHANGED: [409, 'CONFLICT'],
+  HOST_KEY_REVOKED: [409, 'CONFLICT'],
+  HOST_KEY_UNKNOWN: [409, 'CONFLICT'],
+  NODE_MISSING: [422, 'INVALID_REQUEST'],
+  DISK_FULL: [507, 'UPSTREAM_ERROR'],
+  AUTH_FAILED: [502, 'HIVE_UNREACHABLE'],
+  UNREACHABLE: [502, 'HIVE_UNREACHABLE'],
+  HIVE_START_FAILED: [502, 'UPSTREAM_ERROR'],
+  REMOTE_COMMAND_FAILED: [502, 'UPSTREAM_ERROR'],
+  DISPOSED: [503, 'HIVE_UNREACHABLE'],
+};
+
+/**
+ * The queen's `RemoteHiveManager` over SSH: `createQueen({ remoteHives: (q) => new SshHiveManager(q, opts) })`.
+ * `add` runs `addRemoteHive` and links the hive into the cluster view (HiveLink follows its events
+ * through the tunnel; worker inference uses the same agent). The SSH side drives the link: on
+ * `reconnected` the link is woken at once to re-read the snapshot (catch-up); on `failed` (host
+ * key changed) the hive is marked failed. Records persist so `restore()` re-adopts every hive
+ * after a queen restart without restarting it. `close()` disposes SSH (hives keep serving) or
+ * stops them with `{ stopRemote: true }`.
+ */
+export class SshHiveManager implements RemoteHiveManager {
+  private readonly hives = new Map<string, RemoteHive>();
+  private readonly knownHosts: KnownHostsStore;
+  private readonly recordsFile: string;
+  private readonly audit: AuditSink;
+
+  constructor(
+    private readonly queen: QueenInternals,
+    private readonly options: SshHiveManagerOptions,
+  ) {
+    this.knownHosts = new KnownHostsStore({
+      appFile: join(options.dataDir, 'ssh', 'known_hosts'),
+      userFiles: options.userKnownHosts ?? [join(homedir(), '.ssh', 'known_hosts')],
+    });
+    this.recordsFile = join(options.dataDir, 'ssh', 'remote-hives.json');
+    this.audit = options.audit ?? queen.audit ?? NOOP_AUDIT_SINK;
+  }
+
+  /** The live RemoteHive (uploadModel, stop, agent …). */
+  hive(id: string): RemoteHive | undefined {
+    return this.hives.get(id);
+  }
+
+  /**
+   * Copies a local GGUF to a remote hive's models folder by SFTP, then asks the hive to rescan its
+   * catalog (`GET /v1/models`), which publishes `models_updated` into the cluster view.
+   */
+  async uploadModel(
+    hiveId: string,
+    localPath: string,
+    options: { name?: string; onProgress?: (sent: number, total: number) => void } = {},
+  ): Promise<{ path: string; skipped: boolean }> {
+    const hive = this.hives.get(hiveId);
+    if (!hive) throw new ApiError(404, 'HIVE_NOT_FOUND', `No connected remote hive '${hiveId}'`);
+    try {
+      const result = await hive.uploadModel(localPath, options);
+      const res = await hive.request('/v1/models', { timeoutMs: 30_000 });
+      await res.text();
+      return result;
+    } catch (error) {
+      throw toApiError(error);
+    }
+  }
+
+  records(): RemoteHiveRecord[] {
+    if (!existsSync(this.recordsFile)) return [];
+    return JSON.parse(readFileSync(this.recordsFile, 'utf8')) as RemoteHiveRecord[];
+  }
+
+  async add(request: AddHiveRequest): Promise<AddHiveResult> {
+    const id = this.newId(request.name ?? request.host);
+    const token = randomBytes(24).toString('base64url');
+    try {
+      const outcome = await addRemoteHive(request, {
+        ...this.remoteOptions(),
+        hiveId: id,
+        token,
+        knownHosts: this.knownHosts,
+        audit: this.audit,
+        resolve: this.options.resolve,
+        actor: 'operator',
+      });
+      if (outcome.hive === null) return outcome.result;
+      const hive = outcome.hive;
+      this.attach(hive, token);
+      this.saveRecords([
+        ...this.records().filter((r) => r.id !== id),
+        {
+          id,
+          host: request.host,
+          port: hive.target.port,
+          user: hive.target.user,
+          key_file: hive.target.keyFile,
+          token,
+          remote_port: hive.remotePort,
+          data_dir: hive.preflightReport?.data_dir ?? null,
+          added_at: new Date().toISOString(),
+        },
+      ]);
+      return outcome.result;
+    } catch (error) {
+      throw toApiError(error);
+    }
+  }
+
+  async remove(hiveId: string, options: { stop: boolean }): Promise<void> {
+    const hive = this.hives.get(hiveId);
+    const known = this.records().some((r) => r.id === hiveId);
+    if (!hive && !known) throw new ApiError(404, 'HIVE_NOT_FOUND', `No remote hive '${hiveId}'`);
+    this.hives.delete(hiveId);
+    await this.queen.unlinkHive(hiveId);
+    if (hive) {
+      if (options.stop && hive.connection.state === 'connected') await hive.stop().catch(() => false);
+      await hive.dispose();
+    }
+    this.saveRecords(this.records().filter((r) => r.id !== hiveId));
+    await this.audit
+      .emit({
+        event_type: 'hive_removed',
+        actor: 'operator',
+        hive_id: hiveId,
+        details: { stopped: options.stop },
+      })
+      .catch(() => undefined);
+  }
+
+  /**
+   * Reconnects every remembered hive (after a queen restart): connect, adopt the running hive (or
+   * start it if it is gone), link it. Failures leave the hive `unreachable` with the reason.
+   */
+  async restore(): Promise<void> {
+    await Promise.all(
+      this.records().map(async (record) => {
+        try {
+          const target = resolveSshTarget(
+            {
+              host: record.host,
+              port: record.port,
+              user: record.user,
+              keyFile: record.key_file ?? undefined,
+            },
+            this.options.resolve,
+          );
+          const hive = await RemoteHive.connect({
+            ...this.remoteOptions(),
+            id: record.id,
+            target,
+            knownHosts: this.knownHosts,
+            token: record.token,
+            remotePort: record.remote_port,
+            dataDir: record.data_dir ?? this.options.remoteDataDir,
+            audit: this.audit,
+          });
+          await hive.start();
+          this.attach(hive, record.token);
+        } catch (error) {
+          this.queen.view.upsertHive({
+            id: record.id,
+            kind: 'remote',
+            state: 'unreachable',
+            address: `${record.user}@${record.host}:${record.port}`,
+            version: null,
+            os: null,
+            arch: null,
+            node_version: null,
+            devices: [],
+            last_seen: null,
+            restart_count: 0,
+            message: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }),
+    );
+  }
+
+  /** Closes every SSH connection. Remote hives keep serving unless `stopRemote`. */
+  async close(options: { stopRemote?: boolean } = {}): Promise<void> {
+    const all = [...this.hives.values()];
+    this.hives.clear();
+    await Promise.all(
+      all.map(async (hive) => {
+        if (options.stopRemote && hive.connection.state === 'connected') await hive.stop().catch(() => false);
+        await hive.dispose();
+      }),
+    );
+  }
+
+  private remoteOptions(): Omit<RemoteHiveOptions, 'id' | 'target' | 'knownHosts' | 'token'> {
+    return {
+      deps: this.options.deps,
+      remotePort: this.options.remotePort,
+      dataDir: this.options.remoteDataDir,
+      hiveArgs: this.options.hiveArgs,
+      connection: this.options.connection,
+      // HiveLink audits hive_connected / hive_lost from the event stream; don't double them.
+      auditHiveEvents: false,
+    };
+  }
+
+  private attach(hive: RemoteHive, token: string): void {
+    this.hives.set(hive.id, hive);
+    const endpoint = { id: hive.id, baseUrl: hive.baseUrl, token, agent: hive.agent };
+    const address = targetAddress(hive.target);
+    this.queen.linkHive(endpoint, 'remote', address);
+    hive.on('unreachable', (error) => {
+      if (this.queen.view.hive(hive.id))
+        this.queen.view.patchHive(hive.id, {
+          state: 'unreachable',
+          message: `SSH link lost: ${error.message}; reconnecting`,
+        });
+    });
+    // Wake the link now (retarget = reconnect immediately) so it re-reads the snapshot.
+    hive.on('reconnected', () => this.queen.linkHive(endpoint, 'remote', address));
+    hive.on('failed', (error) => {
+      if (this.queen.view.hive(hive.id))
+        this.queen.view.patchHive(hive.id, { state: 'failed', message: error.message });
+    });
+  }
+
+  private newId(name: string): string {
+    const base =
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[^a-z0-9]+/, '')
+        .slice(0, 48) || 'remote';
+    const taken = new Set([
+      ...this.hives.keys(),
+      ...this.records().map((r) => r.id),
+      ...this.queen.view.snapshot().hives.map((h) => h.id),
+    ]);
+    if (!taken.has(base)) return base;
+    for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+  }
+
+  private saveRecords(records: RemoteHiveRecord[]): void {
+    mkdirSync(dirname(this.recordsFile), { recursive: true, mode: 0o700 });
+    const tmp = `${this.recordsFile}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(records, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.recordsFile);
+    chmodSync(this.recordsFile, 0o600);
+  }
+}
+
+/** SshError → the ApiError the control API answers with (code kept, status by kind). */
+export function toApiError(error: unknown): unknown {
+  if (!(error instanceof SshError)) return error;
+  const [status, code] = ERROR_MAP[error.code] ?? [502, 'UPSTREAM_ERROR'];
+  return new ApiError(status, code, error.message, { ssh_code: error.code });
+}

@@ -1,0 +1,239 @@
+/**
+ * Acceptance 1 (issue 6): a real queen adds a real sshd on 127.0.0.1 as a remote hive through the
+ * control API (needs_trust → trust), which deploys the bundle by SFTP and starts `rbee hive`
+ * detached over SSH; a worker is spawned there and tokens stream from it through the queen's
+ * public OpenAI API — queen → SSH tunnel → remote worker. The hive and worker are real, separate
+ * processes (not children of the queen). Acceptance 3 through the queen: the sshd runs in a network
+ * namespace; a veth partition makes the hive unreachable in the cluster view within the keepalive
+ * bound and healing brings it back with the same worker. Remove with stop ends them.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import { createLogger } from '../../src-main/common/log/createLogger.js';
+import { createQueen } from '../../src-main/queen/createQueen.js';
+import type { Queen } from '../../src-main/queen/Queen.js';
+import { SshHiveManager } from '../../src-main/ssh/SshHiveManager.js';
+import type { SshdHandle } from '../helpers/sshd.js';
+import { startSshd } from '../helpers/sshd.js';
+import { tinyModelPath } from '../helpers/tinyModel.js';
+
+const TOKEN = 'queen-ssh-test-token-0123456789';
+const KEEPALIVE_MS = 500;
+const KEEPALIVE_COUNT = 2;
+/** Keepalive declares the link dead after (count + 1) intervals; one more interval + slack. */
+const DETECTION_BOUND_MS = KEEPALIVE_MS * (KEEPALIVE_COUNT + 2) + 1000;
+
+function ppid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+function streamChat(
+  url: string,
+  body: unknown,
+): Promise<{ status: number; chunks: number; done: boolean; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${url}/v1/chat/completions`,
+      { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          const frames = text.split('\n\n').filter((f) => f.startsWith('data: '));
+          const chunks = frames
+            .filter((f) => f !== 'data: [DONE]')
+            .map((f) => JSON.parse(f.slice(6)) as { choices: Array<{ delta?: { content?: string } }> });
+          resolve({
+            status: res.statusCode ?? 0,
+            chunks: chunks.filter((c) => c.choices[0]?.delta?.content).length,
+            done: frames.includes('data: [DONE]'),
+            text,
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe('queen with a remote hive over SSH (acceptance 1)', () => {
+  let sshd: SshdHandle;
+  let dir: string;
+  let queen: Queen | undefined;
+  let manager: SshHiveManager | undefined;
+  beforeAll(async () => {
+    sshd = await startSshd({ netns: true });
+    dir = mkdtempSync(join(tmpdir(), 'rbee-ssh-queen-'));
+  });
+  afterAll(async () => {
+    await manager?.close({ stopRemote: true });
+    await queen?.close();
+    await sshd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('adds the sshd as a remote hive, deploys, starts, spawns a worker and streams tokens through the queen', async () => {
+    const remoteData = join(dir, 'remote-data');
+    const remotePort = 7835; // the namespace has its own loopback
+    mkdirSync(remoteData);
+    queen = await createQueen({
+      dataDir: join(dir, 'queen-data'),
+      port: 0,
+      apiToken: TOKEN,
+      localHive: false,
+      logger: createLogger('queen', { level: 'warn' }),
+      remoteHives: (internals) =>
+        (manager = new SshHiveManager(internals, {
+          dataDir: join(dir, 'queen-data'),
+          userKnownHosts: [],
+          // TEST SHORTCUT: the "remote" is this machine, so the runtime deps are the checkout's node_modules.
+          deps: { kind: 'link', path: join(process.cwd(), 'node_modules') },
+          remoteDataDir: remoteData,
+          remotePort,
+          hiveArgs: ['--gpu', 'off', '--threads', '1'],
+          resolve: { agentSocket: null },
+          connection: {
+            keepaliveIntervalMs: KEEPALIVE_MS,
+            keepaliveCountMax: KEEPALIVE_COUNT,
+            readyTimeoutMs: 1500,
+            backoffBaseMs: 200,
+            backoffMaxMs: 800,
+          },
+        })),
+    });
+    const control = queen.control;
+    let latest: ClusterSnapshot = await control.getSnapshot();
+    const waiters = new Set<() => void>();
+    const unsubscribe = control.subscribe(() => {
+      void control.getSnapshot().then((s) => {
+        latest = s;
+        for (const w of waiters) w();
+      });
+    });
+    const waitFor = (predicate: (s: ClusterSnapshot) => boolean): Promise<ClusterSnapshot> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (!predicate(latest)) return;
+          waiters.delete(check);
+          resolve(latest);
+        };
+        waiters.add(check);
+        check();
+      });
+
+    try {
+      const request = {
+        host: sshd.host,
+        port: sshd.port,
+        user: sshd.user,
+        key_file: sshd.clientKeyPath,
+        name: 'Lab Box',
+      };
+      const first = await control.addHive(request);
+      expect(first).toMatchObject({
+        status: 'needs_trust',
+        fingerprint: sshd.hostFingerprint(),
+        key_type: 'ssh-ed25519',
+      });
+      expect(sshd.log()).not.toMatch(/Accepted publickey/);
+      expect((await control.listHives()).length).toBe(0);
+      await expect(control.addHive({ ...request, trust_fingerprint: 'SHA256:wrong' })).rejects.toMatchObject({
+        status: 409,
+        details: { ssh_code: 'FINGERPRINT_MISMATCH' },
+      });
+
+      const added = await control.addHive({
+        ...request,
+        trust_fingerprint: first.status === 'needs_trust' ? first.fingerprint : '',
+      });
+      expect(added.status).toBe('added');
+      if (added.status !== 'added') return;
+      expect(added.hive).toMatchObject({
+        id: 'lab-box',
+        kind: 'remote',
+        state: 'online',
+        address: `${sshd.user}@${sshd.host}:${sshd.port}`,
+      });
+      expect(added.preflight).toMatchObject({ os: 'Linux', node_ok: true, problems: [] });
+      const remote = manager!.hive('lab-box')!;
+      const hivePid = remote.pid!;
+      // Real, separate process: started by sshd (setsid), not a child of this test process / the queen.
+      expect(ppid(hivePid)).not.toBe(process.pid);
+      await waitFor((s) => s.hives.some((h) => h.id === 'lab-box' && h.state === 'online'));
+
+      // The model goes over SFTP too; the hive's catalog picks it up.
+      await manager!.uploadModel('lab-box', await tinyModelPath(), { name: 'tiny.gguf' });
+      await waitFor((s) => s.models.some((m) => m.hive === 'lab-box' && m.name === 'tiny.gguf'));
+
+      const worker = await control.spawnWorker({
+        hive_id: 'lab-box',
+        model: 'tiny.gguf',
+        device: 'cpu',
+        slots: 1,
+        threads: 1,
+        ctx: 256,
+      });
+      const ready = (w: WorkerInfo): boolean =>
+        w.id === worker.id && (w.state === 'idle' || w.state === 'busy');
+      const snapshot = await waitFor((s) => s.workers.some(ready));
+      const live = snapshot.workers.find(ready)!;
+      expect(live.hive).toBe('lab-box');
+      expect(ppid(live.pid!)).toBe(hivePid);
+
+      const stream = await streamChat(queen.url, {
+        model: 'tiny.gguf',
+        messages: [{ role: 'user', content: 'hello' }],
+        max_tokens: 16,
+        stream: true,
+      });
+      expect(stream.status).toBe(200);
+      expect(stream.done).toBe(true);
+      expect(stream.chunks).toBeGreaterThan(0);
+      expect(stream.text).toMatch(/"finish_reason":"(length|stop)"/);
+
+      // Acceptance 3 through the queen: partition → the cluster view shows the hive unreachable within
+      // the keepalive bound; heal → online again, same worker pid, restart_count unchanged, tokens flow.
+      const t0 = Date.now();
+      sshd.partition();
+      await waitFor((s) => s.hives.some((h) => h.id === 'lab-box' && h.state === 'unreachable'));
+      const detectionMs = Date.now() - t0;
+      expect(detectionMs).toBeLessThanOrEqual(DETECTION_BOUND_MS);
+      await new Promise<void>((resolve) => remote.connection.once('reconnect_failed', () => resolve()));
+      sshd.heal();
+      const healed = await waitFor(
+        (s) => s.hives.some((h) => h.id === 'lab-box' && h.state === 'online') && s.workers.some(ready),
+      );
+      const again = healed.workers.find(ready)!;
+      expect(again.pid).toBe(live.pid);
+      expect(again.restart_count).toBe(live.restart_count);
+      expect(remote.pid).toBe(hivePid);
+      const after = await streamChat(queen.url, {
+        model: 'tiny.gguf',
+        messages: [{ role: 'user', content: 'again' }],
+        max_tokens: 8,
+        stream: true,
+      });
+      expect(after).toMatchObject({ status: 200, done: true });
+      console.log(
+        `[queen+ssh] cluster view unreachable ${detectionMs} ms after the link went down (bound ${DETECTION_BOUND_MS} ms)`,
+      );
+
+      // Remove with stop: the remote hive's cascade ends its worker; the queen forgets the hive.
+      await control.removeHive('lab-box', { stop: true });
+      expect(existsSync(`/proc/${hivePid}`)).toBe(false);
+      expect(existsSync(`/proc/${live.pid}`)).toBe(false);
+      expect((await control.listHives()).length).toBe(0);
+    } finally {
+      unsubscribe();
+    }
+  });
+});
