@@ -65,7 +65,7 @@ function streamChat(
   });
 }
 
-describe('queen with a remote hive over SSH (acceptance 1)', () => {
+describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
   let sshd: SshdHandle;
   let dir: string;
   let queen: Queen | undefined;
@@ -85,50 +85,58 @@ describe('queen with a remote hive over SSH (acceptance 1)', () => {
     const remoteData = join(dir, 'remote-data');
     const remotePort = 7835; // the namespace has its own loopback
     mkdirSync(remoteData);
-    queen = await createQueen({
-      dataDir: join(dir, 'queen-data'),
-      port: 0,
-      apiToken: TOKEN,
-      localHive: false,
-      logger: createLogger('queen', { level: 'warn' }),
-      remoteHives: (internals) =>
-        (manager = new SshHiveManager(internals, {
-          dataDir: join(dir, 'queen-data'),
-          userKnownHosts: [],
-          // TEST SHORTCUT: the "remote" is this machine, so the runtime deps are the checkout's node_modules.
-          deps: { kind: 'link', path: join(process.cwd(), 'node_modules') },
-          remoteDataDir: remoteData,
-          remotePort,
-          hiveArgs: ['--gpu', 'off', '--threads', '1'],
-          resolve: { agentSocket: null },
-          connection: {
-            keepaliveIntervalMs: KEEPALIVE_MS,
-            keepaliveCountMax: KEEPALIVE_COUNT,
-            readyTimeoutMs: 1500,
-            backoffBaseMs: 200,
-            backoffMaxMs: 800,
-          },
-        })),
-    });
-    const control = queen.control;
-    let latest: ClusterSnapshot = await control.getSnapshot();
-    const waiters = new Set<() => void>();
-    const unsubscribe = control.subscribe(() => {
-      void control.getSnapshot().then((s) => {
-        latest = s;
-        for (const w of waiters) w();
+    const boot = async (): Promise<{
+      waitFor: (p: (s: ClusterSnapshot) => boolean) => Promise<ClusterSnapshot>;
+      unsubscribe: () => void;
+    }> => {
+      queen = await createQueen({
+        dataDir: join(dir, 'queen-data'),
+        port: 0,
+        apiToken: TOKEN,
+        localHive: false,
+        logger: createLogger('queen', { level: 'warn' }),
+        remoteHives: (internals) =>
+          (manager = new SshHiveManager(internals, {
+            dataDir: join(dir, 'queen-data'),
+            userKnownHosts: [],
+            // TEST SHORTCUT: the "remote" is this machine, so the runtime deps are the checkout's node_modules.
+            deps: { kind: 'link', path: join(process.cwd(), 'node_modules') },
+            remoteDataDir: remoteData,
+            remotePort,
+            hiveArgs: ['--gpu', 'off', '--threads', '1'],
+            resolve: { agentSocket: null },
+            connection: {
+              keepaliveIntervalMs: KEEPALIVE_MS,
+              keepaliveCountMax: KEEPALIVE_COUNT,
+              readyTimeoutMs: 1500,
+              backoffBaseMs: 200,
+              backoffMaxMs: 800,
+            },
+          })),
       });
-    });
-    const waitFor = (predicate: (s: ClusterSnapshot) => boolean): Promise<ClusterSnapshot> =>
-      new Promise((resolve) => {
-        const check = (): void => {
-          if (!predicate(latest)) return;
-          waiters.delete(check);
-          resolve(latest);
-        };
-        waiters.add(check);
-        check();
+      const control = queen.control;
+      let latest: ClusterSnapshot = await control.getSnapshot();
+      const waiters = new Set<() => void>();
+      const unsubscribe = control.subscribe(() => {
+        void control.getSnapshot().then((snap) => {
+          latest = snap;
+          for (const w of waiters) w();
+        });
       });
+      const waitFor = (predicate: (snap: ClusterSnapshot) => boolean): Promise<ClusterSnapshot> =>
+        new Promise((resolve) => {
+          const check = (): void => {
+            if (!predicate(latest)) return;
+            waiters.delete(check);
+            resolve(latest);
+          };
+          waiters.add(check);
+          check();
+        });
+      return { waitFor, unsubscribe };
+    };
+    let { waitFor, unsubscribe } = await boot();
+    let control = queen!.control;
 
     try {
       const request = {
@@ -189,7 +197,7 @@ describe('queen with a remote hive over SSH (acceptance 1)', () => {
       expect(live.hive).toBe('lab-box');
       expect(ppid(live.pid!)).toBe(hivePid);
 
-      const stream = await streamChat(queen.url, {
+      const stream = await streamChat(queen!.url, {
         model: 'tiny.gguf',
         messages: [{ role: 'user', content: 'hello' }],
         max_tokens: 16,
@@ -216,7 +224,7 @@ describe('queen with a remote hive over SSH (acceptance 1)', () => {
       expect(again.pid).toBe(live.pid);
       expect(again.restart_count).toBe(live.restart_count);
       expect(remote.pid).toBe(hivePid);
-      const after = await streamChat(queen.url, {
+      const after = await streamChat(queen!.url, {
         model: 'tiny.gguf',
         messages: [{ role: 'user', content: 'again' }],
         max_tokens: 8,
@@ -226,6 +234,33 @@ describe('queen with a remote hive over SSH (acceptance 1)', () => {
       console.log(
         `[queen+ssh] cluster view unreachable ${detectionMs} ms after the link went down (bound ${DETECTION_BOUND_MS} ms)`,
       );
+
+      // Queen restart: SSH closed, the remote hive and its worker keep serving; the new queen's
+      // manager restores the hive from its records and re-adopts it (no restarts).
+      unsubscribe();
+      await manager!.close();
+      await queen!.close();
+      expect(existsSync(`/proc/${hivePid}`)).toBe(true);
+      expect(existsSync(`/proc/${live.pid}`)).toBe(true);
+      ({ waitFor, unsubscribe } = await boot());
+      control = queen!.control;
+      await manager!.restore();
+      const restored = await waitFor(
+        (s) => s.hives.some((h) => h.id === 'lab-box' && h.state === 'online') && s.workers.some(ready),
+      );
+      expect(restored.workers.find(ready)).toMatchObject({
+        pid: live.pid,
+        restart_count: live.restart_count,
+      });
+      expect(manager!.hive('lab-box')!.pid).toBe(hivePid);
+      expect(
+        await streamChat(queen!.url, {
+          model: 'tiny.gguf',
+          messages: [{ role: 'user', content: 'after restart' }],
+          max_tokens: 8,
+          stream: true,
+        }),
+      ).toMatchObject({ status: 200, done: true });
 
       // Remove with stop: the remote hive's cascade ends its worker; the queen forgets the hive.
       await control.removeHive('lab-box', { stop: true });
