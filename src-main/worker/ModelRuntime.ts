@@ -73,6 +73,8 @@ export function defaultThreadCount(cores: number): number {
  */
 export class ModelRuntime {
   private readonly freeSlots: Slot[];
+  /** Slots whose sequence still holds the previous job's tokens. */
+  private readonly dirtySlots = new Set<Slot>();
   private readonly eogReplacement: Token;
   private readonly chatWrapper: ChatWrapper;
   private disposed = false;
@@ -131,9 +133,12 @@ export class ModelRuntime {
     return this.freeSlots.pop();
   }
 
-  async releaseSlot(slot: Slot): Promise<void> {
-    // A fresh history per job: no state leaks from one caller's prompt into the next.
-    if (!this.disposed) await slot.sequence.clearHistory();
+  /**
+   * Returns a slot at once, so a client that starts its next request the moment it reads `[DONE]`
+   * finds it free. Its history is cleared lazily when the next job starts on it.
+   */
+  releaseSlot(slot: Slot): void {
+    this.dirtySlots.add(slot);
     this.freeSlots.push(slot);
   }
 
@@ -174,6 +179,10 @@ export class ModelRuntime {
   async generate(slot: Slot, prepared: PreparedInput, request: ParsedInferenceRequest, callbacks: GenerateCallbacks): Promise<GenerateResult> {
     const model = this.model;
     const input = prepared.tokens;
+    if (this.dirtySlots.delete(slot)) {
+      // A fresh history per job: no state leaks from one caller's prompt into the next.
+      await slot.sequence.clearHistory();
+    }
     const stops = new StopSequenceFilter([...(request.stop ?? []), ...prepared.stops]);
     const started = performance.now();
     let tokensOut = 0;

@@ -178,7 +178,7 @@ export class WorkerServer {
         clearTimeout(deadlineTimer);
         res.off('close', onClose);
         if (!res.writableEnded && !res.destroyed) res.end(SSE_DONE);
-        await runtime.releaseSlot(slot);
+        runtime.releaseSlot(slot);
         this.jobs.delete(jobId);
         resolveDone();
       }
