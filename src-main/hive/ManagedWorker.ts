@@ -46,6 +46,8 @@ export interface ManagedWorkerDeps {
   token: string;
   /** Called after every change of `info()`. */
   onUpdate(info: WorkerInfo): void;
+  /** A pre-started worker process waiting for its arguments (see WorkerStandbyPool), if any. */
+  takeStandby?: () => ChildProcess | null;
 }
 
 /** Stop phases of the shutdown cascade. */
@@ -222,11 +224,8 @@ export class ManagedWorker {
       '--ctx', String(this.spec.ctx),
       '--device', this.spec.device,
     ];
-    const { command, args: fullArgs } = this.deps.launcher(args);
-    const child = spawn(command, fullArgs, {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, [WORKER_TOKEN_ENV]: this.deps.token },
-    });
+    const standby = this.handOverToStandby(args);
+    const child = standby ?? this.spawnFresh(args);
     this.proc = child;
     this.pid = child.pid ?? null;
     this.port = null;
@@ -254,16 +253,37 @@ export class ManagedWorker {
     child.once('exit', (code, signal) => this.onExit(generation, code, signal));
 
     this.deps.metrics.spawned(this.id);
-    const details = { pid: this.pid, model: this.spec.model, device: this.spec.device, kind };
+    const details = { pid: this.pid, model: this.spec.model, device: this.spec.device, kind, warm: standby !== null };
     this.emitAudit({ event_type: 'worker_spawned', details });
     if (kind === 'restart' || kind === 'trial') {
       this.restartCount += 1;
       this.deps.metrics.restarted(this.id, this.spec.model);
       this.emitAudit({ event_type: 'worker_restarted', details: { ...details, restart_count: this.restartCount } });
     }
-    this.deps.logger.info({ worker_id: this.id, pid: this.pid, kind }, 'worker spawned');
+    this.deps.logger.info({ worker_id: this.id, pid: this.pid, kind, warm: standby !== null }, 'worker spawned');
     this.setTimer('load', this.spec.policy.load_timeout_ms, () => this.onLoadTimeout(generation));
     this.update();
+  }
+
+  /** A warm standby process gets the arguments (and the token) over IPC; null when none is at hand. */
+  private handOverToStandby(args: string[]): ChildProcess | null {
+    const standby = this.deps.takeStandby?.() ?? null;
+    if (!standby) return null;
+    try {
+      standby.send({ type: 'run', argv: args, env: { [WORKER_TOKEN_ENV]: this.deps.token } });
+      return standby;
+    } catch {
+      standby.kill('SIGKILL');
+      return null;
+    }
+  }
+
+  private spawnFresh(args: string[]): ChildProcess {
+    const { command, args: fullArgs } = this.deps.launcher(args);
+    return spawn(command, fullArgs, {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, [WORKER_TOKEN_ENV]: this.deps.token },
+    });
   }
 
   private onMessage(message: WorkerMessage): void {

@@ -13,6 +13,7 @@ import type { HiveEventHub } from './HiveEventHub.js';
 import type { HiveMetrics } from './HiveMetrics.js';
 import { ManagedWorker, type WorkerLauncher } from './ManagedWorker.js';
 import type { ModelCatalog } from './ModelCatalog.js';
+import type { WorkerStandbyPool } from './WorkerStandbyPool.js';
 
 export interface SpawnOptions {
   model: string;
@@ -50,6 +51,8 @@ export interface WorkerSupervisorOptions {
   skipAdmission?: boolean;
   clock: PolicyClock;
   random: RandomSource;
+  /** Warm worker processes; null = always spawn fresh. */
+  standby?: WorkerStandbyPool | null;
 }
 
 const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -121,6 +124,7 @@ export class WorkerSupervisor {
         logger: this.options.logger,
         token: randomBytes(24).toString('base64url'),
         onUpdate: (info) => this.onUpdate(info),
+        takeStandby: this.options.standby ? () => this.options.standby?.take() ?? null : undefined,
       },
     );
     this.workers.set(id, worker);
@@ -220,6 +224,7 @@ export class WorkerSupervisor {
    */
   async shutdown(capMs = this.shutdownTimeoutMs): Promise<void> {
     this.closing = true;
+    this.options.standby?.dispose();
     const clock = this.options.clock;
     const start = clock.now();
     const all = [...this.workers.values()];
@@ -250,6 +255,7 @@ export class WorkerSupervisor {
 
   /** Last resort (process exit): SIGKILL every worker synchronously. */
   killAll(): void {
+    this.options.standby?.killAll();
     for (const w of this.workers.values()) w.dispose();
   }
 

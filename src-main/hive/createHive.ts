@@ -21,6 +21,7 @@ import { registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog } from './ModelCatalog.js';
 import { ModelDownloader } from './ModelDownloader.js';
+import { WorkerStandbyPool } from './WorkerStandbyPool.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
 
 export interface HiveOptions {
@@ -54,6 +55,13 @@ export interface HiveOptions {
   skipAdmission?: boolean;
   /** How to start a worker. Defaults to `rbeeCommand('worker', args)`. */
   launcher?: WorkerLauncher;
+  /**
+   * Pre-started worker processes kept warm, so a (re)start skips process start-up and module loading.
+   * Defaults to 1; 0 disables. Ignored with a custom `launcher`.
+   */
+  standbyWorkers?: number;
+  /** Delay before a used standby is replaced (keeps its start-up off the critical path). Defaults to 3000 ms. */
+  standbyRefillDelayMs?: number;
   /** Called when a client asks `POST /v1/shutdown`. Defaults to `close()`. */
   onShutdownRequested?: () => void;
   clock?: PolicyClock;
@@ -131,7 +139,10 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   const snapshot = (): ClusterSnapshot => ({ hives: [info()], workers: supervisor.list(), models });
   const events = new HiveEventHub(snapshot, () => clock.now());
 
+  const standbyCount = options.launcher ? 0 : (options.standbyWorkers ?? 1);
+  const standby = standbyCount > 0 ? new WorkerStandbyPool(standbyCount, logger, undefined, options.standbyRefillDelayMs) : null;
   const supervisor = new WorkerSupervisor({
+    standby,
     hiveId: id,
     catalog,
     hub: events,
@@ -221,6 +232,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     const address = await app.listen({ host, port: options.port ?? 7835 });
     port = Number(new URL(address).port);
   } catch (error) {
+    standby?.dispose();
     await probe.dispose();
     throw error;
   }

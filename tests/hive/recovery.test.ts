@@ -12,7 +12,7 @@ describe('hive: crash recovery (acceptance 1)', () => {
 
   it('SIGKILL a ready worker → crashed → backoff (~1 s) → restarted → ready, restart_count 1, in order on /v1/events', async () => {
     // Default backoff numbers (1 s base, ±20 %): the acceptance measures them.
-    t = await startTestHive({ policy: { backoff_base_ms: 1_000, backoff_max_ms: 60_000 } });
+    t = await startTestHive({ policy: { backoff_base_ms: 1_000, backoff_max_ms: 60_000 }, standbyRefillDelayMs: 0 });
     events = new EventStream(t.hive.url);
     await events.opened;
     const spawned = await t.api<WorkerInfo>('POST', '/v1/workers', tinySpawn({ id: 'w1' }));
@@ -50,6 +50,11 @@ describe('hive: crash recovery (acceptance 1)', () => {
     expect(t.audit.types('w1')).toEqual(
       expect.arrayContaining(['worker_spawned', 'worker_ready', 'worker_crashed', 'worker_restart_scheduled', 'worker_restarted']),
     );
+    // The restart was handed to a pre-started (warm) standby process.
+    const spawns = t.audit.events.filter((e) => e.worker_id === 'w1' && e.event_type === 'worker_spawned');
+    expect(spawns.map((e) => e.details?.kind)).toEqual(['initial', 'restart']);
+    expect(spawns[1]!.details?.warm).toBe(true);
+    expect(spawns[1]!.details?.pid).toBe(loading.pid);
     // The worker answers on its new port with its own token.
     const creds = await t.api<{ url: string; token: string }>('GET', '/v1/workers/w1/credentials');
     const health = await fetch(`${creds.body.url}/health`);

@@ -20,6 +20,7 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]
   --shutdown-timeout-ms N  cap of the graceful shutdown cascade (default 30000)
   --gpu auto|off        probe GPUs for devices and admission (default auto)
   --memory-reserve-mb N RAM/VRAM the admission check keeps free (default 256)
+  --standby N           pre-started worker processes kept warm for fast (re)starts (default 1; 0 = off)
 
 Prints {"event":"listening","port":N,"pid":N,"hive_id":ID,"url":URL} on stdout once serving.
 SIGTERM/SIGINT or POST /v1/shutdown: stops every worker (polite → SIGTERM → SIGKILL, ≤ 30 s), exit 0.
@@ -50,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
         'shutdown-timeout-ms': { type: 'string' },
         gpu: { type: 'string', default: 'auto' },
         'memory-reserve-mb': { type: 'string' },
+        standby: { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -69,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write('rbee hive: --gpu must be auto or off\n');
     return 2;
   }
+  let standbyWorkers: number | undefined;
   let port: number, idleTtlMs: number | undefined, threads: number | undefined, shutdownTimeoutMs: number | undefined, reserveMb: number | undefined;
   let policy;
   try {
@@ -77,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     threads = intOption('threads', values.threads, 1, 256);
     shutdownTimeoutMs = intOption('shutdown-timeout-ms', values['shutdown-timeout-ms'], 100, 600_000);
     reserveMb = intOption('memory-reserve-mb', values['memory-reserve-mb'], 0, 1_048_576);
+    standbyWorkers = intOption('standby', values.standby, 0, 8);
     let parsedPolicy: unknown = {};
     if (values.policy !== undefined) {
       try {
@@ -145,6 +149,7 @@ export async function run(argv: string[]): Promise<number> {
       shutdownTimeoutMs,
       gpu: values.gpu === 'off' ? false : 'auto',
       memoryReserveBytes: reserveMb === undefined ? undefined : reserveMb * 1024 * 1024,
+      standbyWorkers,
       onShutdownRequested: () => shutdown('POST /v1/shutdown'),
     });
   } catch (error) {
