@@ -7,7 +7,7 @@
  * namespace; a veth partition makes the hive unreachable in the cluster view within the keepalive
  * bound and healing brings it back with the same worker. Remove with stop ends them.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
+import { run as runHiveCli } from '../../src-main/ssh/hiveAdminCli.js';
 import { SshHiveManager } from '../../src-main/ssh/SshHiveManager.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { startSshd } from '../helpers/sshd.js';
@@ -75,8 +76,9 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
     dir = mkdtempSync(join(tmpdir(), 'rbee-ssh-queen-'));
   });
   afterAll(async () => {
-    await manager?.close({ stopRemote: true });
-    await queen?.close();
+    // Each step runs even if an earlier one fails; sshd.stop() also kills whatever is left in the namespace.
+    await manager?.close({ stopRemote: true }).catch(() => undefined);
+    await queen?.close().catch(() => undefined);
     await sshd?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -159,19 +161,49 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
         details: { ssh_code: 'FINGERPRINT_MISMATCH' },
       });
 
-      const added = await control.addHive({
-        ...request,
-        trust_fingerprint: first.status === 'needs_trust' ? first.fingerprint : '',
-      });
-      expect(added.status).toBe('added');
-      if (added.status !== 'added') return;
-      expect(added.hive).toMatchObject({
-        id: 'lab-box',
-        kind: 'remote',
-        state: 'online',
-        address: `${sshd.user}@${sshd.host}:${sshd.port}`,
-      });
-      expect(added.preflight).toMatchObject({ os: 'Linux', node_ok: true, problems: [] });
+      // The real add goes through the CLI → the queen's HTTP control API (as an operator would).
+      const tokenFile = join(dir, 'queen-token');
+      writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+      const cli = async (
+        argv: string[],
+        ask: ((q: string) => Promise<string>) | null = null,
+      ): Promise<{ code: number; out: string; err: string }> => {
+        let out = '';
+        let err = '';
+        const code = await runHiveCli([...argv, '--url', queen!.url, '--token-file', tokenFile], {
+          out: (t) => (out += t),
+          err: (t) => (err += t),
+          ask,
+        });
+        return { code, out, err };
+      };
+      const addArgs = [
+        'add',
+        sshd.host,
+        '--port',
+        String(sshd.port),
+        '--user',
+        sshd.user,
+        '--key',
+        sshd.clientKeyPath,
+        '--name',
+        'Lab Box',
+      ];
+      const shown = await cli(addArgs); // no terminal, no --trust: shown, nothing trusted, exit 3
+      expect(shown.code).toBe(3);
+      expect(shown.err).toContain(`ssh-ed25519 ${sshd.hostFingerprint()}`);
+      expect(shown.err).toContain(
+        `rbee hive trust ${sshd.host} --port ${sshd.port} --fingerprint ${sshd.hostFingerprint()}`,
+      );
+      const refused = await cli(addArgs, async () => 'no');
+      expect(refused.code).toBe(3);
+      const added = await cli(addArgs, async () => sshd.hostFingerprint());
+      expect(added.code).toBe(0);
+      expect(added.out).toContain(`added lab-box (${sshd.user}@${sshd.host}:${sshd.port}) state=online`);
+      expect(added.out).toMatch(/Linux x86_64|Linux aarch64/);
+      await waitFor((snap) => snap.hives.some((h) => h.id === 'lab-box' && h.state === 'online'));
+      expect((await cli(['list'])).out).toMatch(/lab-box\s+remote\s+online\s+/);
+      expect((await cli(['status', 'lab-box'])).out).toContain('lab-box (remote) online');
       const remote = manager!.hive('lab-box')!;
       const hivePid = remote.pid!;
       // Real, separate process: started by sshd (setsid), not a child of this test process / the queen.
@@ -263,7 +295,8 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
       ).toMatchObject({ status: 200, done: true });
 
       // Remove with stop: the remote hive's cascade ends its worker; the queen forgets the hive.
-      await control.removeHive('lab-box', { stop: true });
+      const removed = await cli(['remove', 'lab-box', '--stop']);
+      expect(removed).toMatchObject({ code: 0, out: 'removed lab-box (hive stopped)\n' });
       expect(existsSync(`/proc/${hivePid}`)).toBe(false);
       expect(existsSync(`/proc/${live.pid}`)).toBe(false);
       expect((await control.listHives()).length).toBe(0);
