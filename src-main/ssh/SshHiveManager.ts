@@ -215,7 +215,8 @@ export class SshHiveManager implements RemoteHiveManager {
           this.queen.view.upsertHive({
             id: record.id,
             kind: 'remote',
-            state: 'unreachable',
+            // A changed/revoked key needs the operator; anything else may heal (the next restore retries).
+            state: error instanceof SshError && error.code.startsWith('HOST_KEY') ? 'failed' : 'unreachable',
             address: `${record.user}@${record.host}:${record.port}`,
             version: null,
             os: null,
