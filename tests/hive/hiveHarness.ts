@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -238,4 +238,20 @@ export async function swapModel(dir: string, name: string, content: 'good' | 'co
   const tmp = join(dir, `.${name}.swap`);
   await writeFile(tmp, bytes);
   await rename(tmp, join(dir, name));
+}
+
+/** Pids whose parent is `pid` (from /proc), e.g. a hive's workers and warm standbys. */
+export function childPidsOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
-import { api, EventStream, HIVE_TOKEN, isAlive, makeModelsDir, tinySpawn, waitForPidGone } from './hiveHarness.js';
+import { api, childPidsOf, EventStream, HIVE_TOKEN, isAlive, makeModelsDir, tinySpawn, waitForPidGone } from './hiveHarness.js';
 
 /** `rbee hive` as a real daemon process with two ready workers. */
 async function hiveWithWorkers(n: number): Promise<{ hive: RbeeProcess; url: string; pids: number[]; events: EventStream; cleanup(): Promise<void> }> {
@@ -44,6 +44,8 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
   it('SIGTERM: polite shutdown of all workers in parallel, progress events, all gone within 30 s, exit 0', async () => {
     const h = await hiveWithWorkers(2);
     cleanup = h.cleanup;
+    const children = childPidsOf(h.hive.pid);
+    expect(children.length).toBeGreaterThanOrEqual(2);
     const started = Date.now();
     process.kill(h.hive.pid, 'SIGTERM');
     const exit = await h.hive.exited;
@@ -51,6 +53,7 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(tookMs).toBeLessThan(30_000);
     for (const pid of h.pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of children) expect(await waitForPidGone(pid, 5_000)).toBe(true);
     const phases = h.events.events.flatMap((e) => (e.type === 'shutdown_progress' ? [e.progress.phase] : []));
     expect(phases[0]).toBe('polite');
     expect(phases[phases.length - 1]).toBe('done');
@@ -63,9 +66,13 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
   it('SIGKILL of the hive: its workers notice and exit on their own (no orphans)', async () => {
     const h = await hiveWithWorkers(2);
     cleanup = h.cleanup;
+    // Every child of the hive: the two workers and the warm standby (when it has been refilled).
+    const children = childPidsOf(h.hive.pid);
+    expect(children).toEqual(expect.arrayContaining(h.pids));
+    expect(children.length).toBeGreaterThanOrEqual(2);
     process.kill(h.hive.pid, 'SIGKILL');
     await h.hive.exited;
-    for (const pid of h.pids) expect(await waitForPidGone(pid, 15_000)).toBe(true);
+    for (const pid of children) expect(await waitForPidGone(pid, 15_000)).toBe(true);
   }, 120_000);
 
   it('refuses a non-loopback bind without a long token, and bad options, with exit codes', async () => {
