@@ -12,6 +12,7 @@ import { useRbee } from '../stores/store.js';
 
 function HiveCard({ hive, workerCount, readyCount, now, onRemove }: { hive: HiveInfo; workerCount: number; readyCount: number; now: number; onRemove: (h: HiveInfo) => void }) {
   const headingId = useId();
+  const shutdown = useRbee((s) => s.cluster.shutdown[hive.id]);
   return (
     <article className="card hive-card" aria-labelledby={headingId} data-hive-id={hive.id} data-state={hive.state}>
       <header className="card-head">
@@ -20,6 +21,12 @@ function HiveCard({ hive, workerCount, readyCount, now, onRemove }: { hive: Hive
         <HiveStateBadge state={hive.state} />
       </header>
       {hive.message ? <p className={hive.state === 'online' ? 'sub' : 'error-text'}>{hive.message}</p> : null}
+      {shutdown && shutdown.phase !== 'done' ? (
+        <p className="banner banner-warn" role="status">
+          Shutting down ({shutdown.phase === 'polite' ? 'asking workers to stop' : shutdown.phase}): {shutdown.remaining_workers} worker
+          {shutdown.remaining_workers === 1 ? '' : 's'} left
+        </p>
+      ) : null}
       <dl className="kv">
         <dt>Address</dt>
         <dd>

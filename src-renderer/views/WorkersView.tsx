@@ -63,6 +63,12 @@ function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: numb
               <span className="sub">{Math.round(w.load_progress * 100)} %</span>
             </span>
           ) : null}
+          {(w.state === 'backoff' || w.state === 'crashed') && w.last_exit && w.last_exit.reason !== 'operator' ? (
+            <span className="sub" data-testid="crash-note">
+              crashed ({w.last_exit.signal ?? `exit ${w.last_exit.code ?? '?'}`}
+              {w.last_exit.reason === 'exit' ? '' : `, ${w.last_exit.reason.replace('_', ' ')}`})
+            </span>
+          ) : null}
           {w.state === 'backoff' && w.next_restart_at !== null ? (
             <span className="countdown sub" data-testid="restart-countdown">
               restart in {formatCountdown(w.next_restart_at - now)}
@@ -74,9 +80,7 @@ function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: numb
         <div className="sub">{w.state === 'unhealthy' ? 'failing checks' : `seen ${formatAgo(w.last_heartbeat, now)}`}</div>
       </td>
       <td data-label="Slots in use">
-        <div>
-          {used}/{w.slots.total}
-        </div>
+        <div>{['idle', 'busy', 'loading'].includes(w.state) ? `${used}/${w.slots.total}` : '—'}</div>
       </td>
       <td data-label="Restarts">
         <div data-testid="restart-count">{w.restart_count}</div>
