@@ -477,6 +477,7 @@ export class ManagedWorker {
       }
     } else {
       this.healthFailures += 1;
+      this.tracker.recordUnhealthy();
       this.deps.metrics.healthCheckFailed(this.id);
       this.deps.logger.warn({ worker_id: this.id, failures: this.healthFailures }, 'worker health check failed');
       if (this.healthFailures >= this.spec.policy.health_failures) {

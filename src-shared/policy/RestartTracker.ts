@@ -109,6 +109,11 @@ export class RestartTracker {
     if (this.healthySince === null) this.healthySince = this.clock.now();
   }
 
+  /** A health check failed (not yet a failure): the stability window restarts at the next healthy check. */
+  recordUnhealthy(): void {
+    this.healthySince = null;
+  }
+
   /** The process stopped on request (not a failure): the stability window stops. */
   recordStopped(): void {
     this.healthySince = null;

@@ -159,6 +159,22 @@ describe('RestartTracker: consecutive attempts', () => {
     expect(t.nextDeadline()).toBeNull();
   });
 
+  it('a failed health check restarts the stability window', () => {
+    const { clock, t } = tracker({ stability_window_ms: 10_000 });
+    t.recordStarted();
+    t.recordFailure();
+    t.recordStarted();
+    t.recordHealthy();
+    clock.advance(8_000);
+    t.recordUnhealthy();
+    t.recordHealthy();
+    clock.advance(8_000);
+    expect(t.advance()).toEqual([]);
+    expect(t.attempts).toBe(1);
+    clock.advance(2_000);
+    expect(t.advance()).toEqual([{ type: 'attempts_reset' }]);
+  });
+
   it('max_restarts 0 never restarts', () => {
     const { t } = tracker({ max_restarts: 0 });
     t.recordStarted();
