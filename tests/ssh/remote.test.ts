@@ -3,7 +3,7 @@
  * injection, preflight, SFTP deploy with checksums, detached start with the token over the
  * channel, HTTP through forwardOut tunnels, adoption, stop, and the errors operators hit.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   mkdirSync,
   chmodSync,
@@ -431,6 +431,40 @@ describe('SSH layer against a real sshd', () => {
     } finally {
       execFileSync('umount', [small]);
     }
+  });
+
+  it('authenticates through a real ssh-agent (SSH_AUTH_SOCK) when no key file is given; a passphrase key file points to the agent', async () => {
+    const sock = join(dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        agent.stdout.on('data', (d: Buffer) => d.toString().includes('SSH_AUTH_SOCK') && resolve());
+        agent.once('exit', (code) => reject(new Error(`ssh-agent exited ${code}`)));
+      });
+      execFileSync('ssh-add', ['-q', sshd.clientKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+      const viaAgent = resolveSshTarget(
+        { host: sshd.host, port: sshd.port, user: sshd.user },
+        { agentSocket: sock },
+      );
+      expect(viaAgent.keyFile).toBeNull();
+      const c = await SshConnection.open({ target: viaAgent, knownHosts: store });
+      expect((await c.exec('echo agent')).stdout).toBe('agent\n');
+      await c.dispose();
+    } finally {
+      const exited = new Promise((resolve) => agent.once('exit', resolve));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    const locked = join(dir, 'locked_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret-pass', '-f', locked]);
+    const target2 = resolveSshTarget(
+      { host: sshd.host, port: sshd.port, user: sshd.user, keyFile: locked },
+      { agentSocket: null },
+    );
+    await expect(SshConnection.open({ target: target2, knownHosts: store })).rejects.toMatchObject({
+      code: 'KEY_FILE',
+      message: expect.stringContaining('ssh-agent'),
+    });
   });
 
   it('actionable errors: unreachable after 3 attempts, auth failure, key file too open', async () => {
