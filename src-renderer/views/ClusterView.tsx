@@ -151,6 +151,7 @@ function AddHiveForm() {
       </summary>
       <form
         className="form-grid"
+        noValidate
         onSubmit={(e: FormEvent) => {
           e.preventDefault();
           setResult(null);

@@ -170,7 +170,7 @@ function SpawnForm() {
   };
 
   return (
-    <form className="card form-grid" onSubmit={(e) => void submit(e)} aria-labelledby={`${id}-h`}>
+    <form className="card form-grid" onSubmit={(e) => void submit(e)} aria-labelledby={`${id}-h`} noValidate>
       <h2 id={`${id}-h`}>Spawn a worker</h2>
       <Field label="Hive" htmlFor={`${id}-hive`}>
         <select id={`${id}-hive`} value={hiveId} onChange={(e) => setHive(e.target.value)}>

@@ -1,0 +1,187 @@
+// @vitest-environment jsdom
+import { act } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../../src-shared/api/ApiError.js';
+import type { AddHiveRequest, ControlApi, Settings, SettingsPatch } from '../../src-shared/control/ControlApi.js';
+import { installApi } from '../../src-renderer/bridge/apiRegistry.js';
+import { dispatchClusterEvent, useRbee } from '../../src-renderer/stores/store.js';
+import { ClusterView } from '../../src-renderer/views/ClusterView.js';
+import { ModelsView } from '../../src-renderer/views/ModelsView.js';
+import { SettingsView } from '../../src-renderer/views/SettingsView.js';
+import { ev, hive } from './fixtures.js';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+let container: HTMLDivElement;
+let root: Root;
+
+function api(patch: Partial<ControlApi>): ControlApi {
+  const no = () => Promise.reject(new Error('not used'));
+  return {
+    getSnapshot: no,
+    subscribe: () => () => undefined,
+    spawnWorker: no,
+    stopWorker: no,
+    startWorker: no,
+    restartWorker: no,
+    resetBreaker: no,
+    listModels: no,
+    downloadModel: no,
+    listHives: no,
+    addHive: no,
+    removeHive: no,
+    queryAudit: no,
+    verifyAudit: no,
+    getSettings: no,
+    updateSettings: no,
+    infer: no,
+    ...patch,
+  };
+}
+
+/** Set an input's value the way React notices (native setter + input event). */
+function type(el: Element | null, value: string) {
+  if (!(el instanceof HTMLInputElement) && !(el instanceof HTMLSelectElement)) throw new Error('not an input');
+  const proto = el instanceof HTMLInputElement ? HTMLInputElement.prototype : HTMLSelectElement.prototype;
+  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value);
+  el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? 'change' : 'input', { bubbles: true }));
+}
+const byLabel = (text: string) => {
+  const label = [...container.querySelectorAll('label')].find((l) => l.textContent?.trim() === text);
+  return label ? document.getElementById(label.htmlFor) : null;
+};
+const button = (text: string) => [...container.querySelectorAll('button')].find((b) => b.textContent?.trim() === text)!;
+
+beforeEach(() => {
+  container = document.createElement('div');
+  document.body.appendChild(container);
+  root = createRoot(container);
+  act(() => dispatchClusterEvent(ev({ type: 'snapshot', snapshot: { hives: [hive()], workers: [], models: [] } }, 0)));
+});
+afterEach(() => {
+  act(() => root.unmount());
+  container.remove();
+  useRbee.setState(useRbee.getInitialState(), true);
+});
+
+describe('add-hive flow', () => {
+  it('shows the unknown host key, trusts it on request and shows the preflight', async () => {
+    const calls: AddHiveRequest[] = [];
+    installApi(
+      api({
+        addHive: async (req) => {
+          calls.push(req);
+          if (!req.trust_fingerprint) return { status: 'needs_trust', fingerprint: 'SHA256:abcDEF123', key_type: 'ssh-ed25519', host: 'gpu-box' };
+          return {
+            status: 'added',
+            hive: hive({ id: 'gpu-box', kind: 'remote' }),
+            preflight: { os: 'linux', arch: 'x64', node_version: 'v22.1.0', node_ok: true, free_disk_bytes: 2 ** 40, gpus: [{ name: 'RTX 4090', memory_total_mb: 24564 }], installed_version: null, problems: ['low disk on /tmp'] },
+          };
+        },
+      }),
+      'http',
+    );
+    act(() => root.render(<ClusterView />));
+    act(() => type(byLabel('Host or SSH alias'), 'gpu-box'));
+    act(() => type(byLabel('User'), 'me'));
+    await act(async () => button('Connect and check').click());
+    expect(calls[0]).toEqual({ host: 'gpu-box', user: 'me' });
+    expect(container.querySelector('[data-testid="host-fingerprint"]')?.textContent).toBe('SHA256:abcDEF123');
+    await act(async () => button('Trust this key and add').click());
+    expect(calls[1]).toMatchObject({ host: 'gpu-box', trust_fingerprint: 'SHA256:abcDEF123' });
+    expect(container.textContent).toContain('Hive gpu-box added.');
+    expect(container.textContent).toContain('RTX 4090 (24564 MB)');
+    expect(container.textContent).toContain('low disk on /tmp');
+  });
+
+  it('validates the port before calling the host', async () => {
+    const addHive = vi.fn();
+    installApi(api({ addHive }), 'http');
+    act(() => root.render(<ClusterView />));
+    act(() => type(byLabel('Host or SSH alias'), 'h'));
+    act(() => type(byLabel('Port'), '70000'));
+    await act(async () => button('Connect and check').click());
+    expect(addHive).not.toHaveBeenCalled();
+    expect(container.querySelector('[role="alert"]')?.textContent).toBe('Port must be 1–65535.');
+  });
+});
+
+describe('settings form', () => {
+  const settings: Settings = {
+    restart_policy: {
+      backoff_base_ms: 1000,
+      backoff_max_ms: 60000,
+      jitter_ratio: 0.2,
+      max_restarts: 3,
+      stability_window_ms: 300000,
+      breaker_failures: 5,
+      breaker_window_ms: 300000,
+      breaker_cooldown_ms: 60000,
+      load_timeout_ms: 120000,
+      health_period_ms: 2000,
+      health_failures: 3,
+    },
+    audit_mode: 'local',
+    queen_port: 7833,
+    hive_port: 7835,
+    api_token_fingerprint: 'token:9f86d0',
+    models_dir: '/m',
+  };
+
+  it('refuses invalid numbers with a message per field, saves valid ones as one patch', async () => {
+    const patches: SettingsPatch[] = [];
+    installApi(
+      api({
+        getSettings: async () => settings,
+        updateSettings: async (p) => {
+          patches.push(p);
+          return { ...settings, restart_policy: { ...settings.restart_policy, ...p.restart_policy } };
+        },
+      }),
+      'ipc',
+    );
+    await act(async () => root.render(<SettingsView />));
+    expect(container.querySelector('[data-testid="token-fingerprint"]')?.textContent).toBe('token:9f86d0');
+    // In Electron only the fingerprint is shown: no reveal.
+    expect(container.textContent).not.toContain('Reveal token');
+    act(() => type(byLabel('Jitter (ratio)'), '3'));
+    await act(async () => button('Save settings').click());
+    expect(patches).toHaveLength(0);
+    expect(container.textContent).toContain('Jitter must be between 0 and 1.');
+    expect(document.activeElement).toBe(byLabel('Jitter (ratio)'));
+    act(() => type(byLabel('Jitter (ratio)'), '0.1'));
+    act(() => type(byLabel('Breaker failures (failures)'), '2'));
+    await act(async () => button('Save settings').click());
+    expect(patches[0]).toEqual({ audit_mode: 'local', restart_policy: { ...settings.restart_policy, jitter_ratio: 0.1, breaker_failures: 2 } });
+    expect(container.textContent).toContain('Settings saved.');
+  });
+
+  it('shows a designed error state with retry when settings cannot load', async () => {
+    let fail = true;
+    installApi(api({ getSettings: async () => (fail ? Promise.reject(new ApiError(503, 'HIVE_UNREACHABLE', 'down')) : settings) }), 'ipc');
+    await act(async () => root.render(<SettingsView />));
+    expect(container.querySelector('[role="alert"]')?.textContent).toContain('down (HIVE_UNREACHABLE, HTTP 503)');
+    fail = false;
+    await act(async () => button('Try again').click());
+    expect(container.querySelector('[data-testid="token-fingerprint"]')).not.toBeNull();
+  });
+});
+
+describe('models view', () => {
+  it('labels the demo model and reports a refused download clearly', async () => {
+    installApi(api({ downloadModel: async () => Promise.reject(new ApiError(502, 'UPSTREAM_ERROR', 'getaddrinfo ENOTFOUND huggingface.co')) }), 'http');
+    act(() =>
+      dispatchClusterEvent(
+        ev({ type: 'models_updated', hive_id: 'local', models: [{ name: 'demo.gguf', hive: 'local', size_bytes: 474720, architecture: 'llama', quantization: 'F32', context_length: 512, is_demo: true }] }, 1),
+      ),
+    );
+    act(() => root.render(<ModelsView />));
+    expect(container.querySelector('tr[data-model="demo.gguf"]')?.textContent).toContain('demo · random weights');
+    act(() => type(byLabel('Source'), 'hf:someone/repo/model.gguf'));
+    await act(async () => button('Download').click());
+    expect(container.querySelector('[data-testid="download-status"]')?.textContent).toBe(
+      'Download could not start: getaddrinfo ENOTFOUND huggingface.co (UPSTREAM_ERROR, HTTP 502)',
+    );
+  });
+});
