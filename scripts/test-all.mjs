@@ -3,7 +3,8 @@
 // lint, typecheck, every vitest suite with coverage, the browser e2e suite and reports the Electron
 // e2e suite honestly. Exits non-zero on the first failing stage.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -47,4 +48,28 @@ run('typecheck', 'npm', ['run', 'typecheck']);
 run('unit + integration (vitest, coverage of src-main and src-shared)', 'npx', ['vitest', 'run', '--coverage']);
 if (existsSync('playwright.config.ts')) run('browser e2e (Playwright + Debian Chromium)', 'npx', ['playwright', 'test']);
 if (existsSync('scripts/electron-e2e.mjs')) run('electron e2e', 'node', ['scripts/electron-e2e.mjs']);
+printCoverageSummary();
 console.log('\nAll test stages passed.');
+
+/** The run ends with what the real tests exercise: coverage of src-main and src-shared, by folder. */
+function printCoverageSummary() {
+  const file = 'coverage/coverage-summary.json';
+  if (!existsSync(file)) return;
+  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  const byFolder = new Map();
+  for (const [path, data] of Object.entries(summary)) {
+    if (path === 'total') continue;
+    const parts = relative(process.cwd(), path).split('/');
+    const folder = parts[0] === 'src-main' ? `src-main/${parts[1]}` : parts[0];
+    const acc = byFolder.get(folder) ?? { covered: 0, total: 0 };
+    acc.covered += data.lines.covered;
+    acc.total += data.lines.total;
+    byFolder.set(folder, acc);
+  }
+  const t = summary.total;
+  console.log('\n=== Coverage of src-main and src-shared (vitest v8; code run in child processes is not counted)');
+  for (const [folder, { covered, total }] of [...byFolder].sort()) {
+    console.log(`  ${folder.padEnd(22)} ${((100 * covered) / Math.max(1, total)).toFixed(1).padStart(5)} % lines (${covered}/${total})`);
+  }
+  console.log(`  ${'total'.padEnd(22)} lines ${t.lines.pct} % · statements ${t.statements.pct} % · functions ${t.functions.pct} % · branches ${t.branches.pct} %`);
+}

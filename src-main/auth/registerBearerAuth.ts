@@ -10,8 +10,12 @@ export interface BearerAuthOptions {
   /** Path prefixes answered without a token (static UI assets). Defaults to none. */
   publicPrefixes?: readonly string[];
   audit: AuditSink;
-  /** Emit auth_success for every accepted request. Defaults to false: failures always are. */
-  auditSuccess?: boolean;
+  /**
+   * auth_success events: 'every' request, or the 'first' per token fingerprint and client IP within
+   * 10 minutes (a trail of who connected without one record per token streamed). Defaults to 'first'.
+   * Failures are always recorded.
+   */
+  auditSuccess?: 'every' | 'first';
 }
 
 declare module 'fastify' {
@@ -31,6 +35,8 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
   const publicPaths = new Set(options.publicPaths);
   const prefixes = options.publicPrefixes ?? [];
   app.decorateRequest('actor', 'anonymous');
+  const SUCCESS_WINDOW_MS = 10 * 60_000;
+  const lastSuccess = new Map<string, number>();
   app.addHook('onRequest', async (request, reply) => {
     const path = pathOf(request);
     if (options.token === undefined || publicPaths.has(path) || prefixes.some((p) => path.startsWith(p))) return;
@@ -50,7 +56,12 @@ export function registerBearerAuth(app: FastifyInstance, options: BearerAuthOpti
       return reply.code(401).send({ error: { code: outcome.code, message: outcome.message } });
     }
     request.actor = outcome.fingerprint;
-    if (options.auditSuccess) {
+    const key = `${outcome.fingerprint}|${request.ip}`;
+    const now = Date.now();
+    const seen = lastSuccess.get(key);
+    if (options.auditSuccess === 'every' || seen === undefined || now - seen > SUCCESS_WINDOW_MS) {
+      lastSuccess.set(key, now);
+      if (lastSuccess.size > 10_000) lastSuccess.delete(lastSuccess.keys().next().value as string);
       options.audit
         .emit({ event_type: 'auth_success', actor: outcome.fingerprint, client_ip: request.ip, request_id: request.id, path })
         .catch((error: unknown) => request.log.warn({ err: error }, 'audit emit failed'));

@@ -4,7 +4,7 @@ import { MODEL, startTestQueen, type TestQueen } from './queenHarness.js';
 
 let q: TestQueen;
 beforeAll(async () => {
-  q = await startTestQueen();
+  q = await startTestQueen({ models: [MODEL, 'spare.gguf'] });
   await Promise.all([q.spawn({ slots: 1 }), q.spawn({ slots: 1 })]);
 });
 afterAll(async () => {
@@ -79,10 +79,20 @@ describe('queen deadline ceiling', () => {
   });
 });
 
+describe('queen on-demand workers', () => {
+  it('a request for a catalog model nobody serves starts a worker and is answered within its deadline', async () => {
+    expect(q.readyWorkers('spare.gguf')).toHaveLength(0);
+    const r = await infer({ model: 'spare.gguf', max_tokens: 4 }, { 'x-deadline-remaining-ms': '30000' });
+    expect(r.status).toBe(200);
+    expect(endOf(r)).toBeDefined();
+    await q.waitFor((s) => s.workers.some((w) => w.model === 'spare.gguf'));
+  });
+});
+
 describe('queen resilience', () => {
   it('a worker SIGKILLed while requests are queued: every request that had not started yet still succeeds', async () => {
-    const snapshot = await q.waitFor((s) => s.workers.filter((w) => w.state === 'idle' || w.state === 'busy').length === 2);
-    const victim = snapshot.workers[0]!;
+    const snapshot = await q.waitFor((s) => s.workers.filter((w) => w.model === MODEL && (w.state === 'idle' || w.state === 'busy')).length === 2);
+    const victim = snapshot.workers.find((w) => w.model === MODEL)!;
     const total = 8;
     let killedAt = Number.POSITIVE_INFINITY;
     let streaming = 0;
