@@ -34,6 +34,17 @@ test('every view: screenshot (desktop and 360 px) and no serious axe violations'
     await screenshot(page, `view-${view.route}-360px`);
     await expectAccessible(page, `${view.route} at 360 px`);
   }
+
+  // Dark palette (prefers-color-scheme): contrast holds there too.
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  for (const view of VIEWS) {
+    await page.goto(`${queen.current.url}/ui/#/${view.route}`);
+    await expect(page.getByRole('heading', { level: 1, name: view.heading })).toBeVisible();
+    await expect(page.locator('[role="status"][aria-busy="true"]')).toHaveCount(0);
+    await screenshot(page, `view-${view.route}-dark`);
+    await expectAccessible(page, `${view.route} (dark)`);
+  }
 });
 
 test('keyboard: the main navigation and a confirmation dialog work without a mouse', async ({ page, queen }) => {

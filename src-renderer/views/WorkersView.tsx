@@ -77,7 +77,16 @@ function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: numb
         </div>
       </td>
       <td data-label="Health">
-        <div className="sub">{w.state === 'unhealthy' ? 'failing checks' : `seen ${formatAgo(w.last_heartbeat, now)}`}</div>
+        <div>
+          {w.state === 'unhealthy' ? (
+            <span className="error-text">failing checks</span>
+          ) : w.state === 'idle' || w.state === 'busy' ? (
+            'passing'
+          ) : (
+            '—'
+          )}
+          {w.last_heartbeat !== null ? <span className="sub">last report {formatAgo(w.last_heartbeat, now)}</span> : null}
+        </div>
       </td>
       <td data-label="Slots in use">
         <div>{['idle', 'busy', 'loading'].includes(w.state) ? `${used}/${w.slots.total}` : '—'}</div>
