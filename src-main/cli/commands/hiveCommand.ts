@@ -3,6 +3,8 @@ import { InvalidRestartPolicyError, resolveRestartPolicy } from '../../../src-sh
 import { loadToken } from '../../auth/loadToken.js';
 import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
+import { watchParent } from '../../common/process/watchParent.js';
+import { auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
 import { createHive, type Hive } from '../../hive/createHive.js';
 
 /** Environment variable through which the hive gets its bearer token (never argv). */
@@ -18,6 +20,7 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]
   --idle-ttl-ms N       stop workers idle this long (default: never)
   --threads N           worker threads when a spawn request does not say (default: half the cores)
   --shutdown-timeout-ms N  cap of the graceful shutdown cascade (default 30000)
+  --exit-with-parent    stop (gracefully) when the process that started this hive is gone
   --gpu auto|off        probe GPUs for devices and admission (default auto)
   --memory-reserve-mb N RAM/VRAM the admission check keeps free (default 256)
   --standby N           pre-started worker processes kept warm for fast (re)starts (default 1; 0 = off)
@@ -50,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
         threads: { type: 'string' },
         'shutdown-timeout-ms': { type: 'string' },
         gpu: { type: 'string', default: 'auto' },
+        'exit-with-parent': { type: 'boolean', default: false },
         'memory-reserve-mb': { type: 'string' },
         standby: { type: 'string' },
         help: { type: 'boolean' },
@@ -105,6 +109,17 @@ export async function run(argv: string[]): Promise<number> {
 
   const logger = createLogger('hive').child({ hive_id: values.id });
   if (!token) logger.warn('no token configured: auth is off (allowed on loopback only)');
+  // LLORCH_AUDIT_MODE / LLORCH_AUDIT_DIR: the hive's own chain (its workers inherit the environment).
+  let audit: AuditLog;
+  try {
+    audit = await auditSinkFromEnv(`hive:${values.id}`, process.env, {
+      secrets: () => (token ? [token] : []),
+      onError: (error) => logger.warn({ err: error }, 'audit write failed'),
+    });
+  } catch (error) {
+    process.stderr.write(`rbee hive: ${(error as Error).message}\n`);
+    return 1;
+  }
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
@@ -117,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     stopping = true;
     logger.info({ why }, 'shutting down');
-    const done = hive ? hive.close() : Promise.resolve();
+    const done = (hive ? hive.close() : Promise.resolve()).then(() => audit.close());
     done.then(
       () => {
         logger.flush();
@@ -151,13 +166,21 @@ export async function run(argv: string[]): Promise<number> {
       memoryReserveBytes: reserveMb === undefined ? undefined : reserveMb * 1024 * 1024,
       standbyWorkers,
       onShutdownRequested: () => shutdown('POST /v1/shutdown'),
+      audit,
     });
+    // The hive's audit records also travel on its event stream: the dashboard tails them live.
+    const liveHive = hive;
+    audit.onRecord((record) => liveHive.events.publish({ type: 'audit', record }));
+    // A hive started by a local queen ends with it (no orphans if the app crashes); remote hives
+    // are started detached and keep serving across queen restarts.
+    if (values['exit-with-parent']) watchParent(() => shutdown('parent gone'));
   } catch (error) {
     process.stderr.write(`rbee hive: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
   if (stopping) {
     await hive.close();
+    await audit.close();
   } else {
     announce({ event: 'listening', port: hive.port, pid: process.pid, hive_id: hive.id, url: hive.url });
   }

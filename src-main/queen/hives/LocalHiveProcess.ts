@@ -55,7 +55,7 @@ export class LocalHiveProcess {
 
   start(): void {
     const { options } = this;
-    const args = ['--models-dir', options.modelsDir, '--id', options.id, '--port', String(options.port ?? 0), '--host', '127.0.0.1'];
+    const args = ['--models-dir', options.modelsDir, '--id', options.id, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--exit-with-parent'];
     if (options.workerPolicy && Object.keys(options.workerPolicy).length > 0) args.push('--policy', JSON.stringify(options.workerPolicy));
     if (options.threads) args.push('--threads', String(options.threads));
     const launch = rbeeCommand('hive', args);
