@@ -37,6 +37,8 @@ export interface RecoveryFigures extends Record<string, number> {
   applied_backoff_ms_median: number;
   /** Spawn → ready (process start, node-llama-cpp init, model load). */
   spawn_to_ready_ms_median: number;
+  /** Spawn → the worker's HTTP port is bound (process/module start-up; the rest is node-llama-cpp). */
+  spawn_to_listening_ms_median: number;
   /** SIGKILL → ready, everything included. */
   total_ms_median: number;
 }
@@ -88,19 +90,24 @@ export async function benchRecovery(runs = RUNS): Promise<RecoveryFigures> {
   const detect: number[] = [];
   const backoff: number[] = [];
   const spawnToReady: number[] = [];
+  const spawnToListening: number[] = [];
   const total: number[] = [];
   try {
     await hive.supervisor.spawn({ model: 'tiny.gguf', id: 'bench', device: 'cpu', slots: 1, threads: 1, ctx: 256 });
     let ready = (await waitForWorker(0, (w) => w.state === 'idle')).worker;
     for (let run = 0; run < runs + 1; run++) {
-      // Let the attempt count reset (stability window) so every run gets the same nominal backoff.
+      // Let the attempt count reset (stability window) so every run gets the same nominal backoff, and
+      // let the hive's warm standby be replaced: the steady state a real crash meets.
       await new Promise((r) => setTimeout(r, 1_100));
+      const deadline = Date.now() + 30_000;
+      while (hive.supervisor.readyStandbys < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const from = events.length;
       const killedAt = Date.now();
       process.kill(ready.pid!, 'SIGKILL');
       const crashed = await waitForWorker(from, (w) => w.state === 'crashed');
       const scheduled = await waitForWorker(from, (w) => w.state === 'backoff');
       const spawned = await waitForWorker(from, (w) => w.state === 'loading' && w.pid !== ready.pid);
+      const listening = await waitForWorker(from, (w) => w.state === 'loading' && w.pid !== ready.pid && w.port !== null);
       const again = await waitForWorker(from, (w) => w.state === 'idle' && w.pid !== ready.pid);
       ready = again.worker;
       if (run === 0) continue; // warm-up (file cache, tsx cache)
@@ -110,6 +117,7 @@ export async function benchRecovery(runs = RUNS): Promise<RecoveryFigures> {
       detect.push(crashed.at - killedAt);
       backoff.push(applied);
       spawnToReady.push(again.at - spawned.worker.started_at!);
+      spawnToListening.push(listening.at - spawned.worker.started_at!);
     }
   } finally {
     unsubscribe();
@@ -124,6 +132,7 @@ export async function benchRecovery(runs = RUNS): Promise<RecoveryFigures> {
     detect_ms_median: median(detect),
     applied_backoff_ms_median: median(backoff),
     spawn_to_ready_ms_median: median(spawnToReady),
+    spawn_to_listening_ms_median: median(spawnToListening),
     total_ms_median: median(total),
   };
 }

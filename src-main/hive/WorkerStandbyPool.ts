@@ -21,6 +21,7 @@ export function standbyCommand(): ProcessCommand {
  */
 export class WorkerStandbyPool {
   private readonly idle: ChildProcess[] = [];
+  private readonly warm = new WeakSet<ChildProcess>();
   private closed = false;
   private failures = 0;
 
@@ -31,6 +32,11 @@ export class WorkerStandbyPool {
     private readonly refillDelayMs = 3_000,
   ) {
     for (let i = 0; i < size; i++) this.refill();
+  }
+
+  /** Standbys that have finished loading their modules and wait for work. */
+  get readyCount(): number {
+    return this.idle.filter((c) => this.warm.has(c)).length;
   }
 
   /** A warm process (may still be loading its modules), or null when none is available. */
@@ -60,7 +66,10 @@ export class WorkerStandbyPool {
     let tail = '';
     child.stdout?.on('data', () => undefined);
     child.stderr?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-2000)));
-    child.once('message', () => (this.failures = 0));
+    child.once('message', () => {
+      this.failures = 0;
+      this.warm.add(child);
+    });
     child.once('exit', (code, signal) => {
       const i = this.idle.indexOf(child);
       if (i !== -1) this.idle.splice(i, 1);

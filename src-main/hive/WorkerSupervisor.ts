@@ -72,6 +72,11 @@ export class WorkerSupervisor {
     return this.options.policy;
   }
 
+  /** Warm standby processes ready for the next spawn (see WorkerStandbyPool). */
+  get readyStandbys(): number {
+    return this.options.standby?.readyCount ?? 0;
+  }
+
   list(): WorkerInfo[] {
     return [...this.workers.values()].map((w) => w.info());
   }
