@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rbeeCommand } from '../../src-main/common/rbeeCommand.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import { api, childPidsOf, EventStream, HIVE_TOKEN, isAlive, makeModelsDir, tinySpawn, waitForPidGone } from './hiveHarness.js';
@@ -85,6 +88,33 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
       expect((await bad.exited).code).toBe(2);
       expect(bad.output()).toMatch(/max_restarts must be at least 0/);
     } finally {
+      await models.cleanup();
+    }
+  }, 60_000);
+});
+
+describe('rbee hive --exit-with-parent', () => {
+  it('shuts down when the process that started it is SIGKILLed', async () => {
+    const models = await makeModelsDir();
+    const { command, args } = rbeeCommand('hive', ['--models-dir', models.dir, '--port', '0', '--gpu', 'off', '--standby', '0', '--exit-with-parent']);
+    const quoted = [command, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    // A parent shell that starts the hive and waits; killing it re-parents the hive.
+    const parent = spawn('sh', ['-c', `${quoted} & wait`], { env: { ...process.env, RBEE_HIVE_TOKEN: HIVE_TOKEN, RBEE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<{ pid: number }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('hive did not start')), 30_000);
+        createInterface({ input: parent.stdout! }).on('line', (l) => {
+          if (l.includes('"listening"')) {
+            clearTimeout(timer);
+            resolve(JSON.parse(l) as { pid: number });
+          }
+        });
+      });
+      expect(isAlive(line.pid)).toBe(true);
+      process.kill(parent.pid!, 'SIGKILL');
+      expect(await waitForPidGone(line.pid, 10_000)).toBe(true);
+    } finally {
+      if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
       await models.cleanup();
     }
   }, 60_000);
