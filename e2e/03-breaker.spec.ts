@@ -97,10 +97,5 @@ test('crash loop with a short breaker window: the badge opens with a countdown, 
 });
 
 test('the crash loop appears step by step in the audit view, live', async ({ page, queen, context }) => {
-  // The local hive does not record or publish its audit events yet: `rbee hive` ignores
-  // LLORCH_AUDIT_MODE/LLORCH_AUDIT_DIR (src-main/cli/commands/hiveCommand.ts builds no audit sink),
-  // so worker_* and breaker_* never reach the queen's stream or its merged query. Remove this line
-  // once they do; the test then runs as written.
-  test.fixme(true, 'hive audit events (worker_*, breaker_*) are not recorded/published by rbee hive yet');
   await crashLoop(page, context, queen, true);
 });
