@@ -24,6 +24,8 @@ export interface SshConnectionEvents {
   connected: [];
   /** An established connection was lost (keepalive timeout, reset, server gone); reconnecting. */
   unreachable: [error: Error];
+  /** A reconnect attempt starts dialling (after its backoff). */
+  reconnecting: [info: { attempt: number }];
   /** One reconnect attempt failed (the link is still down); the next follows after backoff. */
   reconnect_failed: [info: { attempt: number; error: Error }];
   /** Connected again after `unreachable`: a new ssh2 client, same target. */
@@ -198,16 +200,22 @@ export class SshConnection extends EventEmitter<SshConnectionEvents> {
         new SshError('DISPOSED', `SSH connection to ${targetAddress(this.target)} is ${this._state}.`),
       );
     return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject };
-      this.waiters.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(signal.reason);
+      const onAbort = (): void => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(signal?.reason);
+      };
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
         },
-        { once: true },
-      );
+        reject: (e: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -362,12 +370,16 @@ export class SshConnection extends EventEmitter<SshConnectionEvents> {
     const { target, knownHosts } = this.options;
     return new Promise<void>((resolve, reject) => {
       const client = new Client();
+      // A dial still in flight when the connection is disposed is abandoned at once.
+      const onDispose = (): void => settle(new SshError('DISPOSED', 'SSH connection disposed.'));
+      this.disposeController.signal.addEventListener('abort', onDispose, { once: true });
       let hostKeyError: Error | null = null;
       let ready = false;
       let settled = false;
       const settle = (error: Error | null): void => {
         if (settled) return;
         settled = true;
+        this.disposeController.signal.removeEventListener('abort', onDispose);
         if (error) {
           client.destroy();
           reject(error);
@@ -379,6 +391,10 @@ export class SshConnection extends EventEmitter<SshConnectionEvents> {
         if (!ready) settle(hostKeyError ?? mapConnectError(error, target));
       });
       client.on('ready', () => {
+        if (this.disposed) {
+          settle(new SshError('DISPOSED', 'SSH connection disposed.'));
+          return;
+        }
         ready = true;
         this.client = client;
         this.sftpPromise = null;
@@ -470,6 +486,7 @@ export class SshConnection extends EventEmitter<SshConnectionEvents> {
       }
       if (this._state === 'disposed') return;
       try {
+        this.emit('reconnecting', { attempt });
         await this.dialOnce();
         this.emit('reconnected', { attempts: attempt, downMs: Date.now() - since });
         return;

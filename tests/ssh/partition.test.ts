@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HiveState } from '../../src-shared/cluster/HiveInfo.js';
 import { KnownHostsStore } from '../../src-main/ssh/knownHosts.js';
 import { RemoteHive } from '../../src-main/ssh/RemoteHive.js';
+import { SshConnection } from '../../src-main/ssh/SshConnection.js';
 import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
 import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
 import type { SshdHandle } from '../helpers/sshd.js';
@@ -28,6 +29,7 @@ describe('partition (network namespace + veth)', () => {
   beforeAll(async () => {
     sshd = await startSshd({ netns: true });
     dir = mkdtempSync(join(tmpdir(), 'rbee-ssh-part-'));
+    writeFileSync(join(dir, 'known_hosts'), `${sshd.knownHostsLine()}\n`);
   });
   afterAll(async () => {
     await sshd?.stop();
@@ -36,7 +38,6 @@ describe('partition (network namespace + veth)', () => {
 
   it('link down → unreachable within the keepalive bound; link up → reconnected, same hive pid, not restarted', async () => {
     expect(sshd.netns).not.toBeNull();
-    writeFileSync(join(dir, 'known_hosts'), `${sshd.knownHostsLine()}\n`);
     const target = resolveSshTarget(
       { host: sshd.host, port: sshd.port, user: sshd.user, keyFile: sshd.clientKeyPath },
       { agentSocket: null },
@@ -105,5 +106,45 @@ describe('partition (network namespace + veth)', () => {
       await hive.dispose();
       if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
     }
+  });
+
+  it('dispose during reconnect attempts abandons the dial in flight and never reconnects afterwards', async () => {
+    const target = resolveSshTarget(
+      { host: sshd.host, port: sshd.port, user: sshd.user, keyFile: sshd.clientKeyPath },
+      { agentSocket: null },
+    );
+    const knownHosts = new KnownHostsStore({ appFile: join(dir, 'known_hosts') });
+    const connection = await SshConnection.open({
+      target,
+      knownHosts,
+      keepaliveIntervalMs: KEEPALIVE_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT,
+      readyTimeoutMs: 5000,
+      backoffBaseMs: 100,
+      backoffMaxMs: 200,
+    });
+    let reconnected = 0;
+    connection.on('reconnected', () => reconnected++);
+    const lost = new Promise<void>((resolve) => connection.once('unreachable', () => resolve()));
+    sshd.partition();
+    try {
+      await lost;
+      // The next dial is now in flight against the dead link (it would hang for readyTimeout = 5 s).
+      await new Promise<void>((resolve) => connection.once('reconnecting', () => resolve()));
+      const t0 = Date.now();
+      await connection.dispose();
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(connection.state).toBe('disposed');
+    } finally {
+      sshd.heal();
+    }
+    await expect(connection.whenConnected()).rejects.toMatchObject({ code: 'DISPOSED' });
+    // Link is back: a fresh connection works, the disposed one stays down. (Absence check: no event
+    // exists for "did not reconnect", so give it longer than its whole backoff before looking.)
+    const fresh = await SshConnection.open({ target, knownHosts });
+    await fresh.dispose();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(reconnected).toBe(0);
+    expect(connection.state).toBe('disposed');
   });
 });
