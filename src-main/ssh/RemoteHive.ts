@@ -225,21 +225,29 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
 
   /**
    * Starts the hive detached on the remote loopback, or adopts the one already running (pid file,
-   * process alive with this version's folder in its command line, health answers). Resolves once
-   * `/v1/health` answers through the tunnel.
+   * process alive with this version's folder in its command line; waits for its health). A running
+   * hive of ANOTHER version (same data dir) is stopped first: an upgrade (`replaced` = its pid).
+   * Resolves once `/v1/health` answers through the tunnel.
    */
-  async start(): Promise<{ pid: number; adopted: boolean }> {
+  async start(): Promise<{ pid: number; adopted: boolean; replaced?: number }> {
     const report = this.report ?? (await this.preflight());
     const ctx = this.launchContext(report);
     const existing = await this.readPid();
-    if (
-      existing !== null &&
-      (await isRemoteProcessAlive(this.connection, existing, ctx.dir)) &&
-      (await this.healthy())
-    ) {
-      this._pid = existing;
-      this.setState('online', null);
-      return { pid: existing, adopted: true };
+    let replaced: number | undefined;
+    if (existing !== null) {
+      if (await isRemoteProcessAlive(this.connection, existing, ctx.dir)) {
+        // This version's hive is running: adopt it (waiting for health if it is still starting).
+        this._pid = existing;
+        await this.waitHealthy(existing, ctx.dir, report);
+        this.setState('online', null);
+        return { pid: existing, adopted: true };
+      }
+      const anyVersion = `${posix.join(report.data_dir, 'hive')}/`;
+      if (await isRemoteProcessAlive(this.connection, existing, anyVersion)) {
+        // Another version of our hive holds the port: an upgrade. Its graceful stop ends its workers.
+        await stopRemoteProcess(this.connection, existing, anyVersion, 30_000);
+        replaced = existing;
+      }
     }
     const argv = (this.options.command ?? defaultHiveCommand)(ctx);
     const pid = await startDetached(this.connection, {
@@ -252,7 +260,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     this._pid = pid;
     await this.waitHealthy(pid, ctx.dir, report);
     this.setState('online', null);
-    return { pid, adopted: false };
+    return replaced === undefined ? { pid, adopted: false } : { pid, adopted: false, replaced };
   }
 
   /**

@@ -360,14 +360,26 @@ describe('SSH layer against a real sshd', () => {
       const again = await RemoteHive.connect(options);
       try {
         expect(await again.start()).toEqual({ pid, adopted: true });
-        expect(await again.stop(5000)).toBe(true);
-        expect(existsSync(`/proc/${pid}`)).toBe(false);
-        expect(again.state).toBe('stopped');
-        expect(await again.isRunning()).toBe(false);
       } finally {
         await again.dispose();
       }
-      expect(audit.filter((e) => e.event_type === 'hive_connected').length).toBe(2);
+      // A new version replaces the running one (upgrade): old pid stopped, new one serving.
+      const upgraded = await RemoteHive.connect({ ...options, version: '0.1.1' });
+      try {
+        await upgraded.deploy();
+        const next = await upgraded.start();
+        expect(next).toMatchObject({ adopted: false, replaced: pid });
+        expect(existsSync(`/proc/${pid}`)).toBe(false);
+        expect((await (await upgraded.request('/whoami')).json<{ pid: number }>()).pid).toBe(next.pid);
+        pid = next.pid;
+        expect(await upgraded.stop(5000)).toBe(true);
+        expect(existsSync(`/proc/${pid}`)).toBe(false);
+        expect(upgraded.state).toBe('stopped');
+        expect(await upgraded.isRunning()).toBe(false);
+      } finally {
+        await upgraded.dispose();
+      }
+      expect(audit.filter((e) => e.event_type === 'hive_connected').length).toBe(3);
     } finally {
       await hive.dispose();
       if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
