@@ -170,7 +170,12 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     return models;
   };
   const refreshDevices = async (): Promise<DeviceInfo[]> => {
-    devices = await probe.devices();
+    const next = await probe.devices();
+    if (JSON.stringify(next) !== JSON.stringify(devices)) {
+      devices = next;
+      // Subscribers (the queen, the dashboard's device bars) learn about devices found after start-up.
+      events.publish({ type: 'hive_updated', hive: info() });
+    }
     return devices;
   };
 

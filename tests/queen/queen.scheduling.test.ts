@@ -45,6 +45,26 @@ describe('queen scheduling across two workers', () => {
   });
 });
 
+describe('queen cancel', () => {
+  it('DELETE /v1/inference/{job_id} on the queen cancels the job on its worker (stop_reason cancelled)', async () => {
+    let jobId: string | undefined;
+    let gotToken!: () => void;
+    const tokenSeen = new Promise<void>((r) => (gotToken = r));
+    const stream = infer({ max_tokens: 2048, ignore_eos: true }, {}, {
+      onEvent: (e) => {
+        if (e.event !== 'done' && e.event.type === 'started') jobId = e.event.job_id;
+        if (e.event !== 'done' && e.event.type === 'token') gotToken();
+      },
+    });
+    await tokenSeen;
+    const del = await fetch(`${q.url}/v1/inference/${jobId}`, { method: 'DELETE', headers: q.auth });
+    expect(del.status).toBe(204);
+    const result = await stream;
+    expect(endOf(result)?.stop_reason).toBe('cancelled');
+    expect((await fetch(`${q.url}/v1/inference/${jobId}`, { method: 'DELETE', headers: q.auth })).status).toBe(404);
+  });
+});
+
 describe('queen deadlines', () => {
   it('a past deadline gets 504 before any routing (even for an unknown model)', async () => {
     const r = await infer({ model: 'no-such-model.gguf', max_tokens: 4 }, { 'x-deadline': String(Date.now() - 5) });

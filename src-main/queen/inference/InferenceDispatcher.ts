@@ -47,6 +47,8 @@ const MAX_ATTEMPTS = 4;
  */
 export class InferenceDispatcher {
   private readonly credentials = new Map<string, WorkerCredentials>();
+  /** Running jobs by the worker's job id, so `DELETE /v1/inference/{job_id}` on the queen reaches it. */
+  private readonly running = new Map<string, { creds: WorkerCredentials; agent: http.Agent }>();
 
   constructor(
     private readonly view: ClusterView,
@@ -77,6 +79,31 @@ export class InferenceDispatcher {
     }
     if (context.deadline.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed before any worker answered');
     throw new ApiError(502, 'UPSTREAM_ERROR', `No worker could serve the request: ${lastError?.message ?? 'unknown error'}`);
+  }
+
+  /** Asks the worker running `jobId` to cancel it (it ends with stop reason `cancelled`). */
+  async cancel(jobId: string): Promise<boolean> {
+    const job = this.running.get(jobId);
+    if (!job) return false;
+    const target = new URL(`/v1/inference/${encodeURIComponent(jobId)}`, job.creds.url);
+    return new Promise<boolean>((resolve) => {
+      const req = http.request(
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: 'DELETE',
+          agent: job.agent,
+          headers: job.creds.token ? { authorization: `Bearer ${job.creds.token}` } : {},
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 204);
+        },
+      );
+      req.on('error', () => resolve(false));
+      req.end();
+    });
   }
 
   private async credentialsFor(lease: Lease): Promise<{ creds: WorkerCredentials; agent: http.Agent }> {
@@ -118,6 +145,7 @@ export class InferenceDispatcher {
       const settle = (fn: () => void): void => {
         if (settled) return;
         settled = true;
+        if (heldStart) this.running.delete(heldStart.job_id);
         context.signal.removeEventListener('abort', onAbort);
         fn();
       };
@@ -171,6 +199,7 @@ export class InferenceDispatcher {
               if (event === 'done') continue;
               if (event.type === 'started') {
                 heldStart = event;
+                this.running.set(event.job_id, { creds, agent });
                 continue;
               }
               if (!forwarding) {

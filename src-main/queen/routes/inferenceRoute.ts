@@ -6,6 +6,11 @@ import { serveInference, type InferenceServices } from '../inference/serveInfere
 
 /** `POST /v1/inference`: the worker's SSE contract, served by the queen across all hives. */
 export function registerInferenceRoute(app: FastifyInstance, services: InferenceServices): void {
+  app.delete<{ Params: { job_id: string } }>('/v1/inference/:job_id', async (request, reply) => {
+    if (!(await services.dispatcher.cancel(request.params.job_id))) throw new ApiError(404, 'NOT_FOUND', `No running job ${request.params.job_id}`);
+    return reply.code(204).send();
+  });
+
   app.post('/v1/inference', async (request, reply) => {
     const body = parseBody(InferenceRequestSchema, request.body);
     if (!body.model) throw new ApiError(400, 'INVALID_REQUEST', 'model: required (the queen routes by model)');
