@@ -125,14 +125,20 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
   let port: number;
   if (options.netns) {
     const tag = randomBytes(3).toString('hex');
-    const a = randomInt(16, 250);
-    const b = randomInt(0, 63) * 4;
+    // A /30 in 10.0.0.0/8 that no interface on this machine uses yet (parallel tests pick their own).
+    const inUse = sh('ip', ['-4', '-o', 'addr', 'show']);
+    let a = 0;
+    let c = 0;
+    do {
+      a = randomInt(16, 250);
+      c = randomInt(0, 256);
+    } while (inUse.includes(` 10.${a}.${c}.`));
     netns = {
       name: `rbee-ssh-${tag}`,
       hostVeth: `rbh${tag}`,
       nsVeth: `rbn${tag}`,
-      hostAddress: `10.${a}.${b >> 2}.${(b & 3) * 64 + 1}`,
-      nsAddress: `10.${a}.${b >> 2}.${(b & 3) * 64 + 2}`,
+      hostAddress: `10.${a}.${c}.1`,
+      nsAddress: `10.${a}.${c}.2`,
     };
     try {
       sh('ip', ['netns', 'add', netns.name]);
