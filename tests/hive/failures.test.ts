@@ -63,7 +63,7 @@ describe('hive: restart policy on real processes', () => {
   }, 180_000);
 
   it('SIGSTOP: a hung worker is detected within 3 health periods, killed and restarted (acceptance 4)', async () => {
-    const period = 500;
+    const period = 1_000;
     const ready = await readyWorker({ policy: { health_period_ms: period, health_failures: 3, backoff_base_ms: 100 } }, { id: 'hung' });
     const mark = events!.events.length;
     const stoppedAt = Date.now();
@@ -75,7 +75,7 @@ describe('hive: restart policy on real processes', () => {
       const detectedMs = Date.now() - stoppedAt;
       expect(crashed.last_exit).toMatchObject({ reason: 'health_check', signal: 'SIGKILL' });
       // 3 periods by design (see HEALTH_TIMEOUT_RATIO); slack for a loaded 2-core machine.
-      expect(detectedMs).toBeLessThanOrEqual(3 * period + 1_000);
+      expect(detectedMs).toBeLessThanOrEqual(3 * period + 1_500);
       const again = await events!.waitForWorker('hung', (w) => w.state === 'idle', 30_000, mark);
       expect(again.pid).not.toBe(ready.pid);
       expect(again.restart_count).toBe(1);
