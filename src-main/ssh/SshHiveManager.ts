@@ -46,6 +46,13 @@ export interface SshHiveManagerOptions {
   connection?: RemoteHiveOptions['connection'];
   /** ssh_config / agent overrides. */
   resolve?: { sshConfigPath?: string; agentSocket?: string | null };
+  /**
+   * The queen supervises its remote hives: when one is down while SSH is up (crashed, or gone after
+   * the machine rebooted), it is started again after `restartBackoffMs · 2^(n-1)`, at most
+   * `maxRestarts` consecutive times, then marked `failed`. Defaults to 1000 ms and 3.
+   */
+  restartBackoffMs?: number;
+  maxRestarts?: number;
   /** Host-key events (`host_key_*`, `hive_added`, `hive_removed`). Defaults to the queen's audit log. */
   audit?: AuditSink;
 }
@@ -81,6 +88,9 @@ export class SshHiveManager implements RemoteHiveManager {
   private readonly knownHosts: KnownHostsStore;
   private readonly recordsFile: string;
   private readonly audit: AuditSink;
+  private readonly reviving = new Set<string>();
+  private readonly tokens = new Map<string, string>();
+  private readonly offView: () => void;
 
   constructor(
     private readonly queen: QueenInternals,
@@ -92,6 +102,13 @@ export class SshHiveManager implements RemoteHiveManager {
     });
     this.recordsFile = join(options.dataDir, 'ssh', 'remote-hives.json');
     this.audit = options.audit ?? queen.audit ?? NOOP_AUDIT_SINK;
+    // HiveLink marks a hive unreachable when its event stream breaks. With SSH still up that means
+    // the hive process itself may be gone: check, and restart it if so.
+    this.offView = queen.view.onChange((event) => {
+      if (event.type !== 'hive_updated' || event.hive.state !== 'unreachable') return;
+      const hive = this.hives.get(event.hive.id);
+      if (hive && hive.connection.state === 'connected') void this.revive(hive);
+    });
   }
 
   /** The live RemoteHive (uploadModel, stop, agent …). */
@@ -234,6 +251,7 @@ export class SshHiveManager implements RemoteHiveManager {
 
   /** Closes every SSH connection. Remote hives keep serving unless `stopRemote`. */
   async close(options: { stopRemote?: boolean } = {}): Promise<void> {
+    this.offView();
     const all = [...this.hives.values()];
     this.hives.clear();
     await Promise.all(
@@ -258,6 +276,7 @@ export class SshHiveManager implements RemoteHiveManager {
 
   private attach(hive: RemoteHive, token: string): void {
     this.hives.set(hive.id, hive);
+    this.tokens.set(hive.id, token);
     const endpoint = { id: hive.id, baseUrl: hive.baseUrl, token, agent: hive.agent };
     const address = targetAddress(hive.target);
     this.queen.linkHive(endpoint, 'remote', address);
@@ -268,12 +287,58 @@ export class SshHiveManager implements RemoteHiveManager {
           message: `SSH link lost: ${error.message}; reconnecting`,
         });
     });
-    // Wake the link now (retarget = reconnect immediately) so it re-reads the snapshot.
-    hive.on('reconnected', () => this.queen.linkHive(endpoint, 'remote', address));
+    // Wake the link now (retarget = reconnect immediately) so it re-reads the snapshot; a hive that
+    // did not survive (the machine rebooted) is started again.
+    hive.on('reconnected', ({ adopted }) => {
+      this.queen.linkHive(endpoint, 'remote', address);
+      if (!adopted) void this.revive(hive);
+    });
     hive.on('failed', (error) => {
       if (this.queen.view.hive(hive.id))
         this.queen.view.patchHive(hive.id, { state: 'failed', message: error.message });
     });
+  }
+
+  /** Restarts a remote hive whose process is gone (SSH up), with backoff; gives up after maxRestarts. */
+  private async revive(hive: RemoteHive): Promise<void> {
+    if (this.reviving.has(hive.id)) return;
+    this.reviving.add(hive.id);
+    const max = this.options.maxRestarts ?? 3;
+    const base = this.options.restartBackoffMs ?? 1000;
+    let last: unknown = null;
+    try {
+      for (let attempt = 1; attempt <= max; attempt++) {
+        const current = (): boolean =>
+          this.hives.get(hive.id) === hive && hive.connection.state === 'connected';
+        if (!current()) return;
+        if (await hive.isRunning().catch(() => true)) return; // alive: a link problem, HiveLink retries
+        await new Promise((r) => setTimeout(r, Math.min(base * 2 ** (attempt - 1), 60_000)));
+        if (!current()) return;
+        try {
+          const { pid } = await hive.start();
+          const restarts = (this.queen.view.hive(hive.id)?.restart_count ?? 0) + 1;
+          this.queen.view.patchHive(hive.id, { restart_count: restarts });
+          this.queen.logger.warn({ hive: hive.id, pid, restarts }, 'remote hive restarted');
+          this.queen.linkHive(
+            {
+              id: hive.id,
+              baseUrl: hive.baseUrl,
+              token: this.tokens.get(hive.id),
+              agent: hive.agent,
+            },
+            'remote',
+            targetAddress(hive.target),
+          );
+          return;
+        } catch (error) {
+          last = error;
+        }
+      }
+      const message = `the remote hive did not come back after ${max} restarts: ${last instanceof Error ? last.message : String(last)}`;
+      if (this.queen.view.hive(hive.id)) this.queen.view.patchHive(hive.id, { state: 'failed', message });
+    } finally {
+      this.reviving.delete(hive.id);
+    }
   }
 
   private newId(name: string): string {

@@ -107,6 +107,7 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
             remotePort,
             hiveArgs: ['--gpu', 'off', '--threads', '1'],
             resolve: { agentSocket: null },
+            restartBackoffMs: 200,
             connection: {
               keepaliveIntervalMs: KEEPALIVE_MS,
               keepaliveCountMax: KEEPALIVE_COUNT,
@@ -294,9 +295,19 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
         }),
       ).toMatchObject({ status: 200, done: true });
 
+      // The queen supervises the remote hive: killed (a crash) while SSH stays up → started again, counted.
+      process.kill(hivePid, 'SIGKILL');
+      await waitFor((s) =>
+        s.hives.some((h) => h.id === 'lab-box' && h.state === 'online' && h.restart_count === 1),
+      );
+      const newPid = manager!.hive('lab-box')!.pid!;
+      expect(newPid).not.toBe(hivePid);
+      expect(existsSync(`/proc/${newPid}`)).toBe(true);
+
       // Remove with stop: the remote hive's cascade ends its worker; the queen forgets the hive.
       const removed = await cli(['remove', 'lab-box', '--stop']);
       expect(removed).toMatchObject({ code: 0, out: 'removed lab-box (hive stopped)\n' });
+      expect(existsSync(`/proc/${newPid}`)).toBe(false);
       expect(existsSync(`/proc/${hivePid}`)).toBe(false);
       expect(existsSync(`/proc/${live.pid}`)).toBe(false);
       expect((await control.listHives()).length).toBe(0);
