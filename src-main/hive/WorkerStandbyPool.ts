@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import type { Logger } from '../common/log/createLogger.js';
 import { rbeeCommand, type ProcessCommand } from '../common/rbeeCommand.js';
@@ -31,6 +32,12 @@ export class WorkerStandbyPool {
     private readonly command: () => ProcessCommand = standbyCommand,
     private readonly refillDelayMs = 3_000,
   ) {
+    if (size > 0 && !existsSync(this.command().modulePath)) {
+      // e.g. a bundle built without the standby entry: spawn fresh processes instead.
+      logger.warn({ path: this.command().modulePath }, 'worker standby entry not found: standby disabled');
+      this.failures = Number.POSITIVE_INFINITY;
+      return;
+    }
     for (let i = 0; i < size; i++) this.refill();
   }
 
