@@ -7,6 +7,9 @@ import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
 import type { AddHiveRequest, AddHiveResult } from '../../src-shared/control/ControlApi.js';
 import type { ErrorCode } from '../../src-shared/api/ApiError.js';
 import { ApiError } from '../../src-shared/api/ApiError.js';
+import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
+import { resolveRestartPolicy } from '../../src-shared/policy/RestartPolicyConfig.js';
+import { RestartTracker } from '../../src-shared/policy/RestartTracker.js';
 import type { RemoteHiveManager } from '../queen/control/QueenControl.js';
 import type { QueenInternals } from '../queen/createQueen.js';
 import { addRemoteHive } from './addRemoteHive.js';
@@ -47,12 +50,12 @@ export interface SshHiveManagerOptions {
   /** ssh_config / agent overrides. */
   resolve?: { sshConfigPath?: string; agentSocket?: string | null };
   /**
-   * The queen supervises its remote hives: when one is down while SSH is up (crashed, or gone after
-   * the machine rebooted), it is started again after `restartBackoffMs · 2^(n-1)`, at most
-   * `maxRestarts` consecutive times, then marked `failed`. Defaults to 1000 ms and 3.
+   * The queen supervises its remote hive daemons with the same restart policy as the local one
+   * (src-shared RestartTracker: backoff, max consecutive restarts, breaker): a hive that is down
+   * while SSH is up (crashed, or gone after the machine rebooted) is started again. Defaults to the
+   * default restart policy.
    */
-  restartBackoffMs?: number;
-  maxRestarts?: number;
+  hivePolicy?: Partial<RestartPolicyConfig>;
   /** Host-key events (`host_key_*`, `hive_added`, `hive_removed`). Defaults to the queen's audit log. */
   audit?: AuditSink;
 }
@@ -89,6 +92,7 @@ export class SshHiveManager implements RemoteHiveManager {
   private readonly recordsFile: string;
   private readonly audit: AuditSink;
   private readonly reviving = new Set<string>();
+  private readonly trackers = new Map<string, RestartTracker>();
   private readonly tokens = new Map<string, string>();
   private readonly offView: () => void;
 
@@ -299,46 +303,67 @@ export class SshHiveManager implements RemoteHiveManager {
     });
   }
 
-  /** Restarts a remote hive whose process is gone (SSH up), with backoff; gives up after maxRestarts. */
+  /**
+   * A remote hive whose process is gone (SSH up) is a failure for its RestartTracker: restart after
+   * the policy's backoff, or give up (`failed`) / wait for the breaker, as the policy decides.
+   */
   private async revive(hive: RemoteHive): Promise<void> {
     if (this.reviving.has(hive.id)) return;
     this.reviving.add(hive.id);
-    const max = this.options.maxRestarts ?? 3;
-    const base = this.options.restartBackoffMs ?? 1000;
-    let last: unknown = null;
+    const current = (): boolean => this.hives.get(hive.id) === hive && hive.connection.state === 'connected';
     try {
-      for (let attempt = 1; attempt <= max; attempt++) {
-        const current = (): boolean =>
-          this.hives.get(hive.id) === hive && hive.connection.state === 'connected';
+      for (;;) {
         if (!current()) return;
         if (await hive.isRunning().catch(() => true)) return; // alive: a link problem, HiveLink retries
-        await new Promise((r) => setTimeout(r, Math.min(base * 2 ** (attempt - 1), 60_000)));
+        const tracker = this.tracker(hive.id);
+        const { decision } = tracker.recordFailure();
+        if (decision.kind !== 'restart') {
+          const message =
+            decision.kind === 'give_up'
+              ? `the remote hive is gone and ${decision.attempts} restart attempts are used up; start it again by removing and re-adding it`
+              : `the remote hive is gone; circuit breaker open until ${new Date(decision.until).toISOString()}`;
+          if (this.queen.view.hive(hive.id)) this.queen.view.patchHive(hive.id, { state: 'failed', message });
+          return;
+        }
+        this.queen.view.patchHive(hive.id, {
+          message: `remote hive process gone; restart ${decision.attempt} in ${decision.delay_ms} ms`,
+        });
+        await new Promise((r) => setTimeout(r, decision.delay_ms));
         if (!current()) return;
         try {
+          tracker.recordStarted();
           const { pid } = await hive.start();
+          tracker.recordHealthy();
           const restarts = (this.queen.view.hive(hive.id)?.restart_count ?? 0) + 1;
           this.queen.view.patchHive(hive.id, { restart_count: restarts });
           this.queen.logger.warn({ hive: hive.id, pid, restarts }, 'remote hive restarted');
           this.queen.linkHive(
-            {
-              id: hive.id,
-              baseUrl: hive.baseUrl,
-              token: this.tokens.get(hive.id),
-              agent: hive.agent,
-            },
+            { id: hive.id, baseUrl: hive.baseUrl, token: this.tokens.get(hive.id), agent: hive.agent },
             'remote',
             targetAddress(hive.target),
           );
           return;
         } catch (error) {
-          last = error;
+          this.queen.logger.error({ hive: hive.id, err: error }, 'remote hive restart failed');
         }
       }
-      const message = `the remote hive did not come back after ${max} restarts: ${last instanceof Error ? last.message : String(last)}`;
-      if (this.queen.view.hive(hive.id)) this.queen.view.patchHive(hive.id, { state: 'failed', message });
     } finally {
       this.reviving.delete(hive.id);
     }
+  }
+
+  private tracker(id: string): RestartTracker {
+    let tracker = this.trackers.get(id);
+    if (!tracker) {
+      tracker = new RestartTracker(resolveRestartPolicy(this.options.hivePolicy ?? {}), {
+        clock: Date,
+        random: Math.random,
+      });
+      tracker.recordStarted();
+      tracker.recordHealthy();
+      this.trackers.set(id, tracker);
+    }
+    return tracker;
   }
 
   private newId(name: string): string {

@@ -107,7 +107,7 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
             remotePort,
             hiveArgs: ['--gpu', 'off', '--threads', '1'],
             resolve: { agentSocket: null },
-            restartBackoffMs: 200,
+            hivePolicy: { backoff_base_ms: 200 },
             connection: {
               keepaliveIntervalMs: KEEPALIVE_MS,
               keepaliveCountMax: KEEPALIVE_COUNT,
