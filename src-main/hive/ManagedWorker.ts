@@ -93,6 +93,8 @@ export class ManagedWorker {
   /** The current process is being stopped on purpose (operator, idle TTL, shutdown). */
   private stopping = false;
   private stopReason: 'operator' | 'idle_ttl' | 'shutdown' = 'operator';
+  /** Who asked for the current operator action (`token:<fp6>` from the API, else 'operator'). */
+  private actor = 'operator';
   private healthFailures = 0;
   private lastActivityAt = 0;
   /** Waiting for the breaker (not for a backoff timer) to allow the next start. */
@@ -155,7 +157,8 @@ export class ManagedWorker {
   }
 
   /** Operator `start`: allowed from stopped, failed, crashed or backoff; refused while the breaker is open. */
-  operatorStart(): void {
+  operatorStart(actor = 'operator'): void {
+    this.actor = actor;
     if (this.proc) throw new ApiError(409, 'CONFLICT', `Worker ${this.id} is already running (${this.state})`);
     this.ensureStartAllowed();
     this.tracker.operatorStart();
@@ -163,9 +166,10 @@ export class ManagedWorker {
   }
 
   /** Operator `restart`: stop (cascade) then start with a fresh attempt count. */
-  async operatorRestart(stopTimeoutMs: number): Promise<void> {
+  async operatorRestart(stopTimeoutMs: number, actor = 'operator'): Promise<void> {
     this.ensureStartAllowed();
-    if (this.proc) await this.stop('operator', stopTimeoutMs);
+    if (this.proc) await this.stop('operator', stopTimeoutMs, actor);
+    this.actor = actor;
     if (this.disposed) return;
     this.ensureStartAllowed();
     this.tracker.operatorStart();
@@ -173,9 +177,10 @@ export class ManagedWorker {
   }
 
   /** Operator `reset-breaker`: closes the breaker; a worker held only by the breaker starts now. */
-  resetBreaker(): void {
+  resetBreaker(actor = 'operator'): void {
+    this.actor = actor;
     const transitions = this.tracker.operatorResetBreaker();
-    this.emitAudit({ event_type: 'breaker_reset', actor: 'operator', details: { had_state: transitions.length > 0 ? 'open_or_half_open' : 'closed' } });
+    this.emitAudit({ event_type: 'breaker_reset', actor, details: { had_state: transitions.length > 0 ? 'open_or_half_open' : 'closed' } });
     this.applyTransitions(transitions);
     if (this.heldByBreaker && !this.proc) {
       this.heldByBreaker = false;
@@ -254,7 +259,7 @@ export class ManagedWorker {
 
     this.deps.metrics.spawned(this.id);
     const details = { pid: this.pid, model: this.spec.model, device: this.spec.device, kind, warm: standby !== null };
-    this.emitAudit({ event_type: 'worker_spawned', details });
+    this.emitAudit({ event_type: 'worker_spawned', ...(kind === 'operator' ? { actor: this.actor } : {}), details });
     if (kind === 'restart' || kind === 'trial') {
       this.restartCount += 1;
       this.deps.metrics.restarted(this.id, this.spec.model);
@@ -353,7 +358,12 @@ export class ManagedWorker {
       this.stopping = false;
       this.state = 'stopped';
       this.tracker.recordStopped();
-      this.emitAudit({ event_type: 'worker_stopped', reason: this.stopReason, details: { code, signal } });
+      this.emitAudit({
+        event_type: 'worker_stopped',
+        reason: this.stopReason,
+        ...(this.stopReason === 'operator' ? { actor: this.actor } : {}),
+        details: { code, signal },
+      });
       this.armPolicyTimer();
       this.update();
       return;
@@ -578,7 +588,8 @@ export class ManagedWorker {
   }
 
   /** Stops this one worker with the cascade: polite (⅓), SIGTERM (until ⅚), SIGKILL. */
-  async stop(reason: 'operator' | 'idle_ttl' | 'shutdown', timeoutMs: number): Promise<void> {
+  async stop(reason: 'operator' | 'idle_ttl' | 'shutdown', timeoutMs: number, actor = 'operator'): Promise<void> {
+    this.actor = actor;
     if (!this.beginStop(reason)) return;
     this.deps.logger.info({ worker_id: this.id, reason }, 'stopping worker');
     const start = this.deps.clock.now();

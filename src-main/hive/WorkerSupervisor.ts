@@ -182,36 +182,36 @@ export class WorkerSupervisor {
     return next;
   }
 
-  start(id: string): WorkerInfo {
+  start(id: string, actor?: string): WorkerInfo {
     if (this.closing) throw new ApiError(503, 'SHUTTING_DOWN', 'The hive is shutting down');
     const worker = this.get(id);
-    worker.operatorStart();
+    worker.operatorStart(actor);
     return worker.info();
   }
 
-  async restart(id: string): Promise<WorkerInfo> {
+  async restart(id: string, actor?: string): Promise<WorkerInfo> {
     if (this.closing) throw new ApiError(503, 'SHUTTING_DOWN', 'The hive is shutting down');
     const worker = this.get(id);
-    await worker.operatorRestart(this.shutdownTimeoutMs);
+    await worker.operatorRestart(this.shutdownTimeoutMs, actor);
     return worker.info();
   }
 
-  async stop(id: string): Promise<WorkerInfo> {
+  async stop(id: string, actor?: string): Promise<WorkerInfo> {
     const worker = this.get(id);
-    await worker.stop('operator', this.shutdownTimeoutMs);
+    await worker.stop('operator', this.shutdownTimeoutMs, actor);
     return worker.info();
   }
 
-  resetBreaker(id: string): WorkerInfo {
+  resetBreaker(id: string, actor?: string): WorkerInfo {
     const worker = this.get(id);
-    worker.resetBreaker();
+    worker.resetBreaker(actor);
     return worker.info();
   }
 
   /** Stops the worker and forgets it. */
-  async remove(id: string): Promise<void> {
+  async remove(id: string, actor?: string): Promise<void> {
     const worker = this.get(id);
-    await worker.stop('operator', this.shutdownTimeoutMs);
+    await worker.stop('operator', this.shutdownTimeoutMs, actor);
     worker.dispose();
     this.workers.delete(id);
     this.options.metrics.forget(id);

@@ -72,13 +72,13 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
   });
   app.get<{ Params: { id: string } }>('/v1/workers/:id', async (request) => supervisor.get(request.params.id).info());
   app.delete<{ Params: { id: string } }>('/v1/workers/:id', async (request, reply) => {
-    await supervisor.remove(request.params.id);
+    await supervisor.remove(request.params.id, request.actor);
     return reply.code(204).send();
   });
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/start', async (request, reply) => reply.code(202).send(supervisor.start(request.params.id)));
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/stop', async (request) => supervisor.stop(request.params.id));
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/restart', async (request, reply) => reply.code(202).send(await supervisor.restart(request.params.id)));
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/reset-breaker', async (request) => supervisor.resetBreaker(request.params.id));
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/start', async (request, reply) => reply.code(202).send(supervisor.start(request.params.id, request.actor)));
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/stop', async (request) => supervisor.stop(request.params.id, request.actor));
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/restart', async (request, reply) => reply.code(202).send(await supervisor.restart(request.params.id, request.actor)));
+  app.post<{ Params: { id: string } }>('/v1/workers/:id/reset-breaker', async (request) => supervisor.resetBreaker(request.params.id, request.actor));
   /** Where and how to reach a worker directly (the queen streams tokens from it). */
   app.get<{ Params: { id: string } }>('/v1/workers/:id/credentials', async (request) => {
     const worker = supervisor.get(request.params.id);

@@ -167,6 +167,9 @@ describe('hive HTTP API', () => {
     expect(restarted.status).toBe(202);
     expect(restarted.body.pid).not.toBe(up.pid);
     await events.waitForWorker('ops', (w) => w.state === 'idle', 60_000, mark);
+    // Operator actions are attributed to the caller's token fingerprint.
+    const stoppedBy = t.audit.events.find((e) => e.worker_id === 'ops' && e.event_type === 'worker_stopped' && e.reason === 'operator');
+    expect(stoppedBy?.actor).toMatch(/^token:[0-9a-f]{6}$/);
     const deleted = await t.api('DELETE', '/v1/workers/ops');
     expect(deleted.status).toBe(204);
     await events.waitFor((e) => e.type === 'worker_removed' && e.worker_id === 'ops', 5_000);

@@ -75,6 +75,9 @@ describe('hive: circuit breaker on real processes', () => {
     expect(reset.body.state).toBe('loading');
     await ev.waitForWorker('flaky', (w) => w.state === 'idle', 30_000, resetIdx);
     expect(t!.audit.types('flaky')).toContain('breaker_reset');
+    // The operator is named by their token's fingerprint, never by the token.
+    const resetAudit = t!.audit.events.find((e) => e.worker_id === 'flaky' && e.event_type === 'breaker_reset');
+    expect(resetAudit?.actor).toMatch(/^token:[0-9a-f]{6}$/);
     expect(t!.audit.types('flaky')).toContain('breaker_half_open');
   }, 240_000);
 
