@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT } from '../common/rbeeCommand.js';
 import { demoModelPath, DEMO_MODEL_FILE, ensureTinyModel } from '../models/ensureTinyModel.js';
 import { ClusterView } from './cluster/ClusterView.js';
+import { SshHiveManager } from '../ssh/SshHiveManager.js';
 import { QueenControl, type RemoteHiveManager } from './control/QueenControl.js';
 import { SettingsStore } from './control/SettingsStore.js';
 import type { HiveEndpoint } from './hives/HiveClient.js';
@@ -44,8 +45,8 @@ export interface CreateQueenOptions extends QueenOptions {
   maxDeadlineMs?: number;
   /** Start a worker when a request names a model that is in a catalog but not served. Defaults to true. */
   startOnDemand?: boolean;
-  /** SSH remote hives, when the host provides them. */
-  remoteHives?: (queen: QueenInternals) => RemoteHiveManager;
+  /** Remote hives. Defaults to SSH hives remembered in `<dataDir>/ssh`; `false` turns them off. */
+  remoteHives?: ((queen: QueenInternals) => RemoteHiveManager) | false;
 }
 
 /** What a remote-hive manager needs from the queen to link hives it brings up. */
@@ -130,6 +131,9 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const verifyAudit = async (): Promise<AuditVerifyResult> =>
     auditMode === 'local' ? verifyAuditTree(auditRoot, { allowPartialTail: true }) : { ok: true, entries: 0, files: 0 };
 
+  const remoteHives: RemoteHiveManager | undefined =
+    options.remoteHives === false ? undefined : (options.remoteHives ?? ((q: QueenInternals) => new SshHiveManager(q, { dataDir })))(internals);
+
   let boundPort = 0;
   let localHivePort = 0;
   const control = new QueenControl({
@@ -150,7 +154,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       },
     },
     modelsDir,
-    remoteHives: options.remoteHives?.(internals),
+    remoteHives,
   });
 
   const app = createHttpServer({ logger });
@@ -216,6 +220,8 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   boundPort = Number(new URL(address).port);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   logger.info({ url, data_dir: dataDir, audit: auditMode }, 'queen listening');
+  // Remembered remote hives come back in the background: one unreachable host must not hold up start.
+  void remoteHives?.restore?.().catch((error: unknown) => logger.warn({ err: error }, 'restoring remote hives failed'));
 
   let closing: Promise<void> | undefined;
   return {
@@ -228,8 +234,8 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
         scheduler.dispose();
         await app.close();
         await localHive?.stop();
+        await remoteHives?.close?.({ stopRemote: closeOptions.stopRemote === true });
         for (const link of links.values()) await link.dispose();
-        if (closeOptions.stopRemote) logger.info('remote hives are left running (stopRemote is handled by the remote hive manager)');
         await audit.close();
       })();
       return closing;

@@ -4,13 +4,15 @@ import { loadToken } from '../../auth/loadToken.js';
 import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
 import { watchParent } from '../../common/process/watchParent.js';
+import { HIVE_ADMIN_VERBS } from '../../ssh/hiveAdminCli.js';
 import { auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
 import { createHive, type Hive } from '../../hive/createHive.js';
 
 /** Environment variable through which the hive gets its bearer token (never argv). */
 export const HIVE_TOKEN_ENV = 'RBEE_HIVE_TOKEN';
 
-const USAGE = `usage: rbee hive --models-dir DIR [options]
+const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
+       rbee hive add|trust|list|status|remove ...  (remote hives, through a running queen; rbee hive add --help)
   --models-dir DIR      folder of GGUF models (required; created if missing)
   --id ID               hive id (default local)
   --host HOST           bind address (default 127.0.0.1; others need a token of ≥ 16 characters)
@@ -37,6 +39,11 @@ function intOption(name: string, raw: string | undefined, min: number, max: numb
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // `rbee hive add|trust|list|status|remove` manage remote hives through a running queen; plain
+  // `rbee hive --…` is the daemon.
+  if (argv[0] !== undefined && (HIVE_ADMIN_VERBS as readonly string[]).includes(argv[0])) {
+    return (await import('../../ssh/hiveAdminCli.js')).run(argv);
+  }
   let values;
   try {
     ({ values } = parseArgs({

@@ -27,6 +27,10 @@ import type { SettingsStore } from './SettingsStore.js';
 export interface RemoteHiveManager {
   add(request: AddHiveRequest): Promise<AddHiveResult>;
   remove(hiveId: string, options: { stop: boolean }): Promise<void>;
+  /** Re-adopts remembered hives after a queen restart (without restarting them). */
+  restore?(): Promise<void>;
+  /** Closes the SSH links; remote hives keep serving unless `stopRemote`. */
+  close?(options: { stopRemote?: boolean }): Promise<void>;
 }
 
 export interface QueenControlOptions {
