@@ -32,9 +32,24 @@ if (typeof process.send !== 'function') {
 const onDisconnect = (): void => process.exit(0);
 process.once('disconnect', onDisconnect);
 
+/**
+ * Optional hook of the worker runtime: create node-llama-cpp's `Llama` for a device/thread pair ahead
+ * of time (getLlama test-loads the binary in a subprocess on every call — most of a warm restart).
+ * Used when the worker's ModelRuntime exports it; the hive names the pair in RBEE_STANDBY_PREWARM.
+ */
+type PrewarmHook = (options: { device: 'auto' | 'cpu'; threads: number }) => void;
+
+async function prewarm(): Promise<void> {
+  const hint = /^(auto|cpu):(\d{1,3})$/.exec(process.env.RBEE_STANDBY_PREWARM ?? '');
+  if (!hint) return;
+  const runtime = (await import('../worker/ModelRuntime.js')) as unknown as { prewarmLlama?: PrewarmHook };
+  if (typeof runtime.prewarmLlama === 'function') runtime.prewarmLlama({ device: hint[1] as 'auto' | 'cpu', threads: Number(hint[2]) });
+}
+
 // The listener is attached before anything slow, so a `run` sent early is never lost.
 const preload: Promise<CommandModule> = (async () => {
   const [command] = await Promise.all([import('./commands/workerCommand.js'), import('node-llama-cpp')]);
+  await prewarm().catch(() => undefined);
   return command;
 })();
 

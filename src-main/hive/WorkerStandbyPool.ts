@@ -26,12 +26,17 @@ export class WorkerStandbyPool {
   private closed = false;
   private failures = 0;
 
+  /** `<device>:<threads>` a standby may prepare node-llama-cpp for (env `RBEE_STANDBY_PREWARM`). */
+  private prewarm: string | null = null;
+
   constructor(
     private readonly size: number,
     private readonly logger: Logger,
     private readonly command: () => ProcessCommand = standbyCommand,
     private readonly refillDelayMs = 3_000,
+    prewarm: { device: 'auto' | 'cpu' | 'gpu'; threads: number } | null = null,
   ) {
+    if (prewarm) this.prewarmFor(prewarm.device, prewarm.threads);
     if (size > 0 && !existsSync(this.command().modulePath)) {
       // e.g. a bundle built without the standby entry: spawn fresh processes instead.
       logger.warn({ path: this.command().modulePath }, 'worker standby entry not found: standby disabled');
@@ -39,6 +44,11 @@ export class WorkerStandbyPool {
       return;
     }
     for (let i = 0; i < size; i++) this.refill();
+  }
+
+  /** The next standbys prepare for this device/thread pair (the last one spawned is the best guess). */
+  prewarmFor(device: 'auto' | 'cpu' | 'gpu', threads: number): void {
+    this.prewarm = `${device === 'cpu' ? 'cpu' : 'auto'}:${threads}`;
   }
 
   /** Standbys that have finished loading their modules and wait for work. */
@@ -69,7 +79,9 @@ export class WorkerStandbyPool {
     // A standby that keeps dying (broken install) must not become a fork bomb: stop after 3 in a row.
     if (this.failures >= 3) return;
     const { command, args } = this.command();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env } });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (this.prewarm) env.RBEE_STANDBY_PREWARM = this.prewarm;
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
     let tail = '';
     child.stdout?.on('data', () => undefined);
     child.stderr?.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-2000)));

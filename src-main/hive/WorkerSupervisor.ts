@@ -133,6 +133,7 @@ export class WorkerSupervisor {
       },
     );
     this.workers.set(id, worker);
+    this.options.standby?.prewarmFor(device, worker.workerSpec.threads);
     worker.startInitial();
     return worker.info();
   }

@@ -140,7 +140,14 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   const events = new HiveEventHub(snapshot, () => clock.now());
 
   const standbyCount = options.launcher ? 0 : (options.standbyWorkers ?? 1);
-  const standby = standbyCount > 0 ? new WorkerStandbyPool(standbyCount, logger, undefined, options.standbyRefillDelayMs) : null;
+  const defaultThreads = options.defaultThreads ?? Math.max(1, Math.floor(availableParallelism() / 2));
+  const standby =
+    standbyCount > 0
+      ? new WorkerStandbyPool(standbyCount, logger, undefined, options.standbyRefillDelayMs, {
+          device: options.gpu === false ? 'cpu' : 'auto',
+          threads: defaultThreads,
+        })
+      : null;
   const supervisor = new WorkerSupervisor({
     standby,
     hiveId: id,
@@ -152,7 +159,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     launcher: options.launcher ?? ((args) => rbeeCommand('worker', args)),
     probe,
     policy,
-    defaultThreads: options.defaultThreads ?? Math.max(1, Math.floor(availableParallelism() / 2)),
+    defaultThreads,
     idleTtlMs: options.idleTtlMs ?? null,
     memoryReserveBytes: options.memoryReserveBytes ?? 256 * 1024 * 1024,
     skipAdmission: options.skipAdmission ?? false,
