@@ -26,6 +26,8 @@ export default defineConfig({
         input: {
           index: resolve('src-main/electron/main.ts'),
           cli: resolve('src-main/cli/main.ts'),
+          // The hive's warm standby expects its entry beside the CLI's (see WorkerStandbyPool).
+          workerStandby: resolve('src-main/cli/workerStandby.ts'),
         },
         external: ['node-llama-cpp', /^@node-llama-cpp\//],
         output: {

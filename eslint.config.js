@@ -71,7 +71,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { ...electronBan, patterns: [...electronBan.patterns, ban(['**/hive/**', '**/queen/**', '**/ssh/**'], 'The worker knows nothing of its supervisors.')] },
+        { ...electronBan, patterns: [...electronBan.patterns, ban(['**/src-main/hive/**', '**/src-main/queen/**', '**/src-main/ssh/**', '../hive/**', '../queen/**', '../ssh/**'], 'The worker knows nothing of its supervisors.')] },
       ],
     },
   },
@@ -80,7 +80,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { ...electronBan, patterns: [...electronBan.patterns, ban(['**/queen/**', '**/worker/**'], 'The hive talks to workers and the queen over HTTP only.')] },
+        { ...electronBan, patterns: [...electronBan.patterns, ban(['**/src-main/queen/**', '**/src-main/worker/**', '../queen/**', '../worker/**'], 'The hive talks to workers and the queen over HTTP only.')] },
       ],
     },
   },

@@ -13,22 +13,15 @@ import { ModelRuntime } from '../../src-main/worker/ModelRuntime.js';
 import { startRbee } from '../../tests/helpers/childProcess.js';
 import { startWorker } from '../../tests/helpers/startWorker.js';
 import { tinyModelPath } from '../../tests/helpers/tinyModel.js';
+import { inProcessRun, streamRate } from './lib/inProcess.js';
 import { fmt, median } from './lib/stats.js';
-import { timedStream, type StreamTiming } from './lib/streamClient.js';
+import { timedStream } from './lib/streamClient.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 12);
-const TOKENS = Number(process.env.BENCH_TOKENS ?? 256);
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 8);
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 512);
 const TOKEN = 'bench-queen-token-0123456789';
 const body = { prompt: 'The quick brown fox', max_tokens: TOKENS, ignore_eos: true, seed: 1 };
-
-async function sequential(url: string, path: string, payload: object, headers: Record<string, string>): Promise<{ tps: number; ttft: number }> {
-  const timings: StreamTiming[] = [];
-  for (let r = 0; r < RUNS + 2; r++) {
-    const t = await timedStream(url, path, payload, headers);
-    if (r >= 2) timings.push(t);
-  }
-  return { tps: median(timings.map((t) => t.tokensOut / (t.totalMs / 1000))), ttft: median(timings.map((t) => t.ttftMs)) };
-}
 
 async function aggregate(url: string, clients: number, rounds: number): Promise<number> {
   const started = performance.now();
@@ -67,34 +60,9 @@ async function spawnWorker(url: string, slots: number): Promise<string> {
 
 export async function benchQueen(): Promise<void> {
   const model = await tinyModelPath();
-  // 1. In-process baseline.
   const request = InferenceRequestSchema.parse(body);
-  const runtime = await ModelRuntime.load({ modelPath: model, device: 'cpu', threads: 1, contextSize: 512, slots: 1 });
-  const inProc = { tps: [] as number[], ttft: [] as number[] };
-  for (let r = 0; r < RUNS + 2; r++) {
-    const slot = runtime.acquireSlot()!;
-    const t0 = performance.now();
-    let first = Number.NaN;
-    const result = await runtime.generate(slot, runtime.prepare(request), request, {
-      signal: new AbortController().signal,
-      onText: () => {
-        if (Number.isNaN(first)) first = performance.now() - t0;
-      },
-    });
-    const total = performance.now() - t0;
-    runtime.releaseSlot(slot);
-    if (r < 2) continue;
-    inProc.tps.push(result.tokensOut / (total / 1000));
-    inProc.ttft.push(first);
-  }
-  await runtime.dispose();
-
-  // 2. Direct to a standalone worker.
+  const runtime = await ModelRuntime.load({ modelPath: model, device: 'cpu', threads: 1, contextSize: 1024, slots: 1 });
   const worker = await startWorker({ slots: 1 });
-  const direct = await sequential(worker.url, '/v1/inference', body, { authorization: `Bearer ${worker.token}` });
-  await worker.stop();
-
-  // 3. Through a real `rbee queen` process (local hive child, worker grandchild).
   const dataDir = mkdtempSync(join(tmpdir(), 'rbee-bench-queen-'));
   mkdirSync(join(dataDir, 'models'), { recursive: true });
   copyFileSync(model, join(dataDir, 'models', 'tiny.gguf'));
@@ -106,23 +74,41 @@ export async function benchQueen(): Promise<void> {
       if (s.hives.some((h) => h.state === 'online') && s.models.length > 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await spawnWorker(url, 4);
+    // One slot, like the direct worker: the comparison is about the hop, not the batch size.
+    await spawnWorker(url, 1);
     await waitReady(url, 1);
-    const viaQueen = await sequential(url, '/v1/inference', { ...body, model: 'tiny.gguf' }, { authorization: `Bearer ${TOKEN}` });
+
+    // Interleaved after a shared warm-up: in-process, direct to a worker, through the queen.
+    type Row = { tps: number; ttft: number };
+    const rows: Record<'inProc' | 'direct' | 'queen', Row[]> = { inProc: [], direct: [], queen: [] };
+    for (let r = 0; r < WARMUP + RUNS; r++) {
+      const a = await inProcessRun(runtime, request);
+      const b = await timedStream(worker.url, '/v1/inference', body, { authorization: `Bearer ${worker.token}` });
+      const c = await timedStream(url, '/v1/inference', { ...body, model: 'tiny.gguf' }, { authorization: `Bearer ${TOKEN}` });
+      if (r < WARMUP) continue;
+      rows.inProc.push({ tps: streamRate(a), ttft: a.ttftMs });
+      rows.direct.push({ tps: streamRate(b), ttft: b.ttftMs });
+      rows.queen.push({ tps: streamRate(c), ttft: c.ttftMs });
+    }
+    await worker.stop();
+    await runtime.dispose();
     const oneWorker = await aggregate(url, 8, 3);
-    await spawnWorker(url, 4);
+    await spawnWorker(url, 1);
     await waitReady(url, 2);
     const twoWorkers = await aggregate(url, 8, 3);
 
-    const base = median(inProc.tps);
-    console.log(`queen   (tiny model, 1 thread per worker, ${TOKENS} tokens, median of ${RUNS})`);
-    console.log(`  in-process            ${fmt(base, 0)} tok/s   TTFT p50 ${fmt(median(inProc.ttft), 2)} ms`);
-    console.log(`  direct worker         ${fmt(direct.tps, 0)} tok/s   TTFT p50 ${fmt(direct.ttft, 2)} ms   ratio ${fmt(direct.tps / base, 3)}×`);
-    console.log(`  through the queen     ${fmt(viaQueen.tps, 0)} tok/s   TTFT p50 ${fmt(viaQueen.ttft, 2)} ms   ratio ${fmt(viaQueen.tps / base, 3)}× (goal ≥ 0.98×)`);
-    console.log(`  queen hop TTFT overhead p50  ${fmt(viaQueen.ttft - direct.ttft, 2)} ms (goal ≤ 0.5 ms)`);
-    console.log(`  8 clients, 1 worker   ${fmt(oneWorker, 0)} tok/s aggregate`);
-    console.log(`  8 clients, 2 workers  ${fmt(twoWorkers, 0)} tok/s aggregate   ratio ${fmt(twoWorkers / oneWorker, 2)}× (2 cores shared by clients, queen, hive, workers)`);
+    const tps = (k: keyof typeof rows): number => median(rows[k].map((x) => x.tps));
+    const ttft = (k: keyof typeof rows): number => median(rows[k].map((x) => x.ttft));
+    const base = tps('inProc');
+    console.log(`queen   (tiny model, 1 thread per worker, ${TOKENS} tokens, median of ${RUNS} interleaved runs after ${WARMUP} warm-up)`);
+    console.log(`  in-process            ${fmt(base, 0)} tok/s   TTFT p50 ${fmt(ttft('inProc'))} ms`);
+    console.log(`  direct worker         ${fmt(tps('direct'), 0)} tok/s   TTFT p50 ${fmt(ttft('direct'))} ms   ratio ${fmt(tps('direct') / base, 3)}×`);
+    console.log(`  through the queen     ${fmt(tps('queen'), 0)} tok/s   TTFT p50 ${fmt(ttft('queen'))} ms   ratio ${fmt(tps('queen') / base, 3)}× (goal ≥ 0.98×)`);
+    console.log(`  queen hop TTFT overhead p50  ${fmt(ttft('queen') - ttft('direct'))} ms (goal ≤ 0.5 ms)`);
+    console.log(`  8 clients, 1 worker (1 slot)    ${fmt(oneWorker, 0)} tok/s aggregate`);
+    console.log(`  8 clients, 2 workers (1 slot)   ${fmt(twoWorkers, 0)} tok/s aggregate   ratio ${fmt(twoWorkers / oneWorker, 2)}× (2 cores shared by clients, queen, hive, workers)`);
   } finally {
+    await worker.stop();
     await queen.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -5,9 +5,6 @@ import type { Device, LastExit, WorkerInfo, WorkerState } from '../../src-shared
 import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { RestartTracker, type PolicyClock, type PolicyTransition } from '../../src-shared/policy/RestartTracker.js';
-// The shared wire contract of worker messages (src-shared), not the worker's implementation; the
-// hive-layer ban on '**/worker/**' is aimed at src-main/worker.
-// eslint-disable-next-line no-restricted-imports
 import { isWorkerMessage, WORKER_TOKEN_ENV, type WorkerMessage } from '../../src-shared/worker/workerMessages.js';
 import type { Logger } from '../common/log/createLogger.js';
 import type { ProcessCommand } from '../common/rbeeCommand.js';

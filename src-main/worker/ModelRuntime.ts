@@ -59,6 +59,47 @@ export interface Slot {
   readonly sequence: LlamaContextSequence;
 }
 
+/** A `Llama` being created ahead of time by a warm standby process (see prewarmLlama). */
+let prewarmed: { key: string; llama: Promise<Llama> } | undefined;
+
+function llamaKey(device: Device, threads: number): string {
+  return `${device === 'cpu' ? 'cpu' : 'auto'}:${threads}`;
+}
+
+async function createLlama(device: Device, threads: number): Promise<Llama> {
+  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  return getLlama({ gpu: device === 'cpu' ? false : 'auto', build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error, progressLogs: false });
+}
+
+/**
+ * Starts creating node-llama-cpp's `Llama` before the worker knows its model (a hive's warm standby
+ * calls this). getLlama test-loads its binary in a subprocess on every call: most of a restart's time.
+ * `ModelRuntime.load` adopts it when device and threads match, and disposes it otherwise.
+ */
+export function prewarmLlama(options: { device: 'auto' | 'cpu'; threads: number }): void {
+  if (prewarmed) return;
+  const llama = createLlama(options.device, options.threads);
+  llama.catch(() => undefined); // a failure surfaces (again) in load()
+  prewarmed = { key: llamaKey(options.device, options.threads), llama };
+}
+
+async function takeLlama(device: Device, threads: number): Promise<Llama> {
+  const ready = prewarmed;
+  prewarmed = undefined;
+  if (ready) {
+    if (ready.key === llamaKey(device, threads) && device !== 'gpu') {
+      try {
+        return await ready.llama;
+      } catch {
+        // fall through to a fresh attempt
+      }
+    } else {
+      void ready.llama.then((l) => l.dispose(), () => undefined);
+    }
+  }
+  return createLlama(device, threads);
+}
+
 /**
  * node-llama-cpp's default thread count (max(cores, 4)) oversubscribes small machines badly
  * (BUILD-FACTS: 4 threads on 2 cores ran 500× slower than 1). Use half the cores, at least one.
@@ -97,16 +138,10 @@ export class ModelRuntime {
 
   static async load(options: ModelRuntimeOptions): Promise<ModelRuntime> {
     await checkGgufHeader(options.modelPath);
-    const { getLlama, LlamaLogLevel, resolveChatWrapper } = await import('node-llama-cpp');
+    const { resolveChatWrapper } = await import('node-llama-cpp');
     const device = options.device ?? 'auto';
     const threads = options.threads ?? defaultThreadCount((await import('node:os')).availableParallelism());
-    const llama = await getLlama({
-      gpu: device === 'cpu' ? false : 'auto',
-      build: 'never',
-      maxThreads: threads,
-      logLevel: LlamaLogLevel.error,
-      progressLogs: false,
-    });
+    const llama = await takeLlama(device, threads);
     if (device === 'gpu' && llama.gpu === false) {
       await llama.dispose();
       throw new Error('device=gpu requested but node-llama-cpp found no usable GPU (CUDA, Vulkan or Metal)');

@@ -10,6 +10,7 @@ import { parseBody } from '../common/http/parseBody.js';
 import { startSse } from '../common/http/sse.js';
 import type { Logger } from '../common/log/createLogger.js';
 import { PromptTooLongError, type AbortCause, type ModelRuntime, type PreparedInput } from './ModelRuntime.js';
+import { SseBatcher } from './SseBatcher.js';
 
 export type WorkerServerState = 'loading' | 'ready' | 'error' | 'stopping';
 
@@ -22,6 +23,8 @@ export interface WorkerServerOptions {
   audit: AuditSink;
   /** Longest a request may run, whatever deadline it carries. Defaults to 10 min. */
   maxDeadlineMs?: number;
+  /** Gather tokens for this long per write after the first (see SseBatcher). Defaults to 10 ms; 0 = per token. */
+  streamFlushMs?: number;
   /** Asked by `POST /v1/shutdown`; the owner decides how to stop. */
   onShutdownRequested: () => void;
 }
@@ -44,6 +47,8 @@ export class WorkerServer {
   private runtime: ModelRuntime | undefined;
   private readonly jobs = new Map<string, Job>();
   private readonly startedAt = Date.now();
+  /** Epoch ms of the last job start or end (the hive's idle TTL reads it from /health). */
+  private lastRequestAt: number | null = null;
 
   constructor(private readonly options: WorkerServerOptions) {
     this.app = createHttpServer({ logger: options.logger });
@@ -96,6 +101,8 @@ export class WorkerServer {
       slots: { total: this.runtime?.slotCount ?? 0, free: this.runtime?.freeSlotCount ?? 0 },
       vram: (await this.runtime?.vramState()) ?? null,
       uptime_ms: Date.now() - this.startedAt,
+      in_flight: this.jobs.size,
+      last_request_at: this.jobs.size > 0 ? Date.now() : this.lastRequestAt,
     }));
 
     app.get('/v1/ready', async () => ({
@@ -149,9 +156,13 @@ export class WorkerServer {
 
       reply.hijack();
       const res = reply.raw;
-      startSse(res, { 'x-request-id': request.id, 'x-job-id': jobId });
+      startSse(res, { 'x-request-id': request.id, 'x-job-id': jobId }, { flushHeaders: false });
+      this.lastRequestAt = Date.now();
+      const batcher = new SseBatcher(res, this.options.streamFlushMs ?? 10);
       const send = (event: InferenceEvent): void => {
-        if (!res.writableEnded && !res.destroyed) res.write(encodeSseEvent(event));
+        if (event.type === 'token') batcher.token(encodeSseEvent(event));
+        else if (event.type === 'started') batcher.hold(encodeSseEvent(event));
+        else batcher.control(encodeSseEvent(event));
       };
 
       // Client gone → cancel within one token; deadline → stop with reason `deadline`.
@@ -177,7 +188,8 @@ export class WorkerServer {
       } finally {
         clearTimeout(deadlineTimer);
         res.off('close', onClose);
-        if (!res.writableEnded && !res.destroyed) res.end(SSE_DONE);
+        batcher.end(SSE_DONE);
+        this.lastRequestAt = Date.now();
         runtime.releaseSlot(slot);
         this.jobs.delete(jobId);
         resolveDone();

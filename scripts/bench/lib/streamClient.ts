@@ -4,6 +4,8 @@ import { InferenceSseParser } from '../../../src-shared/worker/inferenceWire.js'
 export interface StreamTiming {
   ttftMs: number;
   totalMs: number;
+  /** From the first token's arrival to the last one's: the streaming rate a reader sees. */
+  streamMs: number;
   tokensOut: number;
   stopReason: string;
 }
@@ -15,6 +17,7 @@ export function timedStream(url: string, path: string, body: unknown, headers: R
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let ttft = Number.NaN;
+    let lastTokenAt = Number.NaN;
     const parser = new InferenceSseParser();
     const target = new URL(path, url);
     const req = http.request(
@@ -31,10 +34,13 @@ export function timedStream(url: string, path: string, body: unknown, headers: R
         res.on('data', (chunk: string) => {
           for (const event of parser.push(chunk)) {
             if (event === 'done') continue;
-            if (event.type === 'token' && Number.isNaN(ttft)) ttft = performance.now() - started;
+            if (event.type === 'token') {
+              lastTokenAt = performance.now() - started;
+              if (Number.isNaN(ttft)) ttft = lastTokenAt;
+            }
             if (event.type === 'end' && !done) {
               done = true;
-              resolve({ ttftMs: ttft, totalMs: performance.now() - started, tokensOut: event.tokens_out, stopReason: event.stop_reason });
+              resolve({ ttftMs: ttft, totalMs: performance.now() - started, streamMs: lastTokenAt - ttft, tokensOut: event.tokens_out, stopReason: event.stop_reason });
             }
             if (event.type === 'error') reject(new Error(`${event.code}: ${event.message}`));
           }

@@ -25,6 +25,7 @@ const USAGE = `usage: rbee worker --model <file.gguf> [options]
   --slots N           concurrent requests (default 2)
   --token-file PATH   bearer token file (else env ${WORKER_TOKEN_ENV}; never on the command line)
   --drain-ms N        on shutdown, wait this long for running jobs before cancelling (default 5000)
+  --stream-flush-ms N gather tokens this long per write after the first (default 10; 0 = every token)
 `;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
@@ -52,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
         slots: { type: 'string' },
         'token-file': { type: 'string' },
         'drain-ms': { type: 'string' },
+        'stream-flush-ms': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -72,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`rbee worker: --device must be auto, cpu or gpu\n`);
     return 2;
   }
-  let port: number, threads: number, slots: number, ctx: number, drainMs: number;
+  let port: number, threads: number, slots: number, ctx: number, drainMs: number, streamFlushMs: number;
   try {
     port = positiveInt('port', values.port, 0, 0);
     if (port > 65535) throw new Error('--port must be ≤ 65535');
@@ -80,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     slots = positiveInt('slots', values.slots, 2);
     ctx = positiveInt('ctx', values.ctx, 2048, 64);
     drainMs = positiveInt('drain-ms', values['drain-ms'], 5000, 0);
+    streamFlushMs = positiveInt('stream-flush-ms', values['stream-flush-ms'], 10, 0);
   } catch (error) {
     process.stderr.write(`rbee worker: ${(error as Error).message}\n`);
     return 2;
@@ -114,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
     token,
     logger,
     audit,
+    streamFlushMs,
     onShutdownRequested: () => void shutdown('http'),
   });
   let runtime: ModelRuntime | undefined;
@@ -131,6 +135,9 @@ export async function run(argv: string[]): Promise<number> {
       await runtime?.dispose();
       await audit.close();
       logger.flush();
+      // The IPC channel (and the listener watching it) would keep a forked worker alive forever.
+      stopWatchingParent();
+      if (process.connected) process.disconnect();
     })().then(
       () => resolveExit(code),
       (error: unknown) => {
@@ -140,8 +147,8 @@ export async function run(argv: string[]): Promise<number> {
     );
     return shuttingDown;
   };
+  const stopWatchingParent = watchParent(() => void shutdown('parent gone'));
   onTerminationSignals((signal) => void shutdown(signal));
-  watchParent(() => void shutdown('parent gone'));
 
   const address = await server.app.listen({ host: values.host, port });
   const boundPort = Number(new URL(address).port);

@@ -13,6 +13,8 @@ export interface InferenceSink {
   /** Once, when the serving worker produced its first token (or ended without one). */
   started(event: StartedEvent, worker: { hive: string; id: string }): void;
   event(event: Exclude<InferenceEvent, StartedEvent>): void;
+  /** After the events of one upstream chunk: write them to the client together. */
+  flush?(): void;
 }
 
 export interface DispatchContext {
@@ -215,6 +217,7 @@ export class InferenceDispatcher {
               if (event.type === 'end') end = event;
               sink.event(event);
             }
+            if (forwarding) sink.flush?.();
           });
           res.on('end', () => {
             if (forwarding) settle(() => resolve({ end, ttftMs }));

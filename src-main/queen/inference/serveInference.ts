@@ -58,8 +58,14 @@ export async function serveInference(
   let text = '';
   let startedEvent: StartedEvent | null = null;
   const res = reply.raw;
+  // Events of one upstream chunk leave in one write (the worker already batches its tokens).
+  let pendingOut = '';
+  const flushOut = (): void => {
+    if (pendingOut.length > 0 && !res.writableEnded && !res.destroyed) res.write(pendingOut);
+    pendingOut = '';
+  };
   const write = (chunk: string): void => {
-    if (chunk.length > 0 && !res.writableEnded && !res.destroyed) res.write(chunk);
+    pendingOut += chunk;
   };
 
   let result: DispatchResult;
@@ -77,12 +83,15 @@ export async function serveInference(
           }
           streaming = true;
           reply.hijack();
-          startSse(res, { 'x-request-id': request.id, 'x-rbee-worker': servedBy });
+          startSse(res, { 'x-request-id': request.id, 'x-rbee-worker': servedBy }, { flushHeaders: false });
           write(format.onStart?.(started) ?? '');
         },
         event: (event) => {
           if (event.type === 'token') text += event.t;
           if (streaming) write(format.onEvent?.(event) ?? '');
+        },
+        flush: () => {
+          if (streaming) flushOut();
         },
       },
     );
@@ -93,6 +102,7 @@ export async function serveInference(
       const message = error instanceof Error ? error.message : 'inference failed';
       write(format.onEvent?.({ type: 'error', code: error instanceof ApiError ? error.code : 'INTERNAL', message }) ?? '');
       write(format.onClose?.() ?? '');
+      flushOut();
       res.end();
       return;
     }
@@ -111,6 +121,7 @@ export async function serveInference(
 
   if (streaming) {
     write(format.onClose?.() ?? '');
+    flushOut();
     if (!res.writableEnded) res.end();
     return;
   }
