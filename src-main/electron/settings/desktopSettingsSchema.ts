@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_RESTART_POLICY as SHARED_DEFAULT_RESTART_POLICY } from '../../../src-shared/policy/RestartPolicyConfig.js';
 
 /** Current layout of the desktop settings file. Bump with a migration in `migrateSettings`. */
 export const SETTINGS_SCHEMA_VERSION = 1;
@@ -23,20 +24,8 @@ export const RestartPolicySchema = z
   })
   .strict();
 
-/** DESIGN §3 restart policy defaults. */
-export const DEFAULT_RESTART_POLICY: z.infer<typeof RestartPolicySchema> = {
-  backoff_base_ms: 1_000,
-  backoff_max_ms: 60_000,
-  jitter_ratio: 0.2,
-  max_restarts: 3,
-  stability_window_ms: 300_000,
-  breaker_failures: 5,
-  breaker_window_ms: 300_000,
-  breaker_cooldown_ms: 60_000,
-  load_timeout_ms: 120_000,
-  health_period_ms: 5_000,
-  health_failures: 3,
-};
+/** DESIGN §3 restart policy defaults: the one definition in src-shared (never a copy that drifts). */
+export const DEFAULT_RESTART_POLICY: z.infer<typeof RestartPolicySchema> = { ...SHARED_DEFAULT_RESTART_POLICY };
 
 /** A remote hive the operator added; re-added on start. Its SSH key passphrase lives in `secrets`. */
 export const SavedHiveSchema = z
