@@ -4,7 +4,7 @@
  *  - TTFT overhead of the queen hop (p50 through the queen minus p50 direct)
  *  - aggregate tok/s of 8 concurrent clients: 2 workers vs 1 worker
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
@@ -35,6 +35,16 @@ async function aggregate(url: string, clients: number, rounds: number): Promise<
     }),
   );
   return tokens / ((performance.now() - started) / 1000);
+}
+
+/** CPU time (user + system) a process has used, in ms (Linux /proc; NaN elsewhere). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function snapshot(url: string): Promise<ClusterSnapshot> {
@@ -81,11 +91,16 @@ export async function benchQueen(): Promise<void> {
     // Interleaved after a shared warm-up: in-process, direct to a worker, through the queen.
     type Row = { tps: number; ttft: number };
     const rows: Record<'inProc' | 'direct' | 'queen', Row[]> = { inProc: [], direct: [], queen: [] };
+    let queenCpuMs = 0;
+    let queenTokens = 0;
     for (let r = 0; r < WARMUP + RUNS; r++) {
       const a = await inProcessRun(runtime, request);
       const b = await timedStream(worker.url, '/v1/inference', body, { authorization: `Bearer ${worker.token}` });
+      const cpuBefore = cpuMs(queen.pid);
       const c = await timedStream(url, '/v1/inference', { ...body, model: 'tiny.gguf' }, { authorization: `Bearer ${TOKEN}` });
       if (r < WARMUP) continue;
+      queenCpuMs += cpuMs(queen.pid) - cpuBefore;
+      queenTokens += c.tokensOut;
       rows.inProc.push({ tps: streamRate(a), ttft: a.ttftMs });
       rows.direct.push({ tps: streamRate(b), ttft: b.ttftMs });
       rows.queen.push({ tps: streamRate(c), ttft: c.ttftMs });
@@ -105,6 +120,7 @@ export async function benchQueen(): Promise<void> {
     console.log(`  direct worker         ${fmt(tps('direct'), 0)} tok/s   TTFT p50 ${fmt(ttft('direct'))} ms   ratio ${fmt(tps('direct') / base, 3)}×`);
     console.log(`  through the queen     ${fmt(tps('queen'), 0)} tok/s   TTFT p50 ${fmt(ttft('queen'))} ms   ratio ${fmt(tps('queen') / base, 3)}× (goal ≥ 0.98×)`);
     console.log(`  queen hop TTFT overhead p50  ${fmt(ttft('queen') - ttft('direct'))} ms (goal ≤ 0.5 ms)`);
+    console.log(`  queen process CPU while relaying  ${fmt((queenCpuMs * 1000) / queenTokens, 1)} µs per token`);
     console.log(`  8 clients, 1 worker (1 slot)    ${fmt(oneWorker, 0)} tok/s aggregate`);
     console.log(`  8 clients, 2 workers (1 slot)   ${fmt(twoWorkers, 0)} tok/s aggregate   ratio ${fmt(twoWorkers / oneWorker, 2)}× (2 cores shared by clients, queen, hive, workers)`);
   } finally {

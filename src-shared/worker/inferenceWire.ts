@@ -87,34 +87,57 @@ export function encodeSseEvent(event: InferenceEvent): string {
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
+/** One SSE message: its `event:` name (default `message`) and its `data:` text, unparsed. */
+export interface SseBlock {
+  event: string;
+  data: string;
+}
+
+/** Splits an SSE byte stream (as text chunks) into messages without interpreting their data. */
+export class SseBlockParser {
+  private buffer = '';
+
+  push(chunk: string): SseBlock[] {
+    this.buffer += chunk;
+    const out: SseBlock[] = [];
+    let from = 0;
+    let sep: number;
+    while ((sep = this.buffer.indexOf('\n\n', from)) !== -1) {
+      const block = this.buffer.slice(from, sep);
+      from = sep + 2;
+      let event = 'message';
+      const dataLines: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) dataLines.push(line.slice(5).trimStart());
+      }
+      if (dataLines.length > 0) out.push({ event, data: dataLines.join('\n') });
+    }
+    this.buffer = this.buffer.slice(from);
+    return out;
+  }
+}
+
+/** Parses one block of the worker stream; `'done'` for `[DONE]`, undefined for an empty data line. */
+export function parseInferenceBlock(block: SseBlock): InferenceEvent | 'done' | undefined {
+  if (block.data === '[DONE]') return 'done';
+  if (block.data === '') return undefined;
+  const parsed = JSON.parse(block.data) as Record<string, unknown>;
+  return { type: block.event, ...parsed } as InferenceEvent;
+}
+
 /**
  * Incremental SSE parser for the worker stream (also used by the queen and CLI).
  * Feed it text chunks; it yields complete events and `'done'` for `[DONE]`.
  */
 export class InferenceSseParser {
-  private buffer = '';
+  private readonly blocks = new SseBlockParser();
 
   push(chunk: string): Array<InferenceEvent | 'done'> {
-    this.buffer += chunk;
     const out: Array<InferenceEvent | 'done'> = [];
-    let sep: number;
-    while ((sep = this.buffer.indexOf('\n\n')) !== -1) {
-      const block = this.buffer.slice(0, sep);
-      this.buffer = this.buffer.slice(sep + 2);
-      let eventType = 'message';
-      const dataLines: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) eventType = line.slice(6).trim();
-        else if (line.startsWith('data:')) dataLines.push(line.slice(5).trimStart());
-      }
-      const data = dataLines.join('\n');
-      if (data === '[DONE]') {
-        out.push('done');
-        continue;
-      }
-      if (data === '') continue;
-      const parsed = JSON.parse(data) as Record<string, unknown>;
-      out.push({ type: eventType, ...parsed } as InferenceEvent);
+    for (const block of this.blocks.push(chunk)) {
+      const event = parseInferenceBlock(block);
+      if (event !== undefined) out.push(event);
     }
     return out;
   }

@@ -1,7 +1,16 @@
 import http from 'node:http';
 import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
-import { InferenceSseParser, type EndEvent, type InferenceEvent, type InferenceRequest, type StartedEvent } from '../../../src-shared/worker/inferenceWire.js';
+import {
+  InferenceSseParser,
+  parseInferenceBlock,
+  SseBlockParser,
+  type EndEvent,
+  type InferenceEvent,
+  type InferenceRequest,
+  type SseBlock,
+  type StartedEvent,
+} from '../../../src-shared/worker/inferenceWire.js';
 import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
@@ -15,6 +24,11 @@ export interface InferenceSink {
   event(event: Exclude<InferenceEvent, StartedEvent>): void;
   /** After the events of one upstream chunk: write them to the client together. */
   flush?(): void;
+  /**
+   * Relay mode: the worker's own SSE text is handed over as is (no parse and re-encode per token).
+   * `event` then only receives errors the queen itself reports; the end event comes in the result.
+   */
+  raw?(text: string): void;
 }
 
 export interface DispatchContext {
@@ -188,8 +202,50 @@ export class InferenceDispatcher {
             return;
           }
           const parser = new InferenceSseParser();
+          const blocks = new SseBlockParser();
+          let preCommit = '';
+          const commit = (): void => {
+            forwarding = true;
+            ttftMs = performance.now() - startedAt;
+            sink.started(heldStart ?? { type: 'started', job_id: 'unknown', model: request.model }, { hive: lease.worker.hive, id: lease.worker.id });
+          };
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
+            if (sink.raw) {
+              // Relay: look only at the event names; parse the few non-token events.
+              let parsedBlocks: SseBlock[];
+              try {
+                parsedBlocks = blocks.push(chunk);
+              } catch {
+                req.destroy(new Error('malformed event stream from worker'));
+                return;
+              }
+              if (!forwarding) preCommit += chunk;
+              for (const block of parsedBlocks) {
+                if (block.event === 'token') {
+                  if (!forwarding) commit();
+                  continue;
+                }
+                const event = parseInferenceBlock(block);
+                if (event === undefined || event === 'done') continue;
+                if (event.type === 'started') {
+                  heldStart = event;
+                  this.running.set(event.job_id, { creds, agent });
+                } else if (event.type === 'error' && !forwarding) {
+                  req.destroy(new Error(`worker error before the first token: ${event.code}`));
+                  return;
+                } else if (event.type === 'end') {
+                  if (!forwarding) commit();
+                  end = event;
+                }
+              }
+              if (forwarding) {
+                sink.raw(preCommit.length > 0 ? preCommit : chunk);
+                preCommit = '';
+                sink.flush?.();
+              }
+              return;
+            }
             let events: Array<InferenceEvent | 'done'>;
             try {
               events = parser.push(chunk);

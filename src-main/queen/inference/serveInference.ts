@@ -10,6 +10,8 @@ import type { DispatchResult, InferenceDispatcher } from './InferenceDispatcher.
 /** How one route frames a stream (worker SSE, OpenAI chunks) or collects it (non-streaming JSON). */
 export interface ResponseFormat {
   stream: boolean;
+  /** Relay the worker's SSE bytes unchanged (its own wire format); only queen-made errors are encoded. */
+  passthrough?: boolean;
   /** Streaming: the SSE text for the start, for one event, and the closing text. */
   onStart?(started: StartedEvent): string;
   onEvent?(event: Exclude<InferenceEvent, StartedEvent>): string;
@@ -84,7 +86,7 @@ export async function serveInference(
           streaming = true;
           reply.hijack();
           startSse(res, { 'x-request-id': request.id, 'x-rbee-worker': servedBy }, { flushHeaders: false });
-          write(format.onStart?.(started) ?? '');
+          if (!format.passthrough) write(format.onStart?.(started) ?? '');
         },
         event: (event) => {
           if (event.type === 'token') text += event.t;
@@ -93,6 +95,7 @@ export async function serveInference(
         flush: () => {
           if (streaming) flushOut();
         },
+        ...(format.stream && format.passthrough ? { raw: (text: string) => write(text) } : {}),
       },
     );
   } catch (error) {
@@ -120,7 +123,8 @@ export async function serveInference(
   }
 
   if (streaming) {
-    write(format.onClose?.() ?? '');
+    // A relayed stream already carried the worker's end and [DONE]; close only what the queen ended.
+    if (!(format.passthrough && end)) write(format.onClose?.() ?? '');
     flushOut();
     if (!res.writableEnded) res.end();
     return;

@@ -16,6 +16,7 @@ export function registerInferenceRoute(app: FastifyInstance, services: Inference
     if (!body.model) throw new ApiError(400, 'INVALID_REQUEST', 'model: required (the queen routes by model)');
     await serveInference(services, '/v1/inference', request, reply, { ...body, model: body.model }, {
       stream: true,
+      passthrough: true,
       onStart: (started) => encodeSseEvent(started),
       onEvent: (event) => encodeSseEvent(event),
       onClose: () => SSE_DONE,
