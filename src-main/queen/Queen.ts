@@ -25,6 +25,10 @@ export interface QueenOptions {
   apiToken?: string;
   /** Folder for settings, models, audit log. */
   dataDir: string;
+  /** The local hive's models folder. Defaults to `<dataDir>/models`. */
+  modelsDir?: string;
+  /** The local hive's loopback port. Defaults to 0 (ephemeral; several queens can run side by side). */
+  hivePort?: number;
   /** Generate the demo model and start a worker for it. Defaults to false. */
   demo?: boolean;
   /** Start and supervise the local hive daemon. Defaults to true. */

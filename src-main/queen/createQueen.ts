@@ -68,7 +68,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   if (refusal) throw new Error(refusal);
 
   const dataDir = resolve(options.dataDir);
-  const modelsDir = join(dataDir, 'models');
+  const modelsDir = options.modelsDir ? resolve(options.modelsDir) : join(dataDir, 'models');
   await mkdir(modelsDir, { recursive: true });
   const logger = options.logger ?? createLogger('queen');
   const settings = await SettingsStore.open(join(dataDir, 'settings.json'), { audit_mode: options.auditMode ?? 'disabled' });
@@ -185,6 +185,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     localHive = new LocalHiveProcess({
       id: LOCAL_HIVE_ID,
       modelsDir,
+      port: options.hivePort,
       policy: options.hivePolicy,
       workerPolicy: options.workerPolicy ?? settings.restartPolicy,
       threads: options.workerThreads,

@@ -125,6 +125,7 @@ describe('desktop app lifecycle', () => {
       localHive: true,
       auditMode: 'local',
       uiDir: '/app/out/renderer',
+      hivePort: 7835,
     });
     expect(s.app.currentPhase).toBe('running');
     expect(s.windows).toHaveLength(1);

@@ -166,6 +166,8 @@ export class DesktopApp<Image, Menu> {
         localHive: true,
         auditMode: s.audit_mode,
         uiDir: this.options.rendererDir,
+        hivePort: s.hive_port,
+        ...(s.models_dir ? { modelsDir: s.models_dir } : {}),
       });
       const queen = await this.queenStarting;
       this.queen = queen;
@@ -179,7 +181,8 @@ export class DesktopApp<Image, Menu> {
         log(`global shortcut ${shortcut} is taken by another application`);
       }
       log(`queen running at ${queen.url}`);
-      void this.restoreRemoteHives(this.control);
+      // Remote hives come back by themselves: the queen's SSH manager re-adopts the hives it added
+      // (records in <dataDir>/ssh). Re-adding them from here as well would race it.
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.rejectControl(new Error(`The queen could not start: ${message}`));
@@ -245,36 +248,6 @@ export class DesktopApp<Image, Menu> {
       this.windows.closeAll();
       this.rejectControl(new Error('rbee is shutting down'));
       this.phase = 'done';
-    }
-  }
-
-  /** Re-adds remote hives saved in settings that the queen does not already know. */
-  private async restoreRemoteHives(control: ControlApi): Promise<void> {
-    const saved = this.options.settings.get().hives;
-    if (saved.length === 0) return;
-    const log = this.options.log ?? (() => undefined);
-    let known: string[] = [];
-    try {
-      known = (await control.listHives()).map((h) => h.address);
-    } catch (error) {
-      log(`hives: could not list hives: ${String(error)}`);
-      return;
-    }
-    for (const hive of saved) {
-      if (known.some((address) => address.includes(hive.host))) continue;
-      try {
-        const result = await control.addHive({
-          host: hive.host,
-          ...(hive.port !== undefined ? { port: hive.port } : {}),
-          ...(hive.user !== undefined ? { user: hive.user } : {}),
-          ...(hive.key_file !== undefined ? { key_file: hive.key_file } : {}),
-          ...(hive.name !== undefined ? { name: hive.name } : {}),
-          ...(hive.trusted_fingerprint !== undefined ? { trust_fingerprint: hive.trusted_fingerprint } : {}),
-        });
-        if (result.status === 'needs_trust') log(`hives: ${hive.host} presents a host key that was not trusted before (${result.fingerprint}); add it again from the dashboard`);
-      } catch (error) {
-        log(`hives: could not reconnect ${hive.host}: ${String(error)}`);
-      }
     }
   }
 }

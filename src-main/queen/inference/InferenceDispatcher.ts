@@ -51,10 +51,23 @@ interface WorkerCredentials {
 }
 
 /** Failures before the first token: the request can go to another worker. */
-class RetryableError extends Error {}
+class RetryableError extends Error {
+  /**
+   * The worker was only momentarily full (503 ALL_SLOTS_BUSY: a slot freed by a cancel is returned a
+   * moment after the queen released its lease). Try it again shortly instead of writing it off.
+   */
+  constructor(
+    message: string,
+    readonly busy = false,
+  ) {
+    super(message);
+  }
+}
 
-/** Attempts per request (first try + retries on other workers), all within the deadline. */
-const MAX_ATTEMPTS = 4;
+/** Attempts per request (first try + retries), all within the deadline. */
+const MAX_ATTEMPTS = 6;
+/** Pause before retrying a worker that was momentarily busy, times the attempt number. */
+const BUSY_RETRY_MS = 20;
 
 /**
  * Sends one inference to a worker chosen by the scheduler and relays its tokens. A failure before
@@ -86,6 +99,11 @@ export class InferenceDispatcher {
       } catch (error) {
         if (!(error instanceof RetryableError)) throw error;
         lastError = error;
+        lease.release();
+        if (error.busy) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(BUSY_RETRY_MS * attempt, context.deadline.remainingMs())));
+          continue;
+        }
         exclude.add(lease.key);
         this.credentials.delete(lease.key);
         this.logger.warn({ request_id: context.requestId, worker: lease.key, attempt, reason: error.message }, 'worker failed before the first token; retrying');
@@ -194,7 +212,8 @@ export class InferenceDispatcher {
               }
               const status = res.statusCode ?? 502;
               if (status === 503 || status >= 500 || !isApiErrorBody(parsed)) {
-                settle(() => reject(new RetryableError(`worker answered ${status}${isApiErrorBody(parsed) ? ` ${parsed.error.code}` : ''}`)));
+                const busy = status === 503 && isApiErrorBody(parsed) && parsed.error.code === 'ALL_SLOTS_BUSY';
+                settle(() => reject(new RetryableError(`worker answered ${status}${isApiErrorBody(parsed) ? ` ${parsed.error.code}` : ''}`, busy)));
               } else {
                 settle(() => reject(new ApiError(status, parsed.error.code, parsed.error.message, parsed.error.details)));
               }
