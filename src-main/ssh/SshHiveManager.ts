@@ -88,6 +88,7 @@ const ERROR_MAP: Record<string, [number, ErrorCode]> = {
  */
 export class SshHiveManager implements RemoteHiveManager {
   private readonly hives = new Map<string, RemoteHive>();
+  private restoring: Promise<void> | undefined;
   private readonly knownHosts: KnownHostsStore;
   private readonly recordsFile: string;
   private readonly audit: AuditSink;
@@ -207,9 +208,17 @@ export class SshHiveManager implements RemoteHiveManager {
    * Reconnects every remembered hive (after a queen restart): connect, adopt the running hive (or
    * start it if it is gone), link it. Failures leave the hive `unreachable` with the reason.
    */
-  async restore(): Promise<void> {
+  restore(): Promise<void> {
+    // The queen restores at start; a second call while that runs joins it instead of racing it.
+    this.restoring ??= this.restoreAll().finally(() => (this.restoring = undefined));
+    return this.restoring;
+  }
+
+  private async restoreAll(): Promise<void> {
     await Promise.all(
       this.records().map(async (record) => {
+        if (this.hives.has(record.id)) return; // already connected
+        const stillWanted = (): boolean => this.records().some((r) => r.id === record.id);
         try {
           const target = resolveSshTarget(
             {
@@ -231,8 +240,13 @@ export class SshHiveManager implements RemoteHiveManager {
             audit: this.audit,
           });
           await hive.start();
+          if (!stillWanted() || this.hives.has(record.id)) {
+            await hive.dispose(); // removed, or attached by someone else, meanwhile
+            return;
+          }
           this.attach(hive, record.token);
         } catch (error) {
+          if (!stillWanted()) return; // removed while we were trying: do not bring it back
           this.queen.view.upsertHive({
             id: record.id,
             kind: 'remote',
@@ -294,6 +308,8 @@ export class SshHiveManager implements RemoteHiveManager {
     // Wake the link now (retarget = reconnect immediately) so it re-reads the snapshot; a hive that
     // did not survive (the machine rebooted) is started again.
     hive.on('reconnected', ({ adopted }) => {
+      // A hive removed meanwhile stays removed (its SSH link may still report in while it closes).
+      if (this.hives.get(hive.id) !== hive) return;
       this.queen.linkHive(endpoint, 'remote', address);
       if (!adopted) void this.revive(hive);
     });
@@ -334,6 +350,7 @@ export class SshHiveManager implements RemoteHiveManager {
           tracker.recordStarted();
           const { pid } = await hive.start();
           tracker.recordHealthy();
+          if (!current()) return; // removed while it was starting
           const restarts = (this.queen.view.hive(hive.id)?.restart_count ?? 0) + 1;
           this.queen.view.patchHive(hive.id, { restart_count: restarts });
           this.queen.logger.warn({ hive: hive.id, pid, restarts }, 'remote hive restarted');
