@@ -91,7 +91,7 @@ export class HiveClient {
    * Follows the hive's `/v1/events` SSE stream (snapshot first) until it ends or `signal` aborts.
    * Resolves when the stream closes; rejects when it cannot be opened.
    */
-  followEvents(onEvent: (event: ClusterEvent) => void, signal: AbortSignal): Promise<void> {
+  followEvents(onEvent: (event: ClusterEvent) => void, signal: AbortSignal, onHeartbeat?: () => void): Promise<void> {
     const url = new URL('/v1/events', this.endpoint.baseUrl);
     return new Promise<void>((resolve, reject) => {
       const req = http.request(
@@ -123,7 +123,11 @@ export class HiveClient {
                 .filter((line) => line.startsWith('data:'))
                 .map((line) => line.slice(5).trimStart())
                 .join('\n');
-              if (data.length === 0) continue; // comments / pings
+              if (data.length === 0) {
+                // `: ping` comments: the hive is alive even when nothing changes.
+                if (block.startsWith(':')) onHeartbeat?.();
+                continue;
+              }
               try {
                 onEvent(JSON.parse(data) as ClusterEvent);
               } catch {

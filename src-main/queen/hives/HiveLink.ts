@@ -92,7 +92,7 @@ export class HiveLink {
             this.connectedOnce = true;
           }
           view.applyHiveEvent(this.id, event);
-        }, this.abort.signal);
+        }, this.abort.signal, () => view.patchHive(this.id, { last_seen: Date.now() }));
         if (this.abort.signal.aborted) return;
         this.markLost('event stream ended');
       } catch (error) {
