@@ -178,6 +178,19 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   registerControlRoutes(app, control);
   await registerUiRoutes(app, options.uiDir ?? join(PROJECT_ROOT, 'out', 'renderer'));
 
+  // Bind first: a port already in use must fail before any hive process exists (a second `npm start`
+  // would otherwise leave a hive behind and the process hanging on it).
+  let address: string;
+  try {
+    address = await app.listen({ host, port: options.port ?? 7833 });
+  } catch (error) {
+    scheduler.dispose();
+    await remoteHives?.close?.({ stopRemote: false }).catch(() => undefined);
+    await audit.close();
+    throw error;
+  }
+  boundPort = Number(new URL(address).port);
+
   const demoModel = options.demo ? await ensureTinyModel(demoModelPath(modelsDir), { name: 'rbee demo (tiny, random weights)' }) : undefined;
   let localHive: LocalHiveProcess | undefined;
   if (options.localHive !== false) {
@@ -217,8 +230,6 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     localHive.start();
   }
 
-  const address = await app.listen({ host, port: options.port ?? 7833 });
-  boundPort = Number(new URL(address).port);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   logger.info({ url, data_dir: dataDir, audit: auditMode }, 'queen listening');
   // Remembered remote hives come back in the background: one unreachable host must not hold up start.

@@ -37,6 +37,22 @@ async function until(url: string, predicate: (s: ClusterSnapshot) => boolean, ti
 }
 
 describe('rbee queen as a process', () => {
+  it('a port already in use: exit 1 with a clear message, and no hive is left behind', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const proc = startRbee('queen', ['--port', String(port), '--data-dir', join(dataDir, 'busy'), '--audit', 'disabled'], { LLORCH_API_TOKEN: TOKEN });
+      const exit = await proc.exited;
+      expect(exit.code).toBe(1);
+      expect(proc.output()).toContain('EADDRINUSE');
+      expect(proc.output()).not.toContain('"event":"listening"');
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('--demo serves the generated demo model; SIGKILL of the queen takes its local hive and workers down too', async () => {
     mkdirSync(join(dataDir, 'models'), { recursive: true });
     copyFileSync(await tinyModelPath(), join(dataDir, 'models', 'extra.gguf'));
