@@ -17,7 +17,7 @@ import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
 import type { CancelSignal } from '../../src-shared/util/CancelSignal.js';
 import { InferenceSseParser, type InferenceEvent, type InferenceRequest } from '../../src-shared/worker/inferenceWire.js';
 import { reconnectDelayMs } from '../lib/backoff.js';
-import { SseFrameParser } from '../lib/sseFrames.js';
+import { SseParser } from '../../src-shared/util/SseParser.js';
 
 export interface HttpControlApiOptions {
   /** Origin (and optional prefix) of the queen, e.g. `http://127.0.0.1:7833`. Defaults to ''. */
@@ -178,7 +178,7 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
       }
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
-      const parser = new SseFrameParser();
+      const parser = new SseParser();
       armIdle();
       try {
         for (;;) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SseParser, type SseMessage } from '../util/SseParser.js';
 
 /** Limits from DESIGN §3 "Worker SSE". */
 export const PROMPT_MAX_CHARS = 32_768;
@@ -87,39 +88,8 @@ export function encodeSseEvent(event: InferenceEvent): string {
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
-/** One SSE message: its `event:` name (default `message`) and its `data:` text, unparsed. */
-export interface SseBlock {
-  event: string;
-  data: string;
-}
-
-/** Splits an SSE byte stream (as text chunks) into messages without interpreting their data. */
-export class SseBlockParser {
-  private buffer = '';
-
-  push(chunk: string): SseBlock[] {
-    this.buffer += chunk;
-    const out: SseBlock[] = [];
-    let from = 0;
-    let sep: number;
-    while ((sep = this.buffer.indexOf('\n\n', from)) !== -1) {
-      const block = this.buffer.slice(from, sep);
-      from = sep + 2;
-      let event = 'message';
-      const dataLines: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) dataLines.push(line.slice(5).trimStart());
-      }
-      if (dataLines.length > 0) out.push({ event, data: dataLines.join('\n') });
-    }
-    this.buffer = this.buffer.slice(from);
-    return out;
-  }
-}
-
-/** Parses one block of the worker stream; `'done'` for `[DONE]`, undefined for an empty data line. */
-export function parseInferenceBlock(block: SseBlock): InferenceEvent | 'done' | undefined {
+/** Parses one message of the worker stream; `'done'` for `[DONE]`, undefined for an empty data line. */
+export function parseInferenceBlock(block: Pick<SseMessage, 'event' | 'data'>): InferenceEvent | 'done' | undefined {
   if (block.data === '[DONE]') return 'done';
   if (block.data === '') return undefined;
   const parsed = JSON.parse(block.data) as Record<string, unknown>;
@@ -131,7 +101,7 @@ export function parseInferenceBlock(block: SseBlock): InferenceEvent | 'done' | 
  * Feed it text chunks; it yields complete events and `'done'` for `[DONE]`.
  */
 export class InferenceSseParser {
-  private readonly blocks = new SseBlockParser();
+  private readonly blocks = new SseParser();
 
   push(chunk: string): Array<InferenceEvent | 'done'> {
     const out: Array<InferenceEvent | 'done'> = [];

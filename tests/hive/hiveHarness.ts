@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
+import { SseParser } from '../../src-shared/util/SseParser.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
@@ -126,23 +127,12 @@ export class EventStream {
     if (res.status !== 200) throw new Error(`events: HTTP ${res.status}`);
     void (async () => {
       const decoder = new TextDecoder();
-      let buffer = '';
+      const parser = new SseParser();
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) !== -1) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const data = frame
-              .split('\n')
-              .filter((l) => l.startsWith('data: '))
-              .map((l) => l.slice(6))
-              .join('\n');
-            if (data) {
-              this.events.push(JSON.parse(data) as ClusterEvent);
-              for (const w of [...this.waiters]) w();
-            }
+          for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
+            this.events.push(JSON.parse(message.data) as ClusterEvent);
+            for (const w of [...this.waiters]) w();
           }
         }
       } catch (error) {

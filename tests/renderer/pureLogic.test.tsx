@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { reconnectDelayMs } from '../../src-renderer/lib/backoff.js';
 import { formatAgo, formatBytes, formatCountdown, tokensPerSecond } from '../../src-renderer/lib/format.js';
-import { SseFrameParser } from '../../src-renderer/lib/sseFrames.js';
+import { SseParser } from '../../src-shared/util/SseParser.js';
 import { POLICY_FIELDS, policyDraft, validatePolicy } from '../../src-renderer/stores/settingsSlice.js';
 import { validateModelSource } from '../../src-renderer/views/ModelsView.js';
 import { parseRoute } from '../../src-renderer/components/useRoute.js';
@@ -55,10 +55,10 @@ describe('reconnectDelayMs', () => {
   });
 });
 
-describe('SseFrameParser', () => {
+describe('SseParser (src-shared)', () => {
   it('parses frames split at every byte, with CRLF, comments and multi-line data', () => {
     const wire = ': keep-alive\r\nevent: cluster\r\ndata: {"a":\r\ndata: 1}\r\n\r\nevent: cluster\ndata: {"b":2}\n\nid: 7\ndata: x\n\n';
-    const parser = new SseFrameParser();
+    const parser = new SseParser();
     const frames = [...wire].flatMap((ch) => parser.push(ch));
     expect(frames).toEqual([
       { event: 'cluster', data: '{"a":\n1}', id: null },
@@ -66,9 +66,11 @@ describe('SseFrameParser', () => {
       { event: 'message', data: 'x', id: '7' },
     ]);
   });
-  it('ignores a lone comment block and keeps partial frames for later', () => {
-    const parser = new SseFrameParser();
+  it('reports comments (heartbeats) without a message, and keeps partial frames for later', () => {
+    const comments: string[] = [];
+    const parser = new SseParser((text) => comments.push(text));
     expect(parser.push(':ping\n\n')).toEqual([]);
+    expect(comments).toEqual(['ping']);
     expect(parser.push('event: cluster\ndata: {}')).toEqual([]);
     expect(parser.push('\n\n')).toEqual([{ event: 'cluster', data: '{}', id: null }]);
   });

@@ -7,6 +7,7 @@
  * namespace; a veth partition makes the hive unreachable in the cluster view within the keepalive
  * bound and healing brings it back with the same worker. Remove with stop ends them.
  */
+import { SseParser } from '../../src-shared/util/SseParser.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -47,14 +48,14 @@ function streamChat(
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
         res.on('end', () => {
-          const frames = text.split('\n\n').filter((f) => f.startsWith('data: '));
+          const frames = new SseParser().push(text).map((m) => m.data);
           const chunks = frames
-            .filter((f) => f !== 'data: [DONE]')
-            .map((f) => JSON.parse(f.slice(6)) as { choices: Array<{ delta?: { content?: string } }> });
+            .filter((f) => f !== '[DONE]')
+            .map((f) => JSON.parse(f) as { choices: Array<{ delta?: { content?: string } }> });
           resolve({
             status: res.statusCode ?? 0,
             chunks: chunks.filter((c) => c.choices[0]?.delta?.content).length,
-            done: frames.includes('data: [DONE]'),
+            done: frames.includes('[DONE]'),
             text,
           });
         });

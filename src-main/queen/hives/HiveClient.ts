@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import type { ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
+import { SseParser } from '../../../src-shared/util/SseParser.js';
 
 /** Where a hive is and how to reach it: loopback directly, or an SSH tunnel given as an http.Agent. */
 export interface HiveEndpoint {
@@ -111,25 +112,12 @@ export class HiveClient {
             return;
           }
           res.setEncoding('utf8');
-          let buffer = '';
+          // `: ping` comments: the hive is alive even when nothing changes.
+          const parser = new SseParser(() => onHeartbeat?.());
           res.on('data', (chunk: string) => {
-            buffer += chunk;
-            let sep: number;
-            while ((sep = buffer.indexOf('\n\n')) !== -1) {
-              const block = buffer.slice(0, sep);
-              buffer = buffer.slice(sep + 2);
-              const data = block
-                .split('\n')
-                .filter((line) => line.startsWith('data:'))
-                .map((line) => line.slice(5).trimStart())
-                .join('\n');
-              if (data.length === 0) {
-                // `: ping` comments: the hive is alive even when nothing changes.
-                if (block.startsWith(':')) onHeartbeat?.();
-                continue;
-              }
+            for (const message of parser.push(chunk)) {
               try {
-                onEvent(JSON.parse(data) as ClusterEvent);
+                onEvent(JSON.parse(message.data) as ClusterEvent);
               } catch {
                 // A malformed event from a hive must not take the queen down; the next snapshot heals.
               }

@@ -4,13 +4,12 @@ import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import {
   InferenceSseParser,
   parseInferenceBlock,
-  SseBlockParser,
   type EndEvent,
   type InferenceEvent,
   type InferenceRequest,
-  type SseBlock,
   type StartedEvent,
 } from '../../../src-shared/worker/inferenceWire.js';
+import { SseParser, type SseMessage } from '../../../src-shared/util/SseParser.js';
 import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
@@ -221,7 +220,7 @@ export class InferenceDispatcher {
             return;
           }
           const parser = new InferenceSseParser();
-          const blocks = new SseBlockParser();
+          const blocks = new SseParser();
           let preCommit = '';
           const commit = (): void => {
             forwarding = true;
@@ -232,7 +231,7 @@ export class InferenceDispatcher {
           res.on('data', (chunk: string) => {
             if (sink.raw) {
               // Relay: look only at the event names; parse the few non-token events.
-              let parsedBlocks: SseBlock[];
+              let parsedBlocks: SseMessage[];
               try {
                 parsedBlocks = blocks.push(chunk);
               } catch {
