@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { HiveInfo } from '../../src-shared/cluster/HiveInfo.js';
 import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
 import type { AddHiveRequest, AddHiveResult } from '../../src-shared/control/ControlApi.js';
+import { intOption } from '../cli/intOption.js';
 import { describeFailure, queenConnection } from '../cli/queenClient.js';
 
 export const HIVE_ADMIN_VERBS = ['add', 'trust', 'list', 'status', 'remove'] as const;
@@ -123,9 +124,12 @@ export async function run(argv: string[], io: HiveAdminIo = defaultIo()): Promis
   // add / trust
   const host = positionals[0];
   if (!host) return usage(io, `${verb} needs a host or ~/.ssh/config alias`);
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
-    return usage(io, '--port must be 1..65535');
+  let port: number | undefined;
+  try {
+    port = intOption('port', values.port, 1, 65535);
+  } catch (error) {
+    return usage(io, (error as Error).message);
+  }
   const fingerprint = verb === 'trust' ? values.fingerprint : values.trust;
   if (verb === 'trust' && !fingerprint) return usage(io, 'trust needs --fingerprint SHA256:…');
   const request: AddHiveRequest = {

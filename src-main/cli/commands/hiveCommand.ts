@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { intOption } from '../intOption.js';
 import { InvalidRestartPolicyError, resolveRestartPolicy } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import { loadToken } from '../../auth/loadToken.js';
 import { createLogger } from '../../common/log/createLogger.js';
@@ -30,13 +31,6 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
 Prints {"event":"listening","port":N,"pid":N,"hive_id":ID,"url":URL} on stdout once serving.
 SIGTERM/SIGINT or POST /v1/shutdown: stops every worker (polite → SIGTERM → SIGKILL, ≤ 30 s), exit 0.
 `;
-
-function intOption(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer between ${min} and ${max}, got '${raw}'`);
-  return value;
-}
 
 export async function run(argv: string[]): Promise<number> {
   // `rbee hive add|trust|list|status|remove` manage remote hives through a running queen; plain

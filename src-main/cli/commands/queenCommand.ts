@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { intOption } from '../intOption.js';
 import { loadToken } from '../../auth/loadToken.js';
 import { defaultDataDir } from '../../common/dataDir.js';
 import { createLogger } from '../../common/log/createLogger.js';
@@ -29,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
       options: {
         host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '7833' },
+        port: { type: 'string' },
         'data-dir': { type: 'string' },
         demo: { type: 'boolean', default: false },
         'no-local-hive': { type: 'boolean', default: false },
@@ -48,9 +49,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write(`rbee queen: --port must be 0..65535\n`);
+  let port: number;
+  try {
+    port = intOption('port', values.port, 0, 65535) ?? 7833;
+  } catch (error) {
+    process.stderr.write(`rbee queen: ${(error as Error).message}\n`);
     return 2;
   }
   const auditRaw = values.audit ?? process.env.LLORCH_AUDIT_MODE;

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { intOption } from '../intOption.js';
 import type { Device } from '../../../src-shared/cluster/WorkerInfo.js';
 import { WORKER_TOKEN_ENV, type WorkerMessage } from '../../../src-shared/worker/workerMessages.js';
 import { auditSinkFromEnv } from '../../audit/index.js';
@@ -28,13 +29,6 @@ const USAGE = `usage: rbee worker --model <file.gguf> [options]
   --stream-flush-ms N gather tokens this long per write after the first (default 10; 0 = every token)
 `;
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${raw}'`);
-  return value;
-}
-
 export async function run(argv: string[]): Promise<number> {
   let values;
   try {
@@ -45,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
         model: { type: 'string' },
         'model-name': { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '0' },
+        port: { type: 'string' },
         id: { type: 'string' },
         device: { type: 'string', default: 'auto' },
         threads: { type: 'string' },
@@ -76,13 +70,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   let port: number, threads: number, slots: number, ctx: number, drainMs: number, streamFlushMs: number;
   try {
-    port = positiveInt('port', values.port, 0, 0);
-    if (port > 65535) throw new Error('--port must be ≤ 65535');
-    threads = positiveInt('threads', values.threads, defaultThreadCount(availableParallelism()));
-    slots = positiveInt('slots', values.slots, 2);
-    ctx = positiveInt('ctx', values.ctx, 2048, 64);
-    drainMs = positiveInt('drain-ms', values['drain-ms'], 5000, 0);
-    streamFlushMs = positiveInt('stream-flush-ms', values['stream-flush-ms'], 10, 0);
+    port = intOption('port', values.port, 0, 65535) ?? 0;
+    threads = intOption('threads', values.threads, 1, 256) ?? defaultThreadCount(availableParallelism());
+    slots = intOption('slots', values.slots, 1, 64) ?? 2;
+    ctx = intOption('ctx', values.ctx, 64, 1_048_576) ?? 2048;
+    drainMs = intOption('drain-ms', values['drain-ms'], 0, 600_000) ?? 5000;
+    streamFlushMs = intOption('stream-flush-ms', values['stream-flush-ms'], 0, 1000) ?? 10;
   } catch (error) {
     process.stderr.write(`rbee worker: ${(error as Error).message}\n`);
     return 2;
