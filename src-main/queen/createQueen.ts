@@ -106,7 +106,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   };
   const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand });
   schedulerRef.current = scheduler;
-  const dispatcher = new InferenceDispatcher(view, scheduler, (id) => links.get(id)?.hiveClient, logger);
+  const dispatcher = new InferenceDispatcher(scheduler, (id) => links.get(id)?.hiveClient, logger);
 
   const linkHive = (endpoint: HiveEndpoint, kind: HiveKind, address: string): HiveLink => {
     const existing = links.get(endpoint.id);

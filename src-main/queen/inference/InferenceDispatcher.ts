@@ -2,17 +2,15 @@ import http from 'node:http';
 import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import {
-  InferenceSseParser,
   parseInferenceBlock,
   type EndEvent,
   type InferenceEvent,
   type InferenceRequest,
   type StartedEvent,
 } from '../../../src-shared/worker/inferenceWire.js';
-import { SseParser, type SseMessage } from '../../../src-shared/util/SseParser.js';
+import { SseParser } from '../../../src-shared/util/SseParser.js';
 import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import type { Logger } from '../../common/log/createLogger.js';
-import type { ClusterView } from '../cluster/ClusterView.js';
 import type { HiveClient } from '../hives/HiveClient.js';
 import type { Lease, Scheduler } from '../scheduling/Scheduler.js';
 
@@ -79,7 +77,6 @@ export class InferenceDispatcher {
   private readonly running = new Map<string, { creds: WorkerCredentials; agent: http.Agent }>();
 
   constructor(
-    private readonly view: ClusterView,
     private readonly scheduler: Scheduler,
     private readonly hiveClient: (hiveId: string) => HiveClient | undefined,
     private readonly logger: Logger,
@@ -219,9 +216,10 @@ export class InferenceDispatcher {
             });
             return;
           }
-          const parser = new InferenceSseParser();
-          const blocks = new SseParser();
+          const messages = new SseParser();
+          // Relay mode: bytes received before the commit, handed over together at the first token.
           let preCommit = '';
+          const relay = sink.raw !== undefined;
           const commit = (): void => {
             forwarding = true;
             ttftMs = performance.now() - startedAt;
@@ -229,50 +227,21 @@ export class InferenceDispatcher {
           };
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
-            if (sink.raw) {
-              // Relay: look only at the event names; parse the few non-token events.
-              let parsedBlocks: SseMessage[];
+            if (relay && !forwarding) preCommit += chunk;
+            for (const message of messages.push(chunk)) {
+              // Relayed tokens travel as the worker's bytes: only the other events are parsed.
+              if (relay && message.event === 'token') {
+                if (!forwarding) commit();
+                continue;
+              }
+              let event: InferenceEvent | 'done' | undefined;
               try {
-                parsedBlocks = blocks.push(chunk);
+                event = parseInferenceBlock(message);
               } catch {
                 req.destroy(new Error('malformed event stream from worker'));
                 return;
               }
-              if (!forwarding) preCommit += chunk;
-              for (const block of parsedBlocks) {
-                if (block.event === 'token') {
-                  if (!forwarding) commit();
-                  continue;
-                }
-                const event = parseInferenceBlock(block);
-                if (event === undefined || event === 'done') continue;
-                if (event.type === 'started') {
-                  heldStart = event;
-                  this.running.set(event.job_id, { creds, agent });
-                } else if (event.type === 'error' && !forwarding) {
-                  req.destroy(new Error(`worker error before the first token: ${event.code}`));
-                  return;
-                } else if (event.type === 'end') {
-                  if (!forwarding) commit();
-                  end = event;
-                }
-              }
-              if (forwarding) {
-                sink.raw(preCommit.length > 0 ? preCommit : chunk);
-                preCommit = '';
-                sink.flush?.();
-              }
-              return;
-            }
-            let events: Array<InferenceEvent | 'done'>;
-            try {
-              events = parser.push(chunk);
-            } catch {
-              req.destroy(new Error('malformed event stream from worker'));
-              return;
-            }
-            for (const event of events) {
-              if (event === 'done') continue;
+              if (event === undefined || event === 'done') continue;
               if (event.type === 'started') {
                 heldStart = event;
                 this.running.set(event.job_id, { creds, agent });
@@ -284,14 +253,17 @@ export class InferenceDispatcher {
                   req.destroy(new Error(`worker error before the first token: ${event.code}`));
                   return;
                 }
-                forwarding = true;
-                ttftMs = performance.now() - startedAt;
-                sink.started(heldStart ?? { type: 'started', job_id: 'unknown', model: request.model }, { hive: lease.worker.hive, id: lease.worker.id });
+                commit();
               }
               if (event.type === 'end') end = event;
-              sink.event(event);
+              if (!relay) sink.event(event);
             }
-            if (forwarding) sink.flush?.();
+            if (!forwarding) return;
+            if (relay) {
+              sink.raw?.(preCommit.length > 0 ? preCommit : chunk);
+              preCommit = '';
+            }
+            sink.flush?.();
           });
           res.on('end', () => {
             if (forwarding) settle(() => resolve({ end, ttftMs }));

@@ -57,6 +57,7 @@ export async function serveInference(
   reply.raw.on('close', onClose);
 
   let streaming = false;
+  /** Collected only for a non-streaming answer. */
   let text = '';
   let startedEvent: StartedEvent | null = null;
   const res = reply.raw;
@@ -89,7 +90,7 @@ export async function serveInference(
           if (!format.passthrough) write(format.onStart?.(started) ?? '');
         },
         event: (event) => {
-          if (event.type === 'token') text += event.t;
+          if (event.type === 'token' && !format.stream) text += event.t;
           if (streaming) write(format.onEvent?.(event) ?? '');
         },
         flush: () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isApiErrorBody } from '../../../src-shared/api/ApiError.js';
-import { ChatMessageSchema, MAX_TOKENS_LIMIT, PROMPT_MAX_CHARS, SSE_DONE, type EndEvent, type StopReason } from '../../../src-shared/worker/inferenceWire.js';
+import { ChatMessageSchema, MAX_TOKENS_LIMIT, PROMPT_MAX_CHARS, SSE_DONE, type EndEvent, type ErrorEvent, type StopReason } from '../../../src-shared/worker/inferenceWire.js';
 import { parseBody } from '../../common/http/parseBody.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import { serveInference, type InferenceServices } from '../inference/serveInference.js';
@@ -56,6 +56,10 @@ function usage(end: EndEvent | null): { prompt_tokens: number; completion_tokens
 }
 
 const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
+
+/** A failure inside a started stream, as OpenAI clients expect it. */
+const sseError = (event: ErrorEvent): string =>
+  sse({ error: { message: event.message, type: 'server_error', param: null, code: event.code.toLowerCase() } });
 
 /** OpenAI error types by status, so SDKs raise the right exception class. */
 function openAiErrorType(status: number): string {
@@ -128,7 +132,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
             end = event;
             return chunk({}, finishReason(event.stop_reason));
           }
-          return sse({ error: { message: event.message, type: 'server_error', param: null, code: event.code.toLowerCase() } });
+          return sseError(event);
         },
         onClose: () =>
           (body.stream_options?.include_usage ? sse({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage(end) }) : '') + SSE_DONE,
@@ -170,7 +174,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
         onEvent: (event) => {
           if (event.type === 'token') return chunk(event.t, null);
           if (event.type === 'end') return chunk('', finishReason(event.stop_reason));
-          return sse({ error: { message: event.message, type: 'server_error', param: null, code: event.code.toLowerCase() } });
+          return sseError(event);
         },
         onClose: () => SSE_DONE,
         collect: (text, endEvent) => ({
