@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalAuditLog } from '../../src-main/audit/LocalAuditLog.js';
 import { verifyAuditDir } from '../../src-main/audit/verifyAuditDir.js';
 import { makeTempDir, readAllRecords } from './helpers.js';
+import { seededRandom } from '../../src-shared/util/seededRandom.js';
 
 const ROUNDS = 20;
 const CHILD = fileURLToPath(new URL('./fixtures/crashWriter.ts', import.meta.url));
@@ -16,17 +17,6 @@ let cleanup: () => Promise<void>;
 beforeEach(async () => ({ dir, cleanup } = await makeTempDir('rbee-audit-crash-')));
 afterEach(async () => cleanup());
 
-/** A small seeded PRNG (mulberry32): the kill moments are random but reproducible from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Round {
   acked: string[];
@@ -81,7 +71,7 @@ function crashRound(child: ChildProcess, runMs: number): Promise<Round> {
 describe('audit log under SIGKILL (acceptance 2)', () => {
   it(`${ROUNDS} rounds of kill -9 at random moments: verifies after each restart, nothing acknowledged is lost`, async () => {
     const seed = Number(process.env.AUDIT_CRASH_SEED ?? Date.now() % 1_000_000);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const everAcked = new Set<string>();
     let quarantines = 0;
     let lastCount = 0;

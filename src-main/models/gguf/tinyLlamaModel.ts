@@ -1,4 +1,5 @@
 import { encodeGguf, type GgufTensor, type GgufValue } from './GgufWriter.js';
+import { seededRandom } from '../../../src-shared/util/seededRandom.js';
 
 /**
  * Tiny llama models with random weights and a byte-level vocabulary (BUILD-FACTS "Tiny GGUF models").
@@ -25,17 +26,6 @@ export interface TinyLlamaOptions {
 /** Normal (type 1) tokens after the byte tokens, so the tokenizer has some merges to choose from. */
 const EXTRA_TOKENS = ['▁', '▁the', '▁a', '▁and', 'e', 't', '▁is', '▁of', 'in', 'er'];
 
-/** mulberry32: small, fast, good enough for deterministic weights. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function tinyLlamaVocabulary(): { tokens: string[]; scores: number[]; types: number[] } {
   const tokens = ['<unk>', '<s>', '</s>'];
@@ -68,7 +58,7 @@ export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
 
   const vocab = tinyLlamaVocabulary();
   const nVocab = vocab.tokens.length;
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const uniform = (n: number, scale: number): Float32Array => {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = (random() * 2 - 1) * scale;
