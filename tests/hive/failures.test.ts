@@ -1,37 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
-import { EventStream, startTestHive, swapModel, tinySpawn, TINY, type TestHive } from './hiveHarness.js';
+import { HiveTestContext, swapModel, TINY } from './hiveHarness.js';
 
-let t: TestHive | undefined;
-let events: EventStream | undefined;
-afterEach(async () => {
-  events?.close();
-  await t?.close();
-  t = undefined;
-});
-
-async function readyWorker(options: Parameters<typeof startTestHive>[0], spawn: Record<string, unknown>): Promise<WorkerInfo> {
-  t = await startTestHive(options);
-  events = new EventStream(t.hive.url);
-  await events.opened;
-  const res = await t.api<WorkerInfo>('POST', '/v1/workers', tinySpawn(spawn));
-  expect(res.status).toBe(201);
-  return events.waitForWorker(String(spawn.id), (w) => w.state === 'idle');
-}
-
-const spawnsOf = (id: string) => t!.audit.events.filter((e) => e.worker_id === id && e.event_type === 'worker_spawned').length;
+const context = new HiveTestContext();
+afterEach(() => context.close());
 
 describe('hive: restart policy on real processes', () => {
   it('a worker that crashes at every start: delays grow 1, 2, 4 s (within jitter), then failed, and no 4th restart (acceptance 2)', async () => {
-    const ready = await readyWorker({ policy: { backoff_base_ms: 1_000, backoff_max_ms: 60_000 } }, { id: 'crashy' });
-    await swapModel(t!.modelsDir, TINY, 'corrupt');
+    const ready = await context.readyWorker({ policy: { backoff_base_ms: 1_000, backoff_max_ms: 60_000 } }, { id: 'crashy' });
+    await swapModel(context.t.modelsDir, TINY, 'corrupt');
     process.kill(ready.pid!, 'SIGKILL');
-    const failed = await events!.waitForWorker('crashy', (w) => w.state === 'failed', 110_000);
+    const failed = await context.events.waitForWorker('crashy', (w) => w.state === 'failed', 110_000);
     expect(failed.restart_count).toBe(3);
     expect(failed.next_restart_at).toBeNull();
     expect(failed.last_exit?.stderr_tail).toMatch(/load|GGUF|model/i);
 
-    const backoffs = events!.workerUpdates('crashy').filter((w) => w.state === 'backoff');
+    const backoffs = context.events.workerUpdates('crashy').filter((w) => w.state === 'backoff');
     const delays = backoffs.map((w) => w.next_restart_at! - w.last_exit!.at);
     expect(delays).toHaveLength(3);
     [1_000, 2_000, 4_000].forEach((nominal, i) => {
@@ -39,47 +22,47 @@ describe('hive: restart policy on real processes', () => {
       expect(delays[i]).toBeLessThanOrEqual(nominal * 1.2);
     });
     // Each restart really waited its delay.
-    const loadings = events!
+    const loadings = context.events
       .workerUpdates('crashy')
       .filter((w, i, all) => w.state === 'loading' && w.restart_count > 0 && all.findIndex((x) => x.started_at === w.started_at) === i);
     expect(loadings).toHaveLength(3);
     loadings.forEach((w, i) => expect(w.started_at!).toBeGreaterThanOrEqual(backoffs[i]!.next_restart_at! - 5));
 
-    expect(t!.audit.types('crashy').filter((x) => x === 'worker_failed')).toHaveLength(1);
+    expect(context.t.audit.types('crashy').filter((x) => x === 'worker_failed')).toHaveLength(1);
     // No 4th spawn: wait longer than the next delay (8 s ± 20 % would be due) is too slow for CI;
     // the policy decided give_up, so no timer exists: check over 1.5 s and via the metrics counter.
-    const spawnsAtFailure = spawnsOf('crashy');
+    const spawnsAtFailure = context.spawnsOf('crashy');
     expect(spawnsAtFailure).toBe(4);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(spawnsOf('crashy')).toBe(4);
-    const metrics = await t!.api<string>('GET', '/metrics');
+    expect(context.spawnsOf('crashy')).toBe(4);
+    const metrics = await context.t.api<string>('GET', '/metrics');
     expect(metrics.body).toMatch(/rbee_hive_worker_spawns_total\{hive="local",worker="crashy"\} 4/);
 
     // An operator start re-arms it (the model is fixed first).
-    await swapModel(t!.modelsDir, TINY, 'good');
-    const mark = events!.events.length;
-    expect((await t!.api('POST', '/v1/workers/crashy/start')).status).toBe(202);
-    await events!.waitForWorker('crashy', (w) => w.state === 'idle', 30_000, mark);
+    await swapModel(context.t.modelsDir, TINY, 'good');
+    const mark = context.events.events.length;
+    expect((await context.t.api('POST', '/v1/workers/crashy/start')).status).toBe(202);
+    await context.events.waitForWorker('crashy', (w) => w.state === 'idle', 30_000, mark);
   }, 180_000);
 
   it('SIGSTOP: a hung worker is detected within 3 health periods, killed and restarted (acceptance 4)', async () => {
     const period = 1_000;
-    const ready = await readyWorker({ policy: { health_period_ms: period, health_failures: 3, backoff_base_ms: 100 } }, { id: 'hung' });
-    const mark = events!.events.length;
+    const ready = await context.readyWorker({ policy: { health_period_ms: period, health_failures: 3, backoff_base_ms: 100 } }, { id: 'hung' });
+    const mark = context.events.events.length;
     const stoppedAt = Date.now();
     process.kill(ready.pid!, 'SIGSTOP');
     try {
-      const unhealthy = await events!.waitForWorker('hung', (w) => w.state === 'unhealthy', 10_000, mark);
+      const unhealthy = await context.events.waitForWorker('hung', (w) => w.state === 'unhealthy', 10_000, mark);
       expect(unhealthy.pid).toBe(ready.pid);
-      const crashed = await events!.waitForWorker('hung', (w) => w.state === 'crashed', 10_000, mark);
+      const crashed = await context.events.waitForWorker('hung', (w) => w.state === 'crashed', 10_000, mark);
       const detectedMs = Date.now() - stoppedAt;
       expect(crashed.last_exit).toMatchObject({ reason: 'health_check', signal: 'SIGKILL' });
       // 3 periods by design (see HEALTH_TIMEOUT_RATIO); slack for a loaded 2-core machine.
       expect(detectedMs).toBeLessThanOrEqual(3 * period + 1_500);
-      const again = await events!.waitForWorker('hung', (w) => w.state === 'idle', 30_000, mark);
+      const again = await context.events.waitForWorker('hung', (w) => w.state === 'idle', 30_000, mark);
       expect(again.pid).not.toBe(ready.pid);
       expect(again.restart_count).toBe(1);
-      expect(t!.audit.types('hung')).toContain('worker_unhealthy');
+      expect(context.t.audit.types('hung')).toContain('worker_unhealthy');
     } finally {
       try {
         process.kill(ready.pid!, 'SIGKILL');

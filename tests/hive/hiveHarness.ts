@@ -245,3 +245,44 @@ export function childPidsOf(pid: number): number[] {
   }
   return out;
 }
+
+/**
+ * One hive per test with its event stream, for suites that start from a ready worker. Register
+ * `afterEach(() => context.close())`; `t` and `events` throw when used before `readyWorker`.
+ */
+export class HiveTestContext {
+  private hive: TestHive | undefined;
+  private stream: EventStream | undefined;
+
+  get t(): TestHive {
+    if (!this.hive) throw new Error('no hive started in this test');
+    return this.hive;
+  }
+
+  get events(): EventStream {
+    if (!this.stream) throw new Error('no event stream opened in this test');
+    return this.stream;
+  }
+
+  /** Starts a hive, follows its events, spawns one tiny worker and resolves once it is idle. */
+  async readyWorker(options: Parameters<typeof startTestHive>[0], spawn: Record<string, unknown>): Promise<WorkerInfo> {
+    this.hive = await startTestHive(options);
+    this.stream = new EventStream(this.hive.hive.url);
+    await this.stream.opened;
+    const res = await this.hive.api<WorkerInfo>('POST', '/v1/workers', tinySpawn(spawn));
+    if (res.status !== 201) throw new Error(`spawn answered ${res.status}`);
+    return this.stream.waitForWorker(String(spawn.id), (w) => w.state === 'idle');
+  }
+
+  /** How many times the hive started worker `id` (its audit trail). */
+  spawnsOf(id: string): number {
+    return this.t.audit.events.filter((e) => e.worker_id === id && e.event_type === 'worker_spawned').length;
+  }
+
+  async close(): Promise<void> {
+    this.stream?.close();
+    await this.hive?.close();
+    this.hive = undefined;
+    this.stream = undefined;
+  }
+}

@@ -12,28 +12,23 @@ afterAll(async () => {
   await q?.close();
 });
 
-/** Waits for audit records (written by three processes) to satisfy `predicate`, via the live tail. */
+/**
+ * Waits for the merged audit query to satisfy `predicate`. The records are written by three other
+ * processes (queen in-process, hive, worker) into their own files; a worker's chain reaches the queen
+ * only on disk, so nothing signals its arrival: this polls the query, as an operator's view would.
+ */
 async function waitForRecords(predicate: (records: AuditRecord[]) => boolean): Promise<AuditRecord[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const page = await q.queen.control.queryAudit({ limit: 500 });
-    if (predicate(page.records)) return page.records;
-    if (Date.now() > deadline) throw new Error(`audit records never matched: ${JSON.stringify(page.records.map((r) => [r.service_id, r.event.event_type]))}`);
-    // Workers and the hive write in other processes; their records reach the queen's view as events
-    // from the hive's stream, but a worker's own chain is only on disk: wait for the next cluster event.
-    await new Promise<void>((resolve) => {
-      const off = q.queen.control.subscribe((e) => {
-        if (e.type !== 'snapshot') {
-          off();
-          resolve();
-        }
-      });
-      setTimeout(() => {
-        off();
-        resolve();
-      }, 250);
-    });
-  }
+  let records: AuditRecord[] = [];
+  await expect
+    .poll(
+      async () => {
+        records = (await q.queen.control.queryAudit({ limit: 500 })).records;
+        return predicate(records);
+      },
+      { timeout: 20_000, interval: 100 },
+    )
+    .toBe(true);
+  return records;
 }
 
 describe('audit across tiers (local mode)', () => {

@@ -61,7 +61,8 @@ describe('worker inference (real node-llama-cpp, tiny model)', () => {
     expect(endOf(result)!.tokens_out).toBeGreaterThan(100);
     // Generation of ~1500 tokens takes hundreds of ms; a buffered response would deliver everything at once.
     expect(end.at - firstToken.at).toBeGreaterThan(50);
-    const arrivalTimes = new Set(tokensOf(result).map((_, k) => Math.round(result.events[k + 1]!.at)));
+    // Tokens arrive over many separate reads (the worker writes every ~10 ms), not in one burst.
+    const arrivalTimes = new Set(result.events.filter((e) => e.event !== 'done' && e.event.type === 'token').map((e) => e.at));
     expect(arrivalTimes.size).toBeGreaterThan(5);
   });
 
