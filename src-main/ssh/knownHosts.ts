@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hostLabel } from './errors.js';
+import { globMatch } from './sshConfig.js';
 
 /** OpenSSH's `SHA256:<base64 of sha256(key blob) without padding>`. */
 export function sshFingerprint(keyBlob: Buffer): string {
@@ -50,19 +51,6 @@ function lookupName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function patternMatches(name: string, pattern: string): boolean {
-  const re = new RegExp(
-    '^' +
-      pattern
-        .split('')
-        .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-        .join('') +
-      '$',
-    'i',
-  );
-  return re.test(name);
-}
-
 /** Does a known_hosts host field name this host? Supports hashed (`|1|`), patterns and negation. */
 export function hostFieldMatches(hostField: string, host: string, port: number): boolean {
   const name = lookupName(host, port);
@@ -75,8 +63,8 @@ export function hostFieldMatches(hostField: string, host: string, port: number):
   let positive = false;
   for (const pattern of hostField.split(',')) {
     if (pattern.startsWith('!')) {
-      if (patternMatches(name, pattern.slice(1))) return false;
-    } else if (patternMatches(name, pattern)) {
+      if (globMatch(name, pattern.slice(1))) return false;
+    } else if (globMatch(name, pattern)) {
       positive = true;
     }
   }

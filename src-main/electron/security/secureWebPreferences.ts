@@ -1,29 +1,5 @@
 import type { WebPreferences } from 'electron';
 
-/**
- * The web preferences every rbee BrowserWindow gets (checklist 2–4, 6, 8–11). Windows are only
- * created through `secureWindowOptions`, and `assertSecureWebPreferences` re-checks the result, so
- * a later edit that weakens one flag fails the tests rather than shipping.
- */
-export function secureWebPreferences(preloadPath: string): WebPreferences {
-  return {
-    preload: preloadPath,
-    contextIsolation: true,
-    sandbox: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    experimentalFeatures: false,
-    webviewTag: false,
-    navigateOnDragDrop: false,
-    safeDialogs: true,
-    spellcheck: false,
-    devTools: true,
-  };
-}
-
 /** The flags that must hold; `enableBlinkFeatures` must be absent. */
 export const REQUIRED_WEB_PREFERENCES = {
   contextIsolation: true,
@@ -36,6 +12,22 @@ export const REQUIRED_WEB_PREFERENCES = {
   experimentalFeatures: false,
   webviewTag: false,
 } as const satisfies Partial<WebPreferences>;
+
+/**
+ * The web preferences every rbee BrowserWindow gets (checklist 2–4, 6, 8–11). Windows are only
+ * created through `secureWindowOptions`, and `assertSecureWebPreferences` re-checks the result, so
+ * a later edit that weakens one flag fails the tests rather than shipping.
+ */
+export function secureWebPreferences(preloadPath: string): WebPreferences {
+  return {
+    preload: preloadPath,
+    ...REQUIRED_WEB_PREFERENCES,
+    navigateOnDragDrop: false,
+    safeDialogs: true,
+    spellcheck: false,
+    devTools: true,
+  };
+}
 
 export class InsecureWindowError extends Error {
   override readonly name = 'InsecureWindowError';
