@@ -84,9 +84,6 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const view = new ClusterView();
   const links = new Map<string, HiveLink>();
   const pendingOnDemand = new Map<string, Promise<boolean>>();
-  // The metrics read the queue length lazily: the scheduler is created just below.
-  const schedulerRef: { current?: Scheduler } = {};
-  const metrics = new QueenMetrics(view, () => schedulerRef.current);
   audit.onRecord((record) => view.publish({ type: 'audit', record }));
 
   const startOnDemand = async (model: string): Promise<boolean> => {
@@ -105,7 +102,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     return attempt.catch(() => false);
   };
   const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand });
-  schedulerRef.current = scheduler;
+  const metrics = new QueenMetrics(view, scheduler);
   const dispatcher = new InferenceDispatcher(scheduler, (id) => links.get(id)?.hiveClient, logger);
 
   const linkHive = (endpoint: HiveEndpoint, kind: HiveKind, address: string): HiveLink => {

@@ -12,7 +12,7 @@ export class QueenMetrics {
   readonly authFailures: Counter;
   readonly retries: Counter;
 
-  constructor(view: ClusterView, scheduler: () => Scheduler | undefined) {
+  constructor(view: ClusterView, scheduler: Scheduler) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'rbee_queen_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers });
     this.ttft = new Histogram({
@@ -37,7 +37,7 @@ export class QueenMetrics {
       help: 'Requests waiting for a free slot',
       registers,
       collect() {
-        this.set(scheduler()?.queueLength ?? 0);
+        this.set(scheduler.queueLength);
       },
     });
     new Gauge({
