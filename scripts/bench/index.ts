@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['worker', 'queen', 'recovery', 'audit', 'ssh'];
+const ALL = ['worker', 'queen', 'recovery', 'unavailable', 'audit', 'ssh'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 const loader = createRequire(import.meta.url).resolve('tsx/esm');
 let failed = 0;

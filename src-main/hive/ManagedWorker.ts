@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditEvent, AuditSink } from '../../src-shared/audit/AuditEvent.js';
-import type { Device, LastExit, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
+import type { Device, LastExit, StopCause, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
 import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { RestartTracker, type PolicyClock, type PolicyTransition } from '../../src-shared/policy/RestartTracker.js';
@@ -89,7 +89,11 @@ export class ManagedWorker {
   private pendingFailure: LastExit['reason'] | null = null;
   /** The current process is being stopped on purpose (operator, idle TTL, shutdown). */
   private stopping = false;
-  private stopReason: 'operator' | 'idle_ttl' | 'shutdown' = 'operator';
+  private stopReason: StopCause = 'operator';
+  /** The last start ended before its model was loaded (see WorkerInfo.load_failed). */
+  private loadFailed = false;
+  /** Why the worker is stopped; null while it is not. */
+  private stoppedBy: StopCause | null = null;
   /** Who asked for the current operator action (`token:<fp6>` from the API, else 'operator'). */
   private actor = 'operator';
   private healthFailures = 0;
@@ -145,6 +149,8 @@ export class ManagedWorker {
       started_at: this.startedAt,
       last_heartbeat: this.lastHeartbeat,
       load_progress: this.loadProgress,
+      load_failed: this.loadFailed,
+      stopped_by: this.state === 'stopped' ? this.stoppedBy : null,
     };
   }
 
@@ -214,6 +220,8 @@ export class ManagedWorker {
     this.healthFailures = 0;
     this.stderrTail = '';
     this.tracker.recordStarted();
+    // An operator's start is a fresh judgement: requests wait for it instead of being turned away.
+    if (kind === 'operator') this.loadFailed = false;
     const generation = ++this.generation;
     const args = [
       '--model', this.spec.modelPath,
@@ -310,6 +318,7 @@ export class ManagedWorker {
         this.lastHeartbeat = now;
         this.lastActivityAt = now;
         this.state = 'idle';
+        this.loadFailed = false;
         this.tracker.recordHealthy();
         this.armPolicyTimer();
         this.emitAudit({ event_type: 'worker_ready', details: { pid: this.pid, port: this.port, load_ms: now - (this.startedAt ?? now) } });
@@ -349,11 +358,13 @@ export class ManagedWorker {
     for (const resolve of waiters) resolve();
     const now = this.deps.clock.now();
     const reason: LastExit['reason'] = this.stopping ? 'operator' : (this.pendingFailure ?? 'exit');
+    const diedLoading = this.state === 'loading';
     this.lastExit = { code, signal, stderr_tail: tailLines(this.stderrTail), at: now, reason };
     if (this.disposed) return;
     if (this.stopping) {
       this.stopping = false;
       this.state = 'stopped';
+      this.stoppedBy = this.stopReason;
       this.tracker.recordStopped();
       this.emitAudit({
         event_type: 'worker_stopped',
@@ -365,6 +376,7 @@ export class ManagedWorker {
       this.update();
       return;
     }
+    if (diedLoading) this.loadFailed = true;
     this.onFailure(reason, code, signal);
   }
 
@@ -510,7 +522,7 @@ export class ManagedWorker {
    * Marks the worker as stopping on purpose: timers cancelled, no restart will follow. A worker in
    * backoff or failed (no process) goes straight to `stopped`.
    */
-  beginStop(reason: 'operator' | 'idle_ttl' | 'shutdown' = 'operator'): boolean {
+  beginStop(reason: StopCause = 'operator'): boolean {
     this.stopReason = reason;
     this.clearTimer('restart');
     this.clearTimer('health');
@@ -520,6 +532,7 @@ export class ManagedWorker {
     if (!this.proc) {
       if (this.state !== 'stopped') {
         this.state = 'stopped';
+        this.stoppedBy = reason;
         this.tracker.recordStopped();
         this.update();
       }
@@ -585,7 +598,7 @@ export class ManagedWorker {
   }
 
   /** Stops this one worker with the cascade: polite (⅓), SIGTERM (until ⅚), SIGKILL. */
-  async stop(reason: 'operator' | 'idle_ttl' | 'shutdown', timeoutMs: number, actor = 'operator'): Promise<void> {
+  async stop(reason: StopCause, timeoutMs: number, actor = 'operator'): Promise<void> {
     this.actor = actor;
     if (!this.beginStop(reason)) return;
     this.deps.logger.info({ worker_id: this.id, reason }, 'stopping worker');

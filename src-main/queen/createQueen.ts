@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { ApiError } from '../../src-shared/api/ApiError.js';
 import { join, resolve } from 'node:path';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import type { HiveKind } from '../../src-shared/cluster/HiveInfo.js';
@@ -27,9 +28,12 @@ import { registerControlRoutes } from './routes/controlRoutes.js';
 import { registerInferenceRoute } from './routes/inferenceRoute.js';
 import { registerOpenAiRoutes } from './routes/openaiRoutes.js';
 import { registerUiRoutes } from './routes/uiRoutes.js';
+import { onDemandWorkerId } from './scheduling/modelAvailability.js';
 import { Scheduler } from './scheduling/Scheduler.js';
 
 export const LOCAL_HIVE_ID = 'local';
+/** A worker created on demand stops after this long without requests (and starts again on demand). */
+export const ON_DEMAND_IDLE_TTL_MS = 10 * 60_000;
 
 export interface CreateQueenOptions extends QueenOptions {
   logger?: Logger;
@@ -45,6 +49,8 @@ export interface CreateQueenOptions extends QueenOptions {
   maxDeadlineMs?: number;
   /** Start a worker when a request names a model that is in a catalog but not served. Defaults to true. */
   startOnDemand?: boolean;
+  /** Idle TTL of a worker created on demand. Defaults to 10 minutes. */
+  onDemandIdleTtlMs?: number;
   /** Remote hives. Defaults to SSH hives remembered in `<dataDir>/ssh`; `false` turns them off. */
   remoteHives?: ((queen: QueenInternals) => RemoteHiveManager) | false;
 }
@@ -83,25 +89,28 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
 
   const view = new ClusterView();
   const links = new Map<string, HiveLink>();
-  const pendingOnDemand = new Map<string, Promise<boolean>>();
   audit.onRecord((record) => view.publish({ type: 'audit', record }));
 
-  const startOnDemand = async (model: string): Promise<boolean> => {
-    if (options.startOnDemand === false) return false;
-    const pending = pendingOnDemand.get(model);
-    if (pending) return pending;
-    const attempt = (async () => {
-      const holder = view.allModels().find((m) => m.name === model && view.hive(m.hive)?.state === 'online');
-      const client = holder ? links.get(holder.hive)?.hiveClient : undefined;
-      if (!holder || !client) return false;
-      logger.info({ model, hive: holder.hive }, 'starting a worker on demand');
-      await client.request('POST', '/v1/workers', { body: { model } });
-      return true;
-    })().finally(() => pendingOnDemand.delete(model));
-    pendingOnDemand.set(model, attempt);
-    return attempt.catch(() => false);
+  const startOnDemand = async (target: { hive: string; model: string; workerId: string | null }): Promise<void> => {
+    const client = links.get(target.hive)?.hiveClient;
+    if (!client) throw new ApiError(503, 'MODEL_NOT_READY', `Hive ${target.hive} is not connected`, undefined, { 'retry-after': '5' });
+    try {
+      if (target.workerId !== null) {
+        logger.info({ model: target.model, hive: target.hive, worker_id: target.workerId }, 'starting an idle-stopped worker on demand');
+        await client.request('POST', `/v1/workers/${encodeURIComponent(target.workerId)}/start`);
+      } else {
+        logger.info({ model: target.model, hive: target.hive }, 'creating the on-demand worker');
+        await client.request('POST', '/v1/workers', {
+          body: { model: target.model, id: onDemandWorkerId(target.model), idle_ttl_ms: options.onDemandIdleTtlMs ?? ON_DEMAND_IDLE_TTL_MS },
+        });
+      }
+    } catch (error) {
+      // Already there or already starting (another request got there first, its event not yet in).
+      if (error instanceof ApiError && error.code === 'CONFLICT') return;
+      throw error;
+    }
   };
-  const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand });
+  const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand: options.startOnDemand === false ? undefined : startOnDemand });
   const metrics = new QueenMetrics(view, scheduler);
   const dispatcher = new InferenceDispatcher(scheduler, (id) => links.get(id)?.hiveClient, logger);
 

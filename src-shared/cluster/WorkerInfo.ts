@@ -35,6 +35,9 @@ export interface LastExit {
   reason: 'exit' | 'load_timeout' | 'health_check' | 'operator';
 }
 
+/** Why a worker is `stopped`: an operator (or API) stop, its idle TTL, or the hive shutting down. */
+export type StopCause = 'operator' | 'idle_ttl' | 'shutdown';
+
 export interface WorkerInfo {
   id: string;
   hive: string;
@@ -53,4 +56,11 @@ export interface WorkerInfo {
   last_heartbeat: number | null;
   /** 0..1 while loading. */
   load_progress: number;
+  /**
+   * The last start ended before the model was loaded (exit, load timeout); cleared by a successful
+   * load. The queen answers 503 MODEL_UNAVAILABLE for such a worker instead of waiting on it.
+   */
+  load_failed: boolean;
+  /** Why it is stopped (null unless `stopped`): an idle-TTL stop is started again on demand. */
+  stopped_by: StopCause | null;
 }

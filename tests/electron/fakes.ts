@@ -47,6 +47,8 @@ export function worker(id: string, state: WorkerState, hiveId = 'local', model =
     started_at: 1,
     last_heartbeat: 1,
     load_progress: 1,
+    load_failed: false,
+    stopped_by: null,
   };
 }
 

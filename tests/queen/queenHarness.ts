@@ -26,11 +26,18 @@ export interface TestQueen {
 
 /** A real queen in-process with a real local hive child and real workers on the tiny model. */
 export async function startTestQueen(
-  options: { workerPolicy?: Partial<RestartPolicyConfig>; extra?: Partial<CreateQueenOptions>; models?: string[] } = {},
+  options: {
+    workerPolicy?: Partial<RestartPolicyConfig>;
+    extra?: Partial<CreateQueenOptions>;
+    models?: string[];
+    /** Writes more files into the models folder before the queen starts. */
+    prepareModels?: (modelsDir: string) => Promise<void>;
+  } = {},
 ): Promise<TestQueen> {
   const dataDir = mkdtempSync(join(tmpdir(), 'rbee-queen-'));
   mkdirSync(join(dataDir, 'models'), { recursive: true });
   for (const name of options.models ?? [MODEL]) copyFileSync(await tinyModelPath(), join(dataDir, 'models', name));
+  await options.prepareModels?.(join(dataDir, 'models'));
   const token = 'queen-test-token-0123456789';
   const queen = await createQueen({
     dataDir,

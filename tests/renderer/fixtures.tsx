@@ -38,6 +38,8 @@ export function worker(patch: Partial<WorkerInfo> = {}): WorkerInfo {
     started_at: 1_000,
     last_heartbeat: 1_000,
     load_progress: 1,
+    load_failed: false,
+    stopped_by: null,
     ...patch,
   };
 }

@@ -12,6 +12,7 @@ import { SseParser } from '../../../src-shared/util/SseParser.js';
 import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import type { HiveClient } from '../hives/HiveClient.js';
+import { attemptKey } from '../scheduling/modelAvailability.js';
 import type { Lease, Scheduler } from '../scheduling/Scheduler.js';
 
 /** Where a dispatched stream goes: the route turns these into worker SSE or OpenAI chunks. */
@@ -100,7 +101,7 @@ export class InferenceDispatcher {
           await new Promise((resolve) => setTimeout(resolve, Math.min(BUSY_RETRY_MS * attempt, context.deadline.remainingMs())));
           continue;
         }
-        exclude.add(lease.key);
+        exclude.add(attemptKey(lease.worker));
         this.credentials.delete(lease.key);
         this.logger.warn({ request_id: context.requestId, worker: lease.key, attempt, reason: error.message }, 'worker failed before the first token; retrying');
       } finally {

@@ -2,6 +2,7 @@ import { ApiError } from '../../../src-shared/api/ApiError.js';
 import type { WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
 import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { workerKey, type ClusterView } from '../cluster/ClusterView.js';
+import { assessAvailability, attemptKey, type Availability } from './modelAvailability.js';
 
 /** A reserved slot on one worker; `release()` exactly once when the request is done with it. */
 export interface Lease {
@@ -13,38 +14,51 @@ export interface Lease {
 export interface SchedulerOptions {
   /** Requests allowed to wait for a slot. Defaults to 256. */
   queueLimit?: number;
-  /** Asked when a model has no worker at all but a hive has it in its catalog (on-demand start). */
-  startOnDemand?: (model: string) => Promise<boolean>;
+  /**
+   * Starts a worker for a request (see `assessAvailability`): the idle-TTL-stopped worker `workerId`
+   * again, or (workerId null) the one on-demand worker of `model` on `hive`. Rejects with an ApiError
+   * when the hive refuses; resolves once the hive accepted (the worker then loads).
+   */
+  startOnDemand?: (target: { hive: string; model: string; workerId: string | null }) => Promise<void>;
+  /** Where "now" comes from (Retry-After arithmetic). Defaults to Date.now. */
+  now?: () => number;
 }
 
 interface Waiter {
   model: string;
+  deadlineAt: number;
   exclude: ReadonlySet<string>;
   resolve: (lease: Lease) => void;
   reject: (error: Error) => void;
 }
 
-/** States from which a worker may serve soon: worth waiting for within the deadline. */
-const MAY_SERVE_SOON = new Set<WorkerInfo['state']>(['loading', 'idle', 'busy', 'crashed', 'backoff', 'unhealthy']);
-
 /**
  * Picks a worker per request: a ready worker of the model, on a reachable hive, with a closed (or
  * half-open) breaker and a free slot — least in-flight first. With none free the request waits in
- * a bounded FIFO queue until a slot frees, a worker becomes ready, or its deadline passes (504).
+ * a bounded queue, earliest deadline first, until a slot frees or a worker becomes ready; it is
+ * answered at once when its deadline passes or when the model turns out not to be servable (the
+ * on-demand rules in modelAvailability.ts).
  */
 export class Scheduler {
   private readonly inFlight = new Map<string, number>();
+  /** Sorted by deadline (earliest first); equal deadlines keep arrival order. */
   private readonly queue: Waiter[] = [];
   private readonly queueLimit: number;
   private readonly unsubscribe: () => void;
+  private readonly now: () => number;
+  /** On-demand starts in flight, by `hive/model`: concurrent requests share one. */
+  private readonly starting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly view: ClusterView,
     private readonly options: SchedulerOptions = {},
   ) {
     this.queueLimit = options.queueLimit ?? 256;
+    this.now = options.now ?? Date.now;
     this.unsubscribe = view.onChange((event) => {
-      if (event.type === 'worker_updated' || event.type === 'hive_updated' || event.type === 'snapshot') this.drainQueue();
+      if (event.type === 'worker_updated' || event.type === 'worker_removed' || event.type === 'hive_updated' || event.type === 'snapshot' || event.type === 'models_updated') {
+        this.drainQueue();
+      }
     });
   }
 
@@ -63,34 +77,35 @@ export class Scheduler {
 
   /**
    * Reserves a slot for `model`, waiting while that can succeed before `deadline`.
-   * `exclude` skips workers that already failed this request (retry before the first token).
+   * `exclude` skips worker processes (`attemptKey`) that already failed this request (retry before
+   * the first token); the same worker restarted is eligible again.
    */
   async acquire(model: string, deadline: Deadline, options: { exclude?: ReadonlySet<string>; signal?: AbortSignal } = {}): Promise<Lease> {
     const exclude = options.exclude ?? new Set<string>();
     const immediate = this.pick(model, exclude);
     if (immediate) return immediate;
 
-    if (!this.couldServe(model, exclude)) {
-      const inCatalog = this.view.allModels().some((m) => m.name === model);
-      if (!inCatalog && !this.view.allWorkers().some((w) => w.model === model)) {
-        throw new ApiError(404, 'MODEL_NOT_FOUND', `No hive serves or has the model '${model}'`);
-      }
-      const started = inCatalog && this.options.startOnDemand ? await this.options.startOnDemand(model) : false;
-      if (!started && !this.couldServe(model, exclude)) {
-        throw new ApiError(503, 'MODEL_NOT_READY', `No worker can serve '${model}' now`, undefined, { 'retry-after': '5' });
-      }
+    const verdict = this.assess(model, exclude);
+    if (verdict.kind === 'start') {
+      await this.startFor(model, verdict);
+      const now = this.pick(model, exclude);
+      if (now) return now;
+    } else if (verdict.kind !== 'wait') {
+      throw refusal(model, verdict);
     }
+    if (deadline.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', `No slot for '${model}' became free before the deadline`);
     if (this.queue.length >= this.queueLimit) {
       throw new ApiError(503, 'QUEUE_FULL', `The request queue is full (${this.queueLimit})`, undefined, { 'retry-after': '1' });
     }
     return new Promise<Lease>((resolve, reject) => {
       const timer = setTimeout(
-        () => fail(new ApiError(504, 'DEADLINE_EXCEEDED', `No slot for '${model}' became free before the deadline`)),
+        () => waiter.reject(new ApiError(504, 'DEADLINE_EXCEEDED', `No slot for '${model}' became free before the deadline`)),
         deadline.remainingMs(),
       );
-      const onAbort = (): void => fail(new ApiError(499, 'INVALID_REQUEST', 'Client went away while queued'));
+      const onAbort = (): void => waiter.reject(new ApiError(499, 'INVALID_REQUEST', 'Client went away while queued'));
       const waiter: Waiter = {
         model,
+        deadlineAt: deadline.at,
         exclude,
         resolve: (lease) => {
           cleanup();
@@ -107,17 +122,45 @@ export class Scheduler {
         const at = this.queue.indexOf(waiter);
         if (at !== -1) this.queue.splice(at, 1);
       };
-      function fail(error: Error): void {
-        waiter.reject(error);
-      }
       options.signal?.addEventListener('abort', onAbort);
-      this.queue.push(waiter);
+      const after = this.queue.findIndex((w) => w.deadlineAt > waiter.deadlineAt);
+      if (after === -1) this.queue.push(waiter);
+      else this.queue.splice(after, 0, waiter);
     });
+  }
+
+  private assess(model: string, exclude: ReadonlySet<string>): Availability {
+    return assessAvailability({
+      model,
+      workers: this.view.allWorkers(),
+      catalogHives: this.view.allModels().filter((m) => m.name === model).map((m) => m.hive),
+      hiveOnline: (hive) => this.view.hive(hive)?.state === 'online',
+      exclude,
+      now: this.now(),
+    });
+  }
+
+  /** One on-demand start per hive and model at a time; a refusal answers every request waiting for it. */
+  private startFor(model: string, target: { hive: string; workerId: string | null }): Promise<void> {
+    const start = this.options.startOnDemand;
+    if (!start) return Promise.reject(new ApiError(503, 'MODEL_NOT_READY', `No worker serves '${model}' and on-demand start is off`, undefined, { 'retry-after': '5' }));
+    const key = `${target.hive}/${model}`;
+    const pending = this.starting.get(key);
+    if (pending) return pending;
+    const attempt = start({ hive: target.hive, model, workerId: target.workerId })
+      .catch((error: unknown) => {
+        const failure = error instanceof ApiError ? error : new ApiError(503, 'MODEL_NOT_READY', `Could not start a worker for '${model}': ${String(error)}`);
+        for (const waiter of this.queue.filter((w) => w.model === model)) waiter.reject(failure);
+        throw failure;
+      })
+      .finally(() => this.starting.delete(key));
+    this.starting.set(key, attempt);
+    return attempt;
   }
 
   private candidates(model: string, exclude: ReadonlySet<string>): WorkerInfo[] {
     return this.view.allWorkers().filter((w) => {
-      if (w.model !== model || exclude.has(workerKey(w.hive, w.id))) return false;
+      if (w.model !== model || exclude.has(attemptKey(w))) return false;
       if (this.view.hive(w.hive)?.state !== 'online') return false;
       return w.breaker.state !== 'open';
     });
@@ -150,23 +193,43 @@ export class Scheduler {
     };
   }
 
-  private couldServe(model: string, exclude: ReadonlySet<string>): boolean {
-    return this.candidates(model, exclude).some((w) => MAY_SERVE_SOON.has(w.state));
-  }
-
   private drainQueue(): void {
+    // Earliest deadline first: the queue is kept in that order.
     for (let i = 0; i < this.queue.length; ) {
       const waiter = this.queue[i]!;
       const lease = this.pick(waiter.model, waiter.exclude);
-      if (!lease) {
-        if (!this.couldServe(waiter.model, waiter.exclude) && !this.view.allModels().some((m) => m.name === waiter.model)) {
-          waiter.reject(new ApiError(503, 'MODEL_NOT_READY', `No worker can serve '${waiter.model}' any more`, undefined, { 'retry-after': '5' }));
-          continue; // reject() removed it from the queue
-        }
-        i++;
+      if (lease) {
+        waiter.resolve(lease); // removes itself from the queue
         continue;
       }
-      waiter.resolve(lease); // removes itself from the queue
+      const verdict = this.assess(waiter.model, waiter.exclude);
+      if (verdict.kind === 'start') {
+        this.startFor(waiter.model, verdict).catch(() => undefined); // a refusal rejects the waiters itself
+      } else if (verdict.kind !== 'wait') {
+        waiter.reject(refusal(waiter.model, verdict)); // removes itself from the queue
+        continue;
+      }
+      i++;
     }
+  }
+}
+
+/** The error a request gets when its model cannot be served (see `Availability`). */
+function refusal(model: string, verdict: Exclude<Availability, { kind: 'wait' } | { kind: 'start' }>): ApiError {
+  switch (verdict.kind) {
+    case 'unavailable':
+      return new ApiError(
+        503,
+        'MODEL_UNAVAILABLE',
+        `Model '${model}' is unavailable: ${verdict.reason} (worker ${verdict.worker})`,
+        { worker: verdict.worker, retry_after_ms: verdict.retryAfterMs },
+        { 'retry-after': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))) },
+      );
+    case 'stopped':
+      return new ApiError(503, 'MODEL_STOPPED', `Model '${model}' is stopped by an operator (worker ${verdict.worker}); start it to serve again`, { worker: verdict.worker });
+    case 'not_ready':
+      return new ApiError(503, 'MODEL_NOT_READY', `No worker can serve '${model}' now`, undefined, { 'retry-after': '5' });
+    case 'not_found':
+      return new ApiError(404, 'MODEL_NOT_FOUND', `No hive serves or has the model '${model}'`);
   }
 }
