@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
+import { generateToken } from '../../src-main/auth/tokenFile.js';
 import { createHive } from '../../src-main/hive/createHive.js';
 import { ensureTinyModel } from '../../src-main/models/ensureTinyModel.js';
 
@@ -51,6 +52,7 @@ export async function benchRecovery(runs = RUNS): Promise<RecoveryFigures> {
   const hive = await createHive({
     modelsDir: dir,
     port: 0,
+    token: generateToken(),
     gpu: false,
     defaultThreads: 1,
     logger: createLogger('hive', { level: 'silent' }),

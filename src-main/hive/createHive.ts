@@ -10,14 +10,14 @@ import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
 import { resolveRestartPolicy, type RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import type { PolicyClock } from '../../src-shared/policy/RestartTracker.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
-import { registerBearerAuth } from '../auth/registerBearerAuth.js';
+import { secureTier } from '../auth/secureTier.js';
 import { createHttpServer } from '../common/http/createHttpServer.js';
 import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT, rbeeCommand } from '../common/rbeeCommand.js';
 import { HardwareProbe } from './HardwareProbe.js';
 import { HiveEventHub } from './HiveEventHub.js';
 import { HiveMetrics } from './HiveMetrics.js';
-import { registerHiveRoutes } from './hiveRoutes.js';
+import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog } from './ModelCatalog.js';
 import { ModelDownloader } from './ModelDownloader.js';
@@ -33,8 +33,10 @@ export interface HiveOptions {
   host?: string;
   /** Defaults to 7835; 0 picks a free port. */
   port?: number;
-  /** Bearer token of the hive API; undefined disables auth (loopback only). */
-  token?: string;
+  /** Bearer token of the hive API (there is no auth-off mode; `rbee hive` generates one into `--data-dir`). */
+  token: string;
+  /** Host names the API answers to besides loopback and the bound address. */
+  allowedHosts?: readonly string[];
   /** Where lifecycle events go (worker_*, breaker_*). Defaults to the no-op sink. */
   audit?: AuditSink;
   /** Defaults to a pino logger named 'hive' on stderr. */
@@ -197,7 +199,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   });
 
   const app = createHttpServer({ logger });
-  registerBearerAuth(app, { token: options.token, publicPaths: ['/health', '/v1/health'], audit });
+  const security = secureTier(app, { boundHost: host, port: () => port, token: options.token, audit, allowedHosts: () => options.allowedHosts ?? [] });
 
   const close = (): Promise<void> => {
     closed ??= (async () => {
@@ -235,7 +237,8 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     requestShutdown: () => (options.onShutdownRequested ? options.onShutdownRequested() : void close()),
     close,
   };
-  registerHiveRoutes(app, hive);
+  registerHivePublicRoutes(app, hive);
+  security.protect((scope) => registerHiveRoutes(scope, hive));
 
   await refreshModels();
   // The device probe loads the llama binding (~0.5 s): not on the start-up path.

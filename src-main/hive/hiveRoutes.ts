@@ -53,12 +53,16 @@ const SSE_HEARTBEAT_MS = 15_000;
 /** A subscriber this far behind is cut off; it reconnects and gets a fresh snapshot. */
 const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/** Registers every route of the hive API on `app` (auth is an `onRequest` hook registered before). */
+/** The hive's public routes: liveness and health, answered without a token. */
+export function registerHivePublicRoutes(app: FastifyInstance, hive: Hive): void {
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get(HiveRoutes.health, async () => ({ status: hive.closing ? 'stopping' : 'ok', hive_id: hive.id, workers: hive.supervisor.list().length }));
+}
+
+/** Registers every protected route of the hive API on `app` (a scope behind bearer auth). */
 export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
   const { supervisor } = hive;
 
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get(HiveRoutes.health, async () => ({ status: hive.closing ? 'stopping' : 'ok', hive_id: hive.id, workers: supervisor.list().length }));
   app.get(HiveRoutes.hive, async () => hive.info());
 
   app.get(HiveRoutes.workers, async () => ({ workers: supervisor.list() }));

@@ -21,8 +21,12 @@ export interface QueenOptions {
   port?: number;
   /** Defaults to 127.0.0.1. Non-loopback requires a token of ≥ 16 characters. */
   host?: string;
-  /** Bearer token of the public API. */
+  /** Bearer token of the public API (admin). Defaults to the one in `<dataDir>/api-token`, generated on first start. */
   apiToken?: string;
+  /** Host names the API answers to besides loopback and the bound address (`--allowed-host`). */
+  allowedHosts?: readonly string[];
+  /** Browser origins allowed to call the API besides its own (`--allowed-origin`); they get CORS headers. */
+  allowedOrigins?: readonly string[];
   /** Folder for settings, models, audit log. */
   dataDir: string;
   /** The local hive's models folder. Defaults to `<dataDir>/models`. */

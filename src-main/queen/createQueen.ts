@@ -8,7 +8,8 @@ import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyC
 import { createAuditSink, type AuditLog } from '../audit/index.js';
 import { auditServiceDirName, queryAuditTree, verifyAuditTree } from '../audit/auditTree.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
-import { registerBearerAuth } from '../auth/registerBearerAuth.js';
+import { secureTier, type TierSecurityOptions } from '../auth/secureTier.js';
+import { loadOrCreateTokenFile, QUEEN_TOKEN_FILE } from '../auth/tokenFile.js';
 import { createHttpServer } from '../common/http/createHttpServer.js';
 import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT } from '../common/rbeeCommand.js';
@@ -51,6 +52,8 @@ export interface CreateQueenOptions extends QueenOptions {
   startOnDemand?: boolean;
   /** Idle TTL of a worker created on demand. Defaults to 10 minutes. */
   onDemandIdleTtlMs?: number;
+  /** Tuning of the auth-failure limiter (tests shorten its windows). */
+  authFailureLimits?: TierSecurityOptions['failureLimits'];
   /** Remote hives. Defaults to SSH hives remembered in `<dataDir>/ssh`; `false` turns them off. */
   remoteHives?: ((queen: QueenInternals) => RemoteHiveManager) | false;
 }
@@ -70,20 +73,28 @@ export interface QueenInternals {
  */
 export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const host = options.host ?? '127.0.0.1';
-  const refusal = checkBindPolicy(host, options.apiToken);
+  const refusal = checkBindPolicy(host, options.apiToken ?? 'a token generated below, 43 characters');
   if (refusal) throw new Error(refusal);
 
   const dataDir = resolve(options.dataDir);
   const modelsDir = options.modelsDir ? resolve(options.modelsDir) : join(dataDir, 'models');
   await mkdir(modelsDir, { recursive: true });
   const logger = options.logger ?? createLogger('queen');
+  // There is no auth-off mode: without a configured token the queen keeps one in <data>/api-token,
+  // which the CLI reads by default.
+  let apiToken = options.apiToken;
+  if (apiToken === undefined) {
+    const tokenPath = join(dataDir, QUEEN_TOKEN_FILE);
+    const generated = await loadOrCreateTokenFile(tokenPath);
+    apiToken = generated.token;
+    logger.info({ token_file: tokenPath, created: generated.created }, `API token ${generated.created ? 'generated in' : 'read from'} ${tokenPath}`);
+  }
   const settings = await SettingsStore.open(join(dataDir, 'settings.json'), { audit_mode: options.auditMode ?? 'disabled' });
   const auditMode = options.auditMode ?? settings.auditMode;
   const auditRoot = join(dataDir, 'audit');
-  const apiToken = options.apiToken;
   const audit = await createAuditSink(
     auditMode === 'local'
-      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => (apiToken ? [apiToken] : []) }
+      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken] }
       : { mode: 'disabled', serviceId: 'queen' },
   );
 
@@ -164,7 +175,15 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   });
 
   const app = createHttpServer({ logger });
-  registerBearerAuth(app, { token: apiToken, publicPaths: ['/health', '/', '/ui'], publicPrefixes: ['/ui/'], audit });
+  const security = secureTier(app, {
+    boundHost: host,
+    port: () => boundPort,
+    token: apiToken,
+    audit,
+    allowedHosts: () => [...(options.allowedHosts ?? []), ...settings.allowedHosts],
+    allowedOrigins: () => [...(options.allowedOrigins ?? []), ...settings.allowedOrigins],
+    failureLimits: options.authFailureLimits,
+  });
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode === 401) metrics.authFailures.inc();
     metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
@@ -177,12 +196,15 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       workers: { total: snapshot.workers.length, ready: snapshot.workers.filter((w) => w.state === 'idle' || w.state === 'busy').length },
     };
   });
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  const services: InferenceServices = { dispatcher, metrics, audit, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS };
-  registerInferenceRoute(app, services);
-  registerOpenAiRoutes(app, services, view);
-  registerControlRoutes(app, control);
   await registerUiRoutes(app, options.uiDir ?? join(PROJECT_ROOT, 'out', 'renderer'));
+  const services: InferenceServices = { dispatcher, metrics, audit, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS };
+  // Everything above is public (health, the dashboard's static files); everything below needs a key.
+  security.protect((scope) => {
+    scope.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    registerInferenceRoute(scope, services);
+    registerOpenAiRoutes(scope, services, view);
+    registerControlRoutes(scope, control);
+  });
 
   // Bind first: a port already in use must fail before any hive process exists (a second `npm start`
   // would otherwise leave a hive behind and the process hanging on it).

@@ -4,7 +4,7 @@ import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import { Deadline } from '../../src-shared/deadline/Deadline.js';
 import { InferenceRequestSchema, encodeSseEvent, SSE_DONE, type InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
-import { registerBearerAuth } from '../auth/registerBearerAuth.js';
+import { secureTier, type TierSecurity } from '../auth/secureTier.js';
 import { createHttpServer } from '../common/http/createHttpServer.js';
 import { parseBody } from '../common/http/parseBody.js';
 import { startSse } from '../common/http/sse.js';
@@ -18,7 +18,10 @@ export interface WorkerServerOptions {
   workerId: string;
   /** Name callers use for this model (defaults to the file name at the CLI). */
   modelName: string;
-  token: string | undefined;
+  /** Bearer token (the hive hands each worker its own). */
+  token: string;
+  /** The address the server will bind (its Host allowlist). Defaults to 127.0.0.1. */
+  host?: string;
   logger: Logger;
   audit: AuditSink;
   /** Longest a request may run, whatever deadline it carries. Defaults to 10 min. */
@@ -52,8 +55,17 @@ export class WorkerServer {
 
   constructor(private readonly options: WorkerServerOptions) {
     this.app = createHttpServer({ logger: options.logger });
-    registerBearerAuth(this.app, { token: options.token, publicPaths: ['/health'], audit: options.audit });
-    this.routes();
+    const security = secureTier(this.app, {
+      boundHost: options.host ?? '127.0.0.1',
+      port: () => {
+        const address = this.app.server.address();
+        return typeof address === 'object' && address !== null ? address.port : 0;
+      },
+      token: options.token,
+      audit: options.audit,
+    });
+    this.publicRoutes();
+    this.protectedRoutes(security);
   }
 
   attachRuntime(runtime: ModelRuntime): void {
@@ -90,10 +102,8 @@ export class WorkerServer {
     await Promise.all([...this.jobs.values()].map((job) => job.done));
   }
 
-  private routes(): void {
-    const app = this.app;
-
-    app.get('/health', async () => ({
+  private publicRoutes(): void {
+    this.app.get('/health', async () => ({
       status: this.state === 'ready' ? 'ok' : this.state,
       worker_id: this.options.workerId,
       model: this.options.modelName,
@@ -104,7 +114,13 @@ export class WorkerServer {
       in_flight: this.jobs.size,
       last_request_at: this.jobs.size > 0 ? Date.now() : this.lastRequestAt,
     }));
+  }
 
+  private protectedRoutes(security: TierSecurity): void {
+    security.protect((app) => this.routes(app));
+  }
+
+  private routes(app: FastifyInstance): void {
     app.get('/v1/ready', async () => ({
       state: this.state,
       progress: this.progress,

@@ -115,8 +115,12 @@ export interface Settings {
   /** Fingerprints only; the secret itself is revealed through a separate, audited call. */
   api_token_fingerprint: string;
   models_dir: string;
+  /** Host names the API answers to besides loopback and the bound address (DNS-rebinding defence). */
+  allowed_hosts: string[];
+  /** Browser origins allowed to call the API besides its own; they get CORS headers. */
+  allowed_origins: string[];
 }
 
-export type SettingsPatch = Partial<Pick<Settings, 'audit_mode'>> & {
+export type SettingsPatch = Partial<Pick<Settings, 'audit_mode' | 'allowed_hosts' | 'allowed_origins'>> & {
   restart_policy?: Partial<RestartPolicySettings>;
 };

@@ -75,6 +75,8 @@ export const SETTINGS: Settings = {
   hive_port: 7835,
   api_token_fingerprint: 'token:9f86d0',
   models_dir: '/tmp/models',
+  allowed_hosts: [],
+  allowed_origins: [],
 };
 
 /** A ControlApi whose every method is a vi.fn; `emit` pushes ClusterEvents to subscribers. */

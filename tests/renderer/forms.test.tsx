@@ -127,6 +127,8 @@ describe('settings form', () => {
     hive_port: 7835,
     api_token_fingerprint: 'token:9f86d0',
     models_dir: '/m',
+    allowed_hosts: [],
+    allowed_origins: [],
   };
 
   it('refuses invalid numbers with a message per field, saves valid ones as one patch', async () => {

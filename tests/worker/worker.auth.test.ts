@@ -85,12 +85,12 @@ describe('worker auth (DESIGN §3)', () => {
 
 describe('worker bind policy', () => {
   it.each([
-    { name: 'no token', env: {} },
-    { name: 'a short token', env: { RBEE_WORKER_TOKEN: 'short' } },
-  ])('binding 0.0.0.0 with $name exits 1 with a clear message', async ({ env }) => {
+    { name: 'no token (there is no auth-off mode, loopback or not)', env: {}, message: /a token is required/ },
+    { name: 'a short token', env: { RBEE_WORKER_TOKEN: 'short' }, message: /Refusing to bind 0\.0\.0\.0/ },
+  ])('binding 0.0.0.0 with $name exits 1 with a clear message', async ({ env, message }) => {
     const proc = startRbee('worker', ['--model', await tinyModelPath(), '--host', '0.0.0.0', '--threads', '1'], { RBEE_WORKER_TOKEN: '', ...env });
     const exit = await proc.exited;
     expect(exit.code).toBe(1);
-    expect(proc.output()).toMatch(/Refusing to bind 0\.0\.0\.0/);
+    expect(proc.output()).toMatch(message);
   });
 });

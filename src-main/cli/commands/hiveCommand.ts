@@ -1,7 +1,10 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { intOption } from '../intOption.js';
 import { InvalidRestartPolicyError, resolveRestartPolicy } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import { loadToken } from '../../auth/loadToken.js';
+import { HIVE_TOKEN_FILE, loadOrCreateTokenFile } from '../../auth/tokenFile.js';
+import { defaultDataDir } from '../../common/dataDir.js';
 import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
 import { watchParent } from '../../common/process/watchParent.js';
@@ -18,7 +21,9 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
   --id ID               hive id (default local)
   --host HOST           bind address (default 127.0.0.1; others need a token of ≥ 16 characters)
   --port N              default 7835; 0 = ephemeral (the bound port is printed as JSON on stdout)
-  --token-file PATH     bearer token file (else env ${HIVE_TOKEN_ENV}; never on the command line)
+  --token-file PATH     bearer token file (else env ${HIVE_TOKEN_ENV}, else <data-dir>/${HIVE_TOKEN_FILE}, generated 0600)
+  --data-dir DIR        where a generated token is kept (default ${defaultDataDir()})
+  --allowed-host NAME   a Host name to answer to besides loopback and the bound address (repeatable)
   --policy JSON         restart policy override, e.g. '{"backoff_base_ms":500}' (docs/restart-policy.md)
   --idle-ttl-ms N       stop workers idle this long (default: never)
   --threads N           worker threads when a spawn request does not say (default: half the cores)
@@ -49,6 +54,8 @@ export async function run(argv: string[]): Promise<number> {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '7835' },
         'token-file': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true },
         policy: { type: 'string' },
         'idle-ttl-ms': { type: 'string' },
         threads: { type: 'string' },
@@ -100,21 +107,28 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`rbee hive: ${message}\n`);
     return 2;
   }
-  let token: string | undefined;
+  const logger = createLogger('hive').child({ hive_id: values.id });
+  // There is no auth-off mode: without a configured token the hive keeps one in <data-dir>/hive-token.
+  let token: string;
   try {
-    token = await loadToken({ file: values['token-file'], env: HIVE_TOKEN_ENV });
+    const configured = await loadToken({ file: values['token-file'], env: HIVE_TOKEN_ENV });
+    if (configured) {
+      token = configured;
+    } else {
+      const tokenPath = join(values['data-dir'] ?? defaultDataDir(), HIVE_TOKEN_FILE);
+      const generated = await loadOrCreateTokenFile(tokenPath);
+      token = generated.token;
+      process.stderr.write(`rbee hive: API token ${generated.created ? 'generated in' : 'read from'} ${tokenPath}\n`);
+    }
   } catch (error) {
     process.stderr.write(`rbee hive: ${(error as Error).message}\n`);
     return 1;
   }
-
-  const logger = createLogger('hive').child({ hive_id: values.id });
-  if (!token) logger.warn('no token configured: auth is off (allowed on loopback only)');
   // LLORCH_AUDIT_MODE / LLORCH_AUDIT_DIR: the hive's own chain (its workers inherit the environment).
   let audit: AuditLog;
   try {
     audit = await auditSinkFromEnv(`hive:${values.id}`, process.env, {
-      secrets: () => (token ? [token] : []),
+      secrets: () => [token],
       onError: (error) => logger.warn({ err: error }, 'audit write failed'),
     });
   } catch (error) {
@@ -158,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
       host: values.host,
       port,
       token,
+      allowedHosts: values['allowed-host'] ?? [],
       logger,
       policy,
       idleTtlMs: idleTtlMs ?? null,

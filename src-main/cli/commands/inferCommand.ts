@@ -8,7 +8,7 @@ const USAGE = `usage: rbee infer --model NAME [options] "prompt"
   --temperature T     default 0.7
   --system TEXT       a system message (the prompt becomes the user message)
   --url URL           queen address (default $RBEE_URL or http://127.0.0.1:7833)
-  --token-file PATH   API token file (else env LLORCH_API_TOKEN)
+  --token-file PATH   API token file (else env LLORCH_API_TOKEN, else the queen's <data>/api-token)
 Streams tokens to stdout; statistics go to stderr. Ctrl-C cancels the job (exit 130).
 `;
 

@@ -16,7 +16,9 @@ const USAGE = `usage: rbee queen [options]
   --demo              generate the tiny demo model and serve it with one worker
   --no-local-hive     do not start a hive on this machine
   --audit MODE        local | disabled (default: $LLORCH_AUDIT_MODE, else the saved setting)
-  --token-file PATH   API token file (else env ${QUEEN_TOKEN_ENV}; never on the command line)
+  --token-file PATH   API token file (else env ${QUEEN_TOKEN_ENV}, else <data-dir>/api-token, generated 0600)
+  --allowed-host NAME a Host name to answer to besides loopback and the bound address (repeatable)
+  --allowed-origin O  a browser origin (scheme://host[:port]) allowed to call the API, with CORS (repeatable)
   --policy JSON       worker restart policy for the local hive (docs/restart-policy.md)
   --hive-policy JSON  restart policy for the local hive daemon itself
 Prints {"event":"listening","port":N,"url":URL} on stdout once serving.
@@ -36,6 +38,8 @@ export async function run(argv: string[]): Promise<number> {
         'no-local-hive': { type: 'boolean', default: false },
         audit: { type: 'string' },
         'token-file': { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true },
+        'allowed-origin': { type: 'string', multiple: true },
         policy: { type: 'string' },
         'hive-policy': { type: 'string' },
         help: { type: 'boolean' },
@@ -70,9 +74,14 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write('rbee queen: --policy and --hive-policy take JSON objects\n');
     return 2;
   }
-  const token = await loadToken({ file: values['token-file'], env: QUEEN_TOKEN_ENV });
+  let token: string | undefined;
+  try {
+    token = await loadToken({ file: values['token-file'], env: QUEEN_TOKEN_ENV });
+  } catch (error) {
+    process.stderr.write(`rbee queen: ${(error as Error).message}\n`);
+    return 1;
+  }
   const logger = createLogger('queen');
-  if (!token) logger.warn(`no ${QUEEN_TOKEN_ENV} set: auth is off (allowed on loopback only)`);
 
   let queen;
   try {
@@ -80,6 +89,8 @@ export async function run(argv: string[]): Promise<number> {
       host: values.host,
       port,
       apiToken: token,
+      allowedHosts: values['allowed-host'] ?? [],
+      allowedOrigins: values['allowed-origin'] ?? [],
       dataDir: values['data-dir'] ?? defaultDataDir(),
       demo: values.demo,
       localHive: !values['no-local-hive'],

@@ -84,18 +84,21 @@ export async function run(argv: string[]): Promise<number> {
   const workerId = values.id ?? `worker-${process.pid}`;
   const modelName = values['model-name'] ?? basename(values.model);
   const token = await loadToken({ file: values['token-file'], env: WORKER_TOKEN_ENV });
+  if (!token) {
+    process.stderr.write(`rbee worker: a token is required (env ${WORKER_TOKEN_ENV} or --token-file); its hive hands one to each worker\n`);
+    return 1;
+  }
   const refusal = checkBindPolicy(values.host, token);
   if (refusal) {
     process.stderr.write(`rbee worker: ${refusal}\n`);
     return 1;
   }
   const logger = createLogger('worker').child({ worker_id: workerId });
-  if (!token) logger.warn('no token configured: auth is off (allowed on loopback only)');
   // LLORCH_AUDIT_MODE / LLORCH_AUDIT_DIR arrive from the hive's environment: one chain per worker id.
   let audit;
   try {
     audit = await auditSinkFromEnv(`worker:${workerId}`, process.env, {
-      secrets: () => (token ? [token] : []),
+      secrets: () => [token],
       onError: (error) => logger.warn({ err: error }, 'audit write failed'),
     });
   } catch (error) {
@@ -108,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     workerId,
     modelName,
     token,
+    host: values.host,
     logger,
     audit,
     streamFlushMs,

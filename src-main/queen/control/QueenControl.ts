@@ -42,7 +42,7 @@ export interface QueenControlOptions {
   /** Merged audit query over the queen's own chain and its hives'. */
   queryAudit: (query: AuditQuery) => Promise<AuditPage>;
   verifyAudit: () => Promise<AuditVerifyResult>;
-  apiToken: string | undefined;
+  apiToken: string;
   ports: { queen: number; hive: number };
   modelsDir: string;
   remoteHives?: RemoteHiveManager;
@@ -152,7 +152,7 @@ export class QueenControl implements ControlApi {
     return this.options.settings.view({
       queen_port: this.options.ports.queen,
       hive_port: this.options.ports.hive,
-      api_token_fingerprint: this.options.apiToken ? tokenFingerprint(this.options.apiToken) : 'none (loopback, auth off)',
+      api_token_fingerprint: tokenFingerprint(this.options.apiToken),
       models_dir: this.options.modelsDir,
     });
   }

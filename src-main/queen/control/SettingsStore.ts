@@ -7,6 +7,12 @@ interface StoredSettings {
   version: 1;
   restart_policy: RestartPolicySettings;
   audit_mode: 'disabled' | 'local';
+  allowed_hosts: string[];
+  allowed_origins: string[];
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 /**
@@ -20,13 +26,15 @@ export class SettingsStore {
   ) {}
 
   static async open(path: string, defaults: { audit_mode: 'disabled' | 'local' }): Promise<SettingsStore> {
-    let stored: StoredSettings = { version: 1, restart_policy: { ...DEFAULT_RESTART_POLICY }, audit_mode: defaults.audit_mode };
+    let stored: StoredSettings = { version: 1, restart_policy: { ...DEFAULT_RESTART_POLICY }, audit_mode: defaults.audit_mode, allowed_hosts: [], allowed_origins: [] };
     try {
       const raw = JSON.parse(await readFile(path, 'utf8')) as Partial<StoredSettings>;
       stored = {
         version: 1,
         restart_policy: resolveRestartPolicy(raw.restart_policy ?? {}),
         audit_mode: raw.audit_mode === 'local' || raw.audit_mode === 'disabled' ? raw.audit_mode : defaults.audit_mode,
+        allowed_hosts: stringList(raw.allowed_hosts),
+        allowed_origins: stringList(raw.allowed_origins),
       };
     } catch {
       // first run or unreadable: defaults, written on the first change
@@ -42,8 +50,24 @@ export class SettingsStore {
     return this.stored.audit_mode;
   }
 
-  view(extra: Omit<Settings, 'restart_policy' | 'audit_mode'>): Settings {
-    return { restart_policy: this.restartPolicy, audit_mode: this.stored.audit_mode, ...extra };
+  /** Configured Host names (read per request by the Host guard). */
+  get allowedHosts(): readonly string[] {
+    return this.stored.allowed_hosts;
+  }
+
+  /** Configured browser origins (read per request by the Origin guard). */
+  get allowedOrigins(): readonly string[] {
+    return this.stored.allowed_origins;
+  }
+
+  view(extra: Omit<Settings, 'restart_policy' | 'audit_mode' | 'allowed_hosts' | 'allowed_origins'>): Settings {
+    return {
+      restart_policy: this.restartPolicy,
+      audit_mode: this.stored.audit_mode,
+      allowed_hosts: [...this.stored.allowed_hosts],
+      allowed_origins: [...this.stored.allowed_origins],
+      ...extra,
+    };
   }
 
   /** Validates the whole result before anything is stored (InvalidRestartPolicyError on bad numbers). */
@@ -53,6 +77,8 @@ export class SettingsStore {
       version: 1,
       restart_policy: patch.restart_policy ? resolveRestartPolicy(patch.restart_policy, before.restart_policy) : before.restart_policy,
       audit_mode: patch.audit_mode ?? before.audit_mode,
+      allowed_hosts: patch.allowed_hosts ?? before.allowed_hosts,
+      allowed_origins: patch.allowed_origins ?? before.allowed_origins,
     };
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.${process.pid}.tmp`;

@@ -41,6 +41,11 @@ const SettingsPatchSchema = z
   .object({
     audit_mode: z.enum(['disabled', 'local']).optional(),
     restart_policy: z.record(z.string(), z.number()).optional(),
+    allowed_hosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, 'a host name or IP literal')).max(64).optional(),
+    allowed_origins: z
+      .array(z.string().min(1).max(512).regex(/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path'))
+      .max(64)
+      .optional(),
   })
   .strict();
 

@@ -1,0 +1,153 @@
+import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
+
+export interface AuthFailureTrackerOptions {
+  audit: AuditSink;
+  /** Failures from one IP within `windowMs` before it is cooled down. Defaults to 50 per 10 s. */
+  maxFailures?: number;
+  windowMs?: number;
+  /** How long an IP's failing requests get 429 once over the limit. Defaults to 30 s. */
+  coolDownMs?: number;
+  /** At most one `auth_failure` record per (ip, fingerprint, reason) per this window. Defaults to 10 s. */
+  auditWindowMs?: number;
+  /** Distinct (fingerprint, reason) records per IP per audit window before they fold into one. Defaults to 5. */
+  distinctPerIp?: number;
+  now?: () => number;
+  onAuditError?: (error: unknown) => void;
+}
+
+export interface AuthFailure {
+  ip: string;
+  /** `token:<fp6>` or null when no token was readable. */
+  fingerprint: string | null;
+  reason: string;
+  path: string;
+  requestId: string;
+}
+
+interface IpState {
+  failures: number[];
+  coolUntil: number;
+}
+
+interface PendingRecord {
+  first: AuthFailure;
+  repeats: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Counts credential failures per client IP and keeps the audit log from flooding.
+ *
+ * - An IP with more than `maxFailures` failures in `windowMs` is cooled down: its *failing* requests
+ *   get 429 until `coolUntil` (a valid key from the same IP is never affected; the check runs after
+ *   the credentials failed).
+ * - Audit coalescing: the first failure of a (ip, fingerprint, reason) key is written at once; repeats
+ *   within `auditWindowMs` become one record with `details.count` when the window closes. Past
+ *   `distinctPerIp` keys in a window, an IP's failures fold into one `token:*` key, so a loop of
+ *   random tokens cannot write one record each either.
+ *
+ * The coalescing is local to auth on purpose: it is a small piece to swap for a generic audit
+ * coalescer once one exists.
+ */
+export class AuthFailureTracker {
+  private readonly ips = new Map<string, IpState>();
+  private readonly pending = new Map<string, PendingRecord>();
+  private readonly openKeysPerIp = new Map<string, number>();
+  private readonly maxFailures: number;
+  private readonly windowMs: number;
+  private readonly coolDownMs: number;
+  private readonly auditWindowMs: number;
+  private readonly distinctPerIp: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: AuthFailureTrackerOptions) {
+    this.maxFailures = options.maxFailures ?? 50;
+    this.windowMs = options.windowMs ?? 10_000;
+    this.coolDownMs = options.coolDownMs ?? 30_000;
+    this.auditWindowMs = options.auditWindowMs ?? 10_000;
+    this.distinctPerIp = options.distinctPerIp ?? 5;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Milliseconds the IP's failing requests are still refused with 429, or 0. */
+  coolingDownFor(ip: string): number {
+    const state = this.ips.get(ip);
+    return state ? Math.max(0, state.coolUntil - this.now()) : 0;
+  }
+
+  /** Records a failure; returns the remaining cool-down (0 = answer 401 as usual). */
+  fail(failure: AuthFailure): number {
+    const now = this.now();
+    const state = this.ips.get(failure.ip) ?? { failures: [], coolUntil: 0 };
+    this.ips.set(failure.ip, state);
+    state.failures = state.failures.filter((at) => now - at < this.windowMs);
+    state.failures.push(now);
+    if (state.failures.length > this.maxFailures) {
+      state.coolUntil = now + this.coolDownMs;
+      state.failures = [];
+    }
+    if (this.ips.size > 10_000) this.forgetOldest();
+    this.audit(failure);
+    return Math.max(0, state.coolUntil - now);
+  }
+
+  /** Writes the open windows' repeat counts (at shutdown). */
+  flush(): void {
+    for (const [key, record] of this.pending) {
+      clearTimeout(record.timer);
+      this.closeWindow(key, record);
+    }
+  }
+
+  private audit(failure: AuthFailure): void {
+    const exactKey = `${failure.ip}|${failure.fingerprint ?? 'anonymous'}|${failure.reason}`;
+    const existing = this.pending.get(exactKey);
+    if (existing) {
+      existing.repeats += 1;
+      return;
+    }
+    const open = this.openKeysPerIp.get(failure.ip) ?? 0;
+    const key = open >= this.distinctPerIp ? `${failure.ip}|token:*|${failure.reason}` : exactKey;
+    const folded = this.pending.get(key);
+    if (folded) {
+      folded.repeats += 1;
+      return;
+    }
+    const first = key === exactKey ? failure : { ...failure, fingerprint: 'token:*' };
+    const timer = setTimeout(() => this.closeWindow(key, this.pending.get(key)), this.auditWindowMs);
+    timer.unref();
+    this.pending.set(key, { first, repeats: 0, timer });
+    this.openKeysPerIp.set(failure.ip, open + 1);
+    this.emit(first, 1, false);
+  }
+
+  private closeWindow(key: string, record: PendingRecord | undefined): void {
+    if (!record) return;
+    this.pending.delete(key);
+    const open = (this.openKeysPerIp.get(record.first.ip) ?? 1) - 1;
+    if (open <= 0) this.openKeysPerIp.delete(record.first.ip);
+    else this.openKeysPerIp.set(record.first.ip, open);
+    if (record.repeats > 0) this.emit(record.first, record.repeats, true);
+  }
+
+  private emit(failure: AuthFailure, count: number, repeats: boolean): void {
+    this.options.audit
+      .emit({
+        event_type: 'auth_failure',
+        actor: failure.fingerprint ?? 'anonymous',
+        client_ip: failure.ip,
+        request_id: failure.requestId,
+        path: failure.path,
+        reason: failure.reason,
+        details: { count, ...(repeats ? { repeats_within_ms: this.auditWindowMs } : {}) },
+      })
+      .catch((error: unknown) => this.options.onAuditError?.(error));
+  }
+
+  private forgetOldest(): void {
+    const now = this.now();
+    for (const [ip, state] of this.ips) {
+      if (state.coolUntil <= now && state.failures.every((at) => now - at >= this.windowMs)) this.ips.delete(ip);
+    }
+  }
+}
