@@ -9,7 +9,7 @@ export interface AuthFailureTrackerOptions {
   coolDownMs?: number;
   /** At most one `auth_failure` record per (ip, fingerprint, reason) per this window. Defaults to 10 s. */
   auditWindowMs?: number;
-  /** Distinct (fingerprint, reason) records per IP per audit window before they fold into one. Defaults to 5. */
+  /** Distinct (fingerprint, reason) records per IP per audit window before they fold into one. Defaults to 3. */
   distinctPerIp?: number;
   now?: () => number;
   onAuditError?: (error: unknown) => void;
@@ -65,7 +65,7 @@ export class AuthFailureTracker {
     this.windowMs = options.windowMs ?? 10_000;
     this.coolDownMs = options.coolDownMs ?? 30_000;
     this.auditWindowMs = options.auditWindowMs ?? 10_000;
-    this.distinctPerIp = options.distinctPerIp ?? 5;
+    this.distinctPerIp = options.distinctPerIp ?? 3;
     this.now = options.now ?? Date.now;
   }
 
