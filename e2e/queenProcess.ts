@@ -15,6 +15,8 @@ export interface QueenOptions {
   env?: Record<string, string>;
   /** How long to wait for the `listening` line. Defaults to 120 s. */
   startTimeoutMs?: number;
+  /** Start the local hive with the demo model (default) or no hive at all (`--no-local-hive`). */
+  demo?: boolean;
 }
 
 /**
@@ -36,7 +38,7 @@ export class QueenProcess {
     const log: string[] = [];
     const proc = spawn(
       process.execPath,
-      [process.env.RBEE_E2E_QUEEN_ENTRY ?? 'bin/rbee.mjs', 'queen', '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, '--demo'],
+      [process.env.RBEE_E2E_QUEEN_ENTRY ?? 'bin/rbee.mjs', 'queen', '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, ...(options.demo === false ? ['--no-local-hive'] : ['--demo'])],
       {
         env: {
           ...process.env,
