@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// The `rbee` CLI: runs the TypeScript sources through tsx's loader (a runtime dependency).
-import { register } from 'tsx/esm/api';
+// The `rbee` CLI runs the built bundle (out/main/cli.js), never TypeScript at run time. In a source
+// checkout it first rebuilds out/ when a source is newer than the last build (a no-op otherwise).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src-main/cli/main.ts');
+const root = new URL('..', import.meta.url);
+if (existsSync(new URL('src-main', root))) {
+  const { ensureBuilt } = await import(new URL('scripts/ensureBuilt.mjs', root).href);
+  if (!ensureBuilt()) process.exit(1);
+}
+await import(new URL('out/main/cli.js', root).href);

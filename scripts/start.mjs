@@ -2,11 +2,12 @@
 // The README's run command (`npm start`): the desktop app where Electron can run; otherwise (no
 // Electron binary, no display — servers, CI machines) the headless queen with its dashboard and the
 // generated demo model, said in one line.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { ensureBuilt } from './ensureBuilt.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const electronBinary = (() => {
@@ -28,16 +29,13 @@ function run(command, args) {
 }
 
 if (electronBinary && existsSync(electronBinary) && hasDisplay) {
-  const built = spawnSync('npx', ['electron-vite', 'build'], { stdio: 'inherit', cwd: root });
-  if (built.status !== 0) process.exit(built.status ?? 1);
+  if (!ensureBuilt()) process.exit(1);
   run(electronBinary, [root]);
 } else {
   const why = !electronBinary || !existsSync(electronBinary) ? 'no Electron binary installed' : 'no display';
   console.log(`rbee: the desktop app cannot start here (${why}); starting the headless queen with its dashboard and the demo model instead.`);
-  if (!existsSync(join(root, 'out', 'renderer', 'index.html'))) {
-    const built = spawnSync('npm', ['run', 'build:ui', '--silent'], { stdio: 'inherit', cwd: root });
-    if (built.status !== 0) process.exit(built.status ?? 1);
-  }
+  // Every rbee process runs the built bundle: build out/ when a source is newer than the last build.
+  if (!ensureBuilt()) process.exit(1);
   const dataDir = process.env.RBEE_DATA_DIR || join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'rbee');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const tokenFile = join(dataDir, 'api-token');

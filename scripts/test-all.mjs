@@ -43,6 +43,7 @@ if (missing.length > 0) {
 
 if (!existsSync('node_modules/.package-lock.json')) run('npm ci', 'npm', ['ci', '--no-audit', '--no-fund']);
 
+run('build (out/, the bundle every rbee process runs)', 'node', ['scripts/ensureBuilt.mjs']);
 run('lint', 'npx', ['eslint', '.']);
 run('typecheck', 'npm', ['run', 'typecheck']);
 run('unit + integration (vitest, coverage of src-main and src-shared)', 'npx', ['vitest', 'run', '--coverage']);

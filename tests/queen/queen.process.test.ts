@@ -1,10 +1,21 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import { isAlive, startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { childPidsOf } from '../hive/hiveHarness.js';
+
+/** Every process below `pid` (hive, workers, warm standby), depth first. */
+function descendantsOf(pid: number): number[] {
+  return childPidsOf(pid).flatMap((child) => [child, ...descendantsOf(child)]);
+}
+
+/** A process's command line as its argv (NUL separated in /proc). */
+function commandLineOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
 
 const TOKEN = 'queen-process-token-0123456789';
 const dataDir = mkdtempSync(join(tmpdir(), 'rbee-queen-proc-'));
@@ -63,6 +74,16 @@ describe('rbee queen as a process', () => {
     const workerPid = ready.workers[0]!.pid!;
     const health = (await (await fetch(`${url}/health`)).json()) as { status: string };
     expect(health.status).toBe('ok');
+
+    // Production children run the built bundle: no TypeScript loader, no .ts entry, anywhere below the
+    // queen (the queen itself is started the same way, through rbeeCommand).
+    const tree = [queen.pid, ...descendantsOf(queen.pid)];
+    expect(tree).toContain(workerPid);
+    for (const pid of tree) {
+      const argv = commandLineOf(pid);
+      expect(argv.join(' ')).not.toMatch(/tsx|\.ts\b/);
+      expect(argv.some((a) => /out\/main\/(cli|workerStandby)\.js$/.test(a))).toBe(true);
+    }
 
     queen.child.kill('SIGKILL');
     await queen.exited;
