@@ -2,6 +2,8 @@
 export type { AuditEmitOptions, AuditLog, AuditRecordListener, AuditRecovery, AuditStats } from './AuditLog.js';
 export { auditModeFromEnv, auditSinkFromEnv, AUDIT_ENV, createAuditSink } from './createAuditSink.js';
 export type { CreateAuditSinkOptions } from './createAuditSink.js';
+export { AuditCoalescer } from './AuditCoalescer.js';
+export type { AuditCoalescerOptions, CoalescerTimers } from './AuditCoalescer.js';
 export { LocalAuditLog } from './LocalAuditLog.js';
 export type { LocalAuditLogOptions } from './LocalAuditLog.js';
 export { createDisabledAuditLog } from './DisabledAuditLog.js';
