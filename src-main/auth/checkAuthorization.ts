@@ -18,6 +18,16 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
  * regardless of length.
  */
 export function checkAuthorization(header: string | string[] | undefined, expectedToken: string): AuthOutcome {
+  const parsed = parseBearer(header);
+  if (!parsed.ok) return parsed;
+  if (!tokensEqual(parsed.token, expectedToken)) return invalid('Invalid API key', parsed.fingerprint);
+  return { ok: true, fingerprint: parsed.fingerprint };
+}
+
+export type ParsedBearer = { ok: true; token: string; fingerprint: string } | Extract<AuthOutcome, { ok: false }>;
+
+/** The token of a well-formed `Authorization: Bearer <token>` header, or why it is not one. */
+export function parseBearer(header: string | string[] | undefined): ParsedBearer {
   if (header === undefined) return { ok: false, code: 'MISSING_API_KEY', message: 'Missing API key', fingerprint: null };
   if (Array.isArray(header)) return invalid('Multiple Authorization headers', null);
   if (Buffer.byteLength(header, 'utf8') > MAX_AUTH_HEADER_BYTES) return invalid('Authorization header too large', null);
@@ -25,13 +35,16 @@ export function checkAuthorization(header: string | string[] | undefined, expect
   const token = header.slice('Bearer '.length);
   if (token.length === 0 || token.trim().length === 0) return invalid('Empty API key', null);
   if (CONTROL_CHARS.test(token)) return invalid('API key contains control characters', null);
-  const fingerprint = tokenFingerprint(token);
-  const a = createHash('sha256').update(token, 'utf8').digest();
-  const b = createHash('sha256').update(expectedToken, 'utf8').digest();
-  if (!timingSafeEqual(a, b)) return invalid('Invalid API key', fingerprint);
-  return { ok: true, fingerprint };
+  return { ok: true, token, fingerprint: tokenFingerprint(token) };
 }
 
-function invalid(message: string, fingerprint: string | null): AuthOutcome {
+/** Constant-time comparison whatever the lengths (both sides hashed first). */
+export function tokensEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+function invalid(message: string, fingerprint: string | null): Extract<AuthOutcome, { ok: false }> {
   return { ok: false, code: 'INVALID_API_KEY', message, fingerprint };
 }

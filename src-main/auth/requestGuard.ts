@@ -52,6 +52,7 @@ export function originOf(request: FastifyRequest): string | undefined {
 const requestGuardPlugin: FastifyPluginAsync<RequestGuardOptions> = async (app, options) => {
   const { policy } = options;
   app.decorateRequest('actor', 'anonymous');
+  app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
     if (!policy.hostAllowed(request.headers.host)) return refuseHost(request, reply);
     const origin = originOf(request);

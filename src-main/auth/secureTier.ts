@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
+import type { ApiKeyScope } from '../../src-shared/control/apiKeys.js';
+import type { ApiKeyStore } from './ApiKeyStore.js';
 import { AuthFailureTracker, type AuthFailureTrackerOptions } from './AuthFailureTracker.js';
 import { registerProtected } from './bearerAuth.js';
 import { OriginPolicy } from './originPolicy.js';
@@ -11,6 +13,8 @@ export interface TierSecurityOptions {
   /** The bound port (after listen). */
   port: () => number;
   token: string;
+  /** Scoped API keys (the queen). */
+  keys?: ApiKeyStore;
   audit: AuditSink;
   allowedHosts?: () => readonly string[];
   allowedOrigins?: () => readonly string[];
@@ -22,8 +26,8 @@ export interface TierSecurityOptions {
 export interface TierSecurity {
   readonly policy: OriginPolicy;
   readonly failures: AuthFailureTracker;
-  /** Registers routes behind bearer auth (an encapsulated scope). */
-  protect(routes: (scope: FastifyInstance) => void | Promise<void>): void;
+  /** Registers routes behind bearer auth (an encapsulated scope) that need `requires` (default admin). */
+  protect(routes: (scope: FastifyInstance) => void | Promise<void>, requires?: ApiKeyScope): void;
 }
 
 /**
@@ -42,6 +46,7 @@ export function secureTier(app: FastifyInstance, options: TierSecurityOptions): 
   return {
     policy,
     failures,
-    protect: (routes) => registerProtected(app, { token: options.token, audit: options.audit, policy, failures, auditSuccess: options.auditSuccess }, routes),
+    protect: (routes, requires = 'admin') =>
+      registerProtected(app, { token: options.token, keys: options.keys, requires, audit: options.audit, policy, failures, auditSuccess: options.auditSuccess }, routes),
   };
 }

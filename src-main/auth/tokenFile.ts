@@ -40,3 +40,5 @@ export async function loadOrCreateTokenFile(path: string): Promise<{ token: stri
 export const QUEEN_TOKEN_FILE = 'api-token';
 /** Where a hive keeps its generated token (`rbee hive --data-dir`). */
 export const HIVE_TOKEN_FILE = 'hive-token';
+/** The queen's scoped API keys (SHA-256 hashes only). */
+export const API_KEYS_FILE = 'api-keys.json';

@@ -8,8 +8,10 @@ import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyC
 import { createAuditSink, type AuditLog } from '../audit/index.js';
 import { auditServiceDirName, queryAuditTree, verifyAuditTree } from '../audit/auditTree.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
+import { ApiKeyStore } from '../auth/ApiKeyStore.js';
+import { restrictToKeyModels } from '../auth/restrictToKeyModels.js';
 import { secureTier, type TierSecurityOptions } from '../auth/secureTier.js';
-import { loadOrCreateTokenFile, QUEEN_TOKEN_FILE } from '../auth/tokenFile.js';
+import { API_KEYS_FILE, loadOrCreateTokenFile, QUEEN_TOKEN_FILE } from '../auth/tokenFile.js';
 import { createHttpServer } from '../common/http/createHttpServer.js';
 import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT } from '../common/rbeeCommand.js';
@@ -27,6 +29,7 @@ import { QueenMetrics } from './metrics/QueenMetrics.js';
 import type { Queen, QueenOptions } from './Queen.js';
 import { registerControlRoutes } from './routes/controlRoutes.js';
 import { registerInferenceRoute } from './routes/inferenceRoute.js';
+import { registerKeyRoutes } from './routes/keyRoutes.js';
 import { registerOpenAiRoutes } from './routes/openaiRoutes.js';
 import { registerUiRoutes } from './routes/uiRoutes.js';
 import { onDemandWorkerId } from './scheduling/modelAvailability.js';
@@ -175,10 +178,12 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   });
 
   const app = createHttpServer({ logger });
+  const keys = await ApiKeyStore.open(join(dataDir, API_KEYS_FILE), { registry: metrics.registry });
   const security = secureTier(app, {
     boundHost: host,
     port: () => boundPort,
     token: apiToken,
+    keys,
     audit,
     allowedHosts: () => [...(options.allowedHosts ?? []), ...settings.allowedHosts],
     allowedOrigins: () => [...(options.allowedOrigins ?? []), ...settings.allowedOrigins],
@@ -197,14 +202,30 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     };
   });
   await registerUiRoutes(app, options.uiDir ?? join(PROJECT_ROOT, 'out', 'renderer'));
-  const services: InferenceServices = { dispatcher, metrics, audit, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS };
-  // Everything above is public (health, the dashboard's static files); everything below needs a key.
+  const services: InferenceServices = {
+    dispatcher,
+    metrics,
+    audit,
+    maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS,
+    jobOwners: new Map(),
+    onUsage: (request, tokensIn, tokensOut) => {
+      if (request.principal?.keyId) keys.recordTokens(request.principal.keyId, tokensIn, tokensOut);
+    },
+  };
+  // Everything above is public (health, the dashboard's static files); below, one protected scope per
+  // route group, each needing its key scope (admin satisfies all; docs/api.md "API keys and scopes").
   security.protect((scope) => {
-    scope.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    restrictToKeyModels(scope);
     registerInferenceRoute(scope, services);
     registerOpenAiRoutes(scope, services, view);
+  }, 'inference');
+  security.protect((scope) => {
+    scope.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  }, 'metrics');
+  security.protect((scope) => {
     registerControlRoutes(scope, control);
-  });
+    registerKeyRoutes(scope, keys, audit);
+  }, 'admin');
 
   // Bind first: a port already in use must fail before any hive process exists (a second `npm start`
   // would otherwise leave a hive behind and the process hanging on it).

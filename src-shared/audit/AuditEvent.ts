@@ -2,6 +2,9 @@
 export const AUDIT_EVENT_TYPES = [
   'auth_success',
   'auth_failure',
+  'key_created',
+  'key_revoked',
+  'rate_limited',
   'worker_spawned',
   'worker_ready',
   'worker_crashed',

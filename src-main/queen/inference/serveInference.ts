@@ -26,6 +26,10 @@ export interface InferenceServices {
   audit: AuditSink;
   /** The queen's own ceiling for any request. Defaults to 10 minutes. */
   maxDeadlineMs: number;
+  /** Who started each running job (`token:<fp6>`): a scoped key may cancel only its own. */
+  jobOwners?: Map<string, string>;
+  /** Per-key usage (tokens in/out) once a request ends. */
+  onUsage?(request: FastifyRequest, tokensIn: number, tokensOut: number): void;
 }
 
 /**
@@ -79,6 +83,7 @@ export async function serveInference(
       {
         started: (started, worker) => {
           startedEvent = started;
+          services.jobOwners?.set(started.job_id, request.actor);
           const servedBy = `${worker.hive}/${worker.id}`;
           if (!format.stream) {
             reply.header('x-rbee-worker', servedBy);
@@ -101,6 +106,7 @@ export async function serveInference(
     );
   } catch (error) {
     reply.raw.off('close', onClose);
+    if (startedEvent) services.jobOwners?.delete((startedEvent as StartedEvent).job_id);
     if (streaming) {
       // Headers are out: the failure can only be told inside the stream.
       const message = error instanceof Error ? error.message : 'inference failed';
@@ -113,8 +119,10 @@ export async function serveInference(
     throw error;
   }
   reply.raw.off('close', onClose);
+  if (startedEvent) services.jobOwners?.delete((startedEvent as StartedEvent).job_id);
 
   const end = result.end;
+  if (end) services.onUsage?.(request, end.tokens_in ?? 0, end.tokens_out);
   if (result.ttftMs !== null) services.metrics.ttft.observe({ route }, result.ttftMs / 1000);
   services.metrics.duration.observe({ route }, (performance.now() - arrived) / 1000);
   if (end) services.metrics.tokens.inc({ model: body.model }, end.tokens_out);

@@ -7,7 +7,9 @@ import { serveInference, type InferenceServices } from '../inference/serveInfere
 /** `POST /v1/inference`: the worker's SSE contract, served by the queen across all hives. */
 export function registerInferenceRoute(app: FastifyInstance, services: InferenceServices): void {
   app.delete<{ Params: { job_id: string } }>('/v1/inference/:job_id', async (request, reply) => {
-    if (!(await services.dispatcher.cancel(request.params.job_id))) throw new ApiError(404, 'NOT_FOUND', `No running job ${request.params.job_id}`);
+    // A scoped key cancels only the jobs it started; the same 404 as for an unknown job.
+    const ownJob = request.principal?.scope === 'admin' || services.jobOwners?.get(request.params.job_id) === request.actor;
+    if (!ownJob || !(await services.dispatcher.cancel(request.params.job_id))) throw new ApiError(404, 'NOT_FOUND', `No running job ${request.params.job_id}`);
     return reply.code(204).send();
   });
 

@@ -92,13 +92,14 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
     }
   });
 
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', async (request) => {
+    const allowed = request.principal?.models ?? null;
     const names = new Map<string, string>();
     for (const m of view.allModels()) names.set(m.name, m.hive);
     for (const w of view.allWorkers()) if (!names.has(w.model)) names.set(w.model, w.hive);
     return {
       object: 'list',
-      data: [...names].map(([id, hive]) => ({ id, object: 'model', created: 0, owned_by: `rbee:${hive}` })),
+      data: [...names].filter(([id]) => allowed === null || allowed.includes(id)).map(([id, hive]) => ({ id, object: 'model', created: 0, owned_by: `rbee:${hive}` })),
     };
   });
 
