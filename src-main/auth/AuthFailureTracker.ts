@@ -1,4 +1,5 @@
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
+import { AuditCoalescer } from '../audit/AuditCoalescer.js';
 
 export interface AuthFailureTrackerOptions {
   audit: AuditSink;
@@ -29,12 +30,6 @@ interface IpState {
   coolUntil: number;
 }
 
-interface PendingRecord {
-  first: AuthFailure;
-  repeats: number;
-  timer: NodeJS.Timeout;
-}
-
 /**
  * Counts credential failures per client IP and keeps the audit log from flooding.
  *
@@ -46,13 +41,13 @@ interface PendingRecord {
  *   `distinctPerIp` keys in a window, an IP's failures fold into one `token:*` key, so a loop of
  *   random tokens cannot write one record each either.
  *
- * The coalescing is local to auth on purpose: it is a small piece to swap for a generic audit
- * coalescer once one exists.
+ * The windows themselves are the audit layer's `AuditCoalescer`; this class only picks the key.
  */
 export class AuthFailureTracker {
   private readonly ips = new Map<string, IpState>();
-  private readonly pending = new Map<string, PendingRecord>();
-  private readonly openKeysPerIp = new Map<string, number>();
+  private readonly coalescer: AuditCoalescer;
+  /** Distinct record keys per IP in the current audit window (past `distinctPerIp` they fold). */
+  private readonly keysPerIp = new Map<string, { since: number; keys: Set<string> }>();
   private readonly maxFailures: number;
   private readonly windowMs: number;
   private readonly coolDownMs: number;
@@ -67,6 +62,7 @@ export class AuthFailureTracker {
     this.auditWindowMs = options.auditWindowMs ?? 10_000;
     this.distinctPerIp = options.distinctPerIp ?? 3;
     this.now = options.now ?? Date.now;
+    this.coalescer = new AuditCoalescer({ audit: options.audit, windowMs: this.auditWindowMs, now: this.now, onError: options.onAuditError });
   }
 
   /** Milliseconds the IP's failing requests are still refused with 429, or 0. */
@@ -93,55 +89,29 @@ export class AuthFailureTracker {
 
   /** Writes the open windows' repeat counts (at shutdown). */
   flush(): void {
-    for (const [key, record] of this.pending) {
-      clearTimeout(record.timer);
-      this.closeWindow(key, record);
-    }
+    this.coalescer.close();
   }
 
   private audit(failure: AuthFailure): void {
+    const now = this.now();
     const exactKey = `${failure.ip}|${failure.fingerprint ?? 'anonymous'}|${failure.reason}`;
-    const existing = this.pending.get(exactKey);
-    if (existing) {
-      existing.repeats += 1;
-      return;
+    let seen = this.keysPerIp.get(failure.ip);
+    if (!seen || now - seen.since >= this.auditWindowMs) {
+      seen = { since: now, keys: new Set() };
+      this.keysPerIp.set(failure.ip, seen);
+      if (this.keysPerIp.size > 10_000) this.keysPerIp.delete(this.keysPerIp.keys().next().value as string);
     }
-    const open = this.openKeysPerIp.get(failure.ip) ?? 0;
-    const key = open >= this.distinctPerIp ? `${failure.ip}|token:*|${failure.reason}` : exactKey;
-    const folded = this.pending.get(key);
-    if (folded) {
-      folded.repeats += 1;
-      return;
-    }
-    const first = key === exactKey ? failure : { ...failure, fingerprint: 'token:*' };
-    const timer = setTimeout(() => this.closeWindow(key, this.pending.get(key)), this.auditWindowMs);
-    timer.unref();
-    this.pending.set(key, { first, repeats: 0, timer });
-    this.openKeysPerIp.set(failure.ip, open + 1);
-    this.emit(first, 1, false);
-  }
-
-  private closeWindow(key: string, record: PendingRecord | undefined): void {
-    if (!record) return;
-    this.pending.delete(key);
-    const open = (this.openKeysPerIp.get(record.first.ip) ?? 1) - 1;
-    if (open <= 0) this.openKeysPerIp.delete(record.first.ip);
-    else this.openKeysPerIp.set(record.first.ip, open);
-    if (record.repeats > 0) this.emit(record.first, record.repeats, true);
-  }
-
-  private emit(failure: AuthFailure, count: number, repeats: boolean): void {
-    this.options.audit
-      .emit({
-        event_type: 'auth_failure',
-        actor: failure.fingerprint ?? 'anonymous',
-        client_ip: failure.ip,
-        request_id: failure.requestId,
-        path: failure.path,
-        reason: failure.reason,
-        details: { count, ...(repeats ? { repeats_within_ms: this.auditWindowMs } : {}) },
-      })
-      .catch((error: unknown) => this.options.onAuditError?.(error));
+    const fold = !seen.keys.has(exactKey) && seen.keys.size >= this.distinctPerIp;
+    if (!fold) seen.keys.add(exactKey);
+    const fingerprint = fold ? 'token:*' : (failure.fingerprint ?? 'anonymous');
+    this.coalescer.offer(fold ? `${failure.ip}|token:*|${failure.reason}` : exactKey, {
+      event_type: 'auth_failure',
+      actor: fingerprint,
+      client_ip: failure.ip,
+      request_id: failure.requestId,
+      path: failure.path,
+      reason: failure.reason,
+    });
   }
 
   private forgetOldest(): void {
