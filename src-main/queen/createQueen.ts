@@ -18,7 +18,7 @@ import { PROJECT_ROOT } from '../common/rbeeCommand.js';
 import { demoModelPath, DEMO_MODEL_FILE, ensureTinyModel } from '../models/ensureTinyModel.js';
 import { ClusterView } from './cluster/ClusterView.js';
 import { SshHiveManager } from '../ssh/SshHiveManager.js';
-import { QueenControl, type RemoteHiveManager } from './control/QueenControl.js';
+import { QueenControl, SPAWN_TIMEOUT_MS, type RemoteHiveManager } from './control/QueenControl.js';
 import { SettingsStore } from './control/SettingsStore.js';
 import type { HiveEndpoint } from './hives/HiveClient.js';
 import { HiveLink } from './hives/HiveLink.js';
@@ -116,6 +116,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
         logger.info({ model: target.model, hive: target.hive }, 'creating the on-demand worker');
         await client.request('POST', '/v1/workers', {
           body: { model: target.model, id: onDemandWorkerId(target.model), idle_ttl_ms: options.onDemandIdleTtlMs ?? ON_DEMAND_IDLE_TTL_MS },
+          timeoutMs: SPAWN_TIMEOUT_MS,
         });
       }
     } catch (error) {

@@ -9,3 +9,10 @@ export async function tinyModelPath(seed = 1): Promise<string> {
   mkdirSync(dir, { recursive: true });
   return ensureTinyModel(join(dir, `tiny-seed${seed}.gguf`), { seed });
 }
+
+/** A tiny model whose greedy answers never end by themselves (see TinyLlamaOptions.silentEos). */
+export async function endlessTinyModelPath(seed = 1): Promise<string> {
+  const dir = join(tmpdir(), 'rbee-test-models');
+  mkdirSync(dir, { recursive: true });
+  return ensureTinyModel(join(dir, `tiny-endless-seed${seed}.gguf`), { seed, silentEos: true });
+}

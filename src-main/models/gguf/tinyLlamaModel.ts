@@ -21,6 +21,12 @@ export interface TinyLlamaOptions {
   contextLength?: number;
   /** Written to `general.name`. Defaults to "rbee tiny demo". */
   name?: string;
+  /**
+   * Zero the end-of-sequence row of the output matrix: its logit is always 0 while some other token's
+   * is practically always above it, so greedy decoding (temperature 0) never ends by itself. For tests
+   * that need an answer to run until max_tokens or a deadline. Defaults to false.
+   */
+  silentEos?: boolean;
 }
 
 /** Normal (type 1) tokens after the byte tokens, so the tokenizer has some merges to choose from. */
@@ -65,11 +71,17 @@ export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
     return out;
   };
   const ones = (n: number): Float32Array => new Float32Array(n).fill(1);
+  const outputWeights = (): Float32Array => {
+    const weights = uniform(nEmbd * nVocab, 0.5);
+    // Row of token 2 (</s>): dims are innermost first, so a token's weights are nEmbd consecutive floats.
+    if (options.silentEos) weights.fill(0, 2 * nEmbd, 3 * nEmbd);
+    return weights;
+  };
 
   const tensors: GgufTensor[] = [
     { name: 'token_embd.weight', dims: [nEmbd, nVocab], data: uniform(nEmbd * nVocab, 0.5) },
     { name: 'output_norm.weight', dims: [nEmbd], data: ones(nEmbd) },
-    { name: 'output.weight', dims: [nEmbd, nVocab], data: uniform(nEmbd * nVocab, 0.5) },
+    { name: 'output.weight', dims: [nEmbd, nVocab], data: outputWeights() },
   ];
   for (let b = 0; b < nBlocks; b++) {
     const p = `blk.${b}.`;

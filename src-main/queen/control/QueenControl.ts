@@ -56,6 +56,12 @@ type WorkerAction = 'stop' | 'start' | 'restart' | 'reset-breaker';
  * The queen's control operations, in-process. The HTTP control API and the Electron IPC bridge both
  * call this one implementation of `ControlApi`.
  */
+/**
+ * A spawn includes the hive's admission check, whose first run loads the llama binding (which tests
+ * its binary in a child process): seconds on a busy machine, more than a control call's usual 10 s.
+ */
+export const SPAWN_TIMEOUT_MS = 60_000;
+
 export class QueenControl implements ControlApi {
   constructor(private readonly options: QueenControlOptions) {}
 
@@ -92,7 +98,7 @@ export class QueenControl implements ControlApi {
 
   async spawnWorker(request: SpawnWorkerRequest): Promise<WorkerInfo> {
     const { hive_id, ...spawn } = request;
-    return this.client(hive_id).request<WorkerInfo>('POST', '/v1/workers', { body: spawn });
+    return this.client(hive_id).request<WorkerInfo>('POST', '/v1/workers', { body: spawn, timeoutMs: SPAWN_TIMEOUT_MS });
   }
 
   private async workerAction(hiveId: string, workerId: string, action: WorkerAction): Promise<void> {

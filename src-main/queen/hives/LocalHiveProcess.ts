@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { AuditSink } from '../../../src-shared/audit/AuditEvent.js';
 import { resolveRestartPolicy, type RestartPolicyConfig } from '../../../src-shared/policy/RestartPolicyConfig.js';
-import { RestartTracker } from '../../../src-shared/policy/RestartTracker.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import { rbeeCommand } from '../../common/rbeeCommand.js';
+import { ChildSupervisor, type ChildStatus } from '../../common/supervision/ChildSupervisor.js';
 
 export interface LocalHiveProcessOptions {
   id: string;
@@ -24,25 +24,44 @@ export interface LocalHiveProcessOptions {
   logger: Logger;
   /** A (re)started hive is listening. */
   onListening: (endpoint: { baseUrl: string; token: string; pid: number }) => void;
-  /** The hive died or was given up on; `restartAt` is null when no restart will follow. */
-  onDown: (info: { reason: string; restartAt: number | null; restartCount: number }) => void;
+  /** The hive died or was given up on; `restartAt` is null when no restart will follow (failed, or held by the breaker). */
+  onDown: (info: { reason: string; restartAt: number | null; restartCount: number; status: ChildStatus }) => void;
+  /** Every change of the supervision status (state, attempts, breaker). */
+  onStatus?: (status: ChildStatus) => void;
 }
 
 /**
  * The local hive daemon as a supervised child of the queen: started with its own token (environment,
- * never argv), restarted with the same backoff + breaker policy hives apply to workers, and stopped
- * with SIGTERM (the hive then runs its own graceful cascade for its workers).
+ * never argv), restarted by the shared supervision core (ChildSupervisor: the backoff, start limit
+ * and breaker hives apply to workers, with attempts reset after the stability window and a half-open
+ * trial after the cooldown), and stopped with SIGTERM (the hive then runs its own graceful cascade for
+ * its workers).
  */
 export class LocalHiveProcess {
   readonly token = randomBytes(24).toString('base64url');
   private child: ChildProcess | undefined;
-  private readonly tracker: RestartTracker;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly supervisor: ChildSupervisor;
   private stopping = false;
-  private restarts = 0;
 
   constructor(private readonly options: LocalHiveProcessOptions) {
-    this.tracker = new RestartTracker(resolveRestartPolicy(options.policy ?? {}), { clock: Date, random: Math.random });
+    this.supervisor = new ChildSupervisor(
+      { id: options.id, start: () => this.spawnHive() },
+      {
+        policy: resolveRestartPolicy(options.policy ?? {}),
+        onFailure: ({ reason, decision }) => {
+          const restartAt = decision.kind === 'restart' ? decision.restart_at : null;
+          const why =
+            decision.kind === 'restart'
+              ? reason
+              : decision.kind === 'give_up'
+                ? `${reason}; restart attempts used up`
+                : `${reason}; circuit breaker open until ${new Date(decision.until).toISOString()}`;
+          options.onDown({ reason: why, restartAt, restartCount: this.supervisor.status().restart_count, status: this.supervisor.status() });
+        },
+        onTransition: (transition) => options.logger.info({ hive: options.id, transition: transition.type }, 'local hive supervision'),
+        onChange: (status) => options.onStatus?.(status),
+      },
+    );
   }
 
   get pid(): number | null {
@@ -50,10 +69,25 @@ export class LocalHiveProcess {
   }
 
   get restartCount(): number {
-    return this.restarts;
+    return this.supervisor.status().restart_count;
+  }
+
+  status(): ChildStatus {
+    return this.supervisor.status();
   }
 
   start(): void {
+    this.stopping = false;
+    this.supervisor.start();
+  }
+
+  /** Operator reset of the hive's breaker (a hive held by it starts now). */
+  resetBreaker(): void {
+    this.supervisor.resetBreaker();
+  }
+
+  /** One hive process; resolves once it listens, rejects if it exits before. */
+  private spawnHive(): Promise<void> {
     const { options } = this;
     const args = ['--models-dir', options.modelsDir, '--id', options.id, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--exit-with-parent'];
     if (options.workerPolicy && Object.keys(options.workerPolicy).length > 0) args.push('--policy', JSON.stringify(options.workerPolicy));
@@ -64,46 +98,39 @@ export class LocalHiveProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    this.tracker.recordStarted();
     let stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderrTail = (stderrTail + chunk.toString()).slice(-4000);
     });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let message: { event?: string; port?: number };
-      try {
-        message = JSON.parse(line) as typeof message;
-      } catch {
-        return;
-      }
-      if (message.event === 'listening' && typeof message.port === 'number') {
-        this.tracker.recordHealthy();
-        options.onListening({ baseUrl: `http://127.0.0.1:${message.port}`, token: this.token, pid: child.pid! });
-      }
-    });
-    child.once('exit', (code, signal) => {
-      if (this.child === child) this.child = undefined;
-      if (this.stopping) return;
-      const reason = `local hive exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`;
-      options.logger.error({ code, signal, stderr: stderrTail.slice(-1000) }, 'local hive died');
-      const { decision } = this.tracker.recordFailure();
-      if (decision.kind === 'restart') {
-        this.restarts++;
-        options.onDown({ reason, restartAt: decision.restart_at, restartCount: this.restarts });
-        this.restartTimer = setTimeout(() => {
-          this.restartTimer = undefined;
-          if (!this.stopping) this.start();
-        }, decision.delay_ms);
-      } else {
-        options.onDown({ reason: `${reason}; ${decision.kind === 'give_up' ? 'restart attempts used up' : 'circuit breaker open'}`, restartAt: null, restartCount: this.restarts });
-      }
+    return new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let message: { event?: string; port?: number };
+        try {
+          message = JSON.parse(line) as typeof message;
+        } catch {
+          return;
+        }
+        if (message.event === 'listening' && typeof message.port === 'number') {
+          options.onListening({ baseUrl: `http://127.0.0.1:${message.port}`, token: this.token, pid: child.pid! });
+          resolve();
+        }
+      });
+      child.once('error', (error) => reject(error));
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.child = undefined;
+        const reason = `local hive exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`;
+        reject(new Error(reason));
+        if (this.stopping) return;
+        options.logger.error({ code, signal, stderr: stderrTail.slice(-1000) }, 'local hive died');
+        this.supervisor.exited(reason);
+      });
     });
   }
 
   /** SIGTERM; the hive stops its workers gracefully (≤ 30 s); SIGKILL if it overruns `timeoutMs`. */
   async stop(timeoutMs = 35_000): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.restartTimer);
+    this.supervisor.stop();
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -2,9 +2,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditSink } from '../../../src-shared/audit/AuditEvent.js';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import { Deadline } from '../../../src-shared/deadline/Deadline.js';
-import type { EndEvent, InferenceEvent, InferenceRequest, StartedEvent } from '../../../src-shared/worker/inferenceWire.js';
+import type { EndEvent, ErrorEvent, InferenceEvent, InferenceRequest, StartedEvent } from '../../../src-shared/worker/inferenceWire.js';
 import { startSse } from '../../common/http/sse.js';
 import type { QueenMetrics } from '../metrics/QueenMetrics.js';
+import { cutError, endingOf } from './honestEnding.js';
 import type { DispatchResult, InferenceDispatcher } from './InferenceDispatcher.js';
 
 /** How one route frames a stream (worker SSE, OpenAI chunks) or collects it (non-streaming JSON). */
@@ -18,6 +19,11 @@ export interface ResponseFormat {
   onClose?(): string;
   /** Non-streaming: the JSON body from the collected text and the end event. */
   collect?(text: string, end: EndEvent | null, started: StartedEvent | null): unknown;
+  /**
+   * Non-streaming, cut answer (see honestEnding.ts): what goes to `error.partial` — the text so far
+   * and its usage. `tokens` counts the tokens received (the end event may be missing).
+   */
+  partial?(text: string, end: EndEvent | null, tokens: number): unknown;
 }
 
 export interface InferenceServices {
@@ -63,6 +69,9 @@ export async function serveInference(
   let streaming = false;
   /** Collected only for a non-streaming answer. */
   let text = '';
+  let tokens = 0;
+  /** An error the worker (or the queen, for a lost worker) reported after the first token. */
+  let failure: ErrorEvent | null = null;
   let startedEvent: StartedEvent | null = null;
   const res = reply.raw;
   // Events of one upstream chunk leave in one write (the worker already batches its tokens).
@@ -95,7 +104,11 @@ export async function serveInference(
           if (!format.passthrough) write(format.onStart?.(started) ?? '');
         },
         event: (event) => {
-          if (event.type === 'token' && !format.stream) text += event.t;
+          if (event.type === 'token') {
+            tokens += 1;
+            if (!format.stream) text += event.t;
+          }
+          if (event.type === 'error') failure = event;
           if (streaming) write(format.onEvent?.(event) ?? '');
         },
         flush: () => {
@@ -139,5 +152,8 @@ export async function serveInference(
     return;
   }
   if (abort.signal.aborted) return;
+  // A cut answer is never a 200: the client gets the error and, under `error.partial`, what there was.
+  const ending = endingOf(end, failure);
+  if (ending.kind === 'cut') throw cutError(ending, format.partial?.(text, end, tokens) ?? { text });
   await reply.send(format.collect?.(text, end, startedEvent) ?? { text, end });
 }

@@ -5,6 +5,7 @@ import { isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import { ChatMessageSchema, MAX_TOKENS_LIMIT, PROMPT_MAX_CHARS, SSE_DONE, type EndEvent, type ErrorEvent, type StopReason } from '../../../src-shared/worker/inferenceWire.js';
 import { parseBody } from '../../common/http/parseBody.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
+import { endingOf, partialOf } from '../inference/honestEnding.js';
 import { serveInference, type InferenceServices } from '../inference/serveInference.js';
 
 /** Fields OpenAI clients commonly send that we accept and ignore (documented in docs/api.md). */
@@ -45,8 +46,20 @@ const CompletionSchema = z
 
 const OPENAI_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models']);
 
+/** Only for complete endings (honestEnding.ts): a cut answer never gets a finish_reason. */
 function finishReason(reason: StopReason | undefined): 'stop' | 'length' {
-  return reason === 'eos' || reason === 'stop_sequence' ? 'stop' : 'length';
+  return reason === 'max_tokens' ? 'length' : 'stop';
+}
+
+/** A stream's end event: the finish chunk when complete, else the error frame of the cut (then [DONE]). */
+function streamEnding(end: EndEvent, finish: (reason: 'stop' | 'length') => string): string {
+  const ending = endingOf(end, null);
+  return ending.kind === 'complete' ? finish(finishReason(end.stop_reason)) : sseError({ type: 'error', code: ending.code, message: ending.message });
+}
+
+/** `error.partial` of a cut non-streaming answer: the text so far and its usage. */
+function partial(text: string, end: EndEvent | null, tokens: number): { text: string; usage: ReturnType<typeof usage> } {
+  return { text, usage: end ? usage(end) : { prompt_tokens: 0, completion_tokens: tokens, total_tokens: tokens } };
 }
 
 function usage(end: EndEvent | null): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
@@ -84,8 +97,15 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
     try {
       const parsed: unknown = JSON.parse(payload);
       if (!isApiErrorBody(parsed)) return payload;
+      const cut = partialOf(parsed.error.details);
       return JSON.stringify({
-        error: { message: parsed.error.message, type: openAiErrorType(reply.statusCode), param: null, code: parsed.error.code.toLowerCase() },
+        error: {
+          message: parsed.error.message,
+          type: openAiErrorType(reply.statusCode),
+          param: null,
+          code: parsed.error.code.toLowerCase(),
+          ...(cut === undefined ? {} : { partial: cut }),
+        },
       });
     } catch {
       return payload;
@@ -131,7 +151,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
           if (event.type === 'token') return chunk({ content: event.t }, null);
           if (event.type === 'end') {
             end = event;
-            return chunk({}, finishReason(event.stop_reason));
+            return streamEnding(event, (reason) => chunk({}, reason));
           }
           return sseError(event);
         },
@@ -145,6 +165,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
           choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason(endEvent?.stop_reason), logprobs: null }],
           usage: usage(endEvent),
         }),
+        partial,
       },
     );
   });
@@ -156,6 +177,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
     const created = Math.floor(Date.now() / 1000);
     const chunk = (text: string, finish: string | null): string =>
       sse({ id, object: 'text_completion', created, model: body.model, choices: [{ index: 0, text, finish_reason: finish, logprobs: null }] });
+    let end: EndEvent | null = null;
     await serveInference(
       services,
       '/v1/completions',
@@ -174,10 +196,14 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
         stream: body.stream === true,
         onEvent: (event) => {
           if (event.type === 'token') return chunk(event.t, null);
-          if (event.type === 'end') return chunk('', finishReason(event.stop_reason));
+          if (event.type === 'end') {
+            end = event;
+            return streamEnding(event, (reason) => chunk('', reason));
+          }
           return sseError(event);
         },
-        onClose: () => SSE_DONE,
+        onClose: () =>
+          (body.stream_options?.include_usage ? sse({ id, object: 'text_completion', created, model: body.model, choices: [], usage: usage(end) }) : '') + SSE_DONE,
         collect: (text, endEvent) => ({
           id,
           object: 'text_completion',
@@ -186,6 +212,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
           choices: [{ index: 0, text, finish_reason: finishReason(endEvent?.stop_reason), logprobs: null }],
           usage: usage(endEvent),
         }),
+        partial,
       },
     );
   });

@@ -58,9 +58,11 @@ export function onDemandWorkerId(model: string): string {
 
 export function assessAvailability(input: AvailabilityInput): Availability {
   const ofModel = input.workers.filter((w) => w.model === input.model);
-  const live = ofModel.filter((w) => input.hiveOnline(w.hive) && !input.exclude.has(attemptKey(w)));
-
-  if (live.some((w) => !cannotLoad(w) && EXPECTED_BACK.has(w.state))) return { kind: 'wait' };
+  const online = ofModel.filter((w) => input.hiveOnline(w.hive));
+  // A process that failed this request is usually dying: the view shows its crash a moment later and
+  // the worker restarts with a new pid. Until then it still counts as expected back.
+  if (online.some((w) => !cannotLoad(w) && EXPECTED_BACK.has(w.state))) return { kind: 'wait' };
+  const live = online.filter((w) => !input.exclude.has(attemptKey(w)));
 
   const idleStopped = live.find((w) => w.state === 'stopped' && w.stopped_by === 'idle_ttl' && !cannotLoad(w));
   if (idleStopped) return { kind: 'start', hive: idleStopped.hive, workerId: idleStopped.id };
