@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditEvent, AuditSink } from '../../src-shared/audit/AuditEvent.js';
-import type { Device, LastExit, StopCause, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
+import type { Device, GpuLayers, KvCacheType, LastExit, OffloadInfo, StopCause, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
 import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { RestartTracker, type PolicyClock, type PolicyTransition } from '../../src-shared/policy/RestartTracker.js';
@@ -9,6 +9,7 @@ import { isWorkerMessage, WORKER_TOKEN_ENV, type WorkerMessage } from '../../src
 import type { Logger } from '../common/log/createLogger.js';
 import type { ProcessCommand } from '../common/rbeeCommand.js';
 import type { HiveMetrics } from './HiveMetrics.js';
+import type { WorkerPlacement } from './admission/WorkerPlacement.js';
 
 /** What to run: one model on one device, and how to supervise it. */
 export interface WorkerSpec {
@@ -26,6 +27,34 @@ export interface WorkerSpec {
   policyOverride: unknown;
   /** Stop the worker after this long without requests; null = never (the default). */
   idleTtlMs: number | null;
+  /** Layers to offload as the worker is told (admission turns `auto` into a count where it estimates). */
+  gpuLayers: GpuLayers;
+  /** Tokens per evaluation batch; undefined = node-llama-cpp's default. */
+  batchSize?: number;
+  /** undefined = node-llama-cpp's auto. */
+  flashAttention?: boolean;
+  kvCacheType?: KvCacheType;
+  /** Where admission placed the worker: its GPU, planned offload, VRAM estimate, pinning environment. */
+  placement: WorkerPlacement;
+}
+
+/** The worker's command-line arguments for a spec (the token travels in the environment). */
+export function workerArgs(spec: WorkerSpec): string[] {
+  return [
+    '--model', spec.modelPath,
+    '--model-name', spec.model,
+    '--port', '0',
+    '--host', '127.0.0.1',
+    '--id', spec.id,
+    '--slots', String(spec.slots),
+    '--threads', String(spec.threads),
+    '--ctx', String(spec.ctx),
+    '--device', spec.device,
+    '--gpu-layers', String(spec.gpuLayers),
+    ...(spec.batchSize !== undefined ? ['--batch-size', String(spec.batchSize)] : []),
+    ...(spec.flashAttention !== undefined ? ['--flash-attention', spec.flashAttention ? 'on' : 'off'] : []),
+    ...(spec.kvCacheType !== undefined ? ['--kv-cache-type', spec.kvCacheType] : []),
+  ];
 }
 
 /** Builds the command that starts a worker (the hive passes `rbeeCommand('worker', args)`). */
@@ -84,6 +113,9 @@ export class ManagedWorker {
   private startedAt: number | null = null;
   private lastHeartbeat: number | null = null;
   private loadProgress = 0;
+  /** What the current process reported at ready (else the plan). */
+  private reportedOffload: OffloadInfo | null = null;
+  private vramMeasured: number | null = null;
   private stderrTail = '';
   /** Set before the hive kills the process for a failure, so `exit` knows the cause. */
   private pendingFailure: LastExit['reason'] | null = null;
@@ -151,6 +183,10 @@ export class ManagedWorker {
       load_progress: this.loadProgress,
       load_failed: this.loadFailed,
       stopped_by: this.state === 'stopped' ? this.stoppedBy : null,
+      gpu: this.spec.placement.gpu,
+      offload: this.reportedOffload ?? this.spec.placement.offload,
+      vram_bytes: this.spec.placement.vramBytes,
+      vram_measured_bytes: this.vramMeasured,
     };
   }
 
@@ -223,18 +259,10 @@ export class ManagedWorker {
     // An operator's start is a fresh judgement: requests wait for it instead of being turned away.
     if (kind === 'operator') this.loadFailed = false;
     const generation = ++this.generation;
-    const args = [
-      '--model', this.spec.modelPath,
-      '--model-name', this.spec.model,
-      '--port', '0',
-      '--host', '127.0.0.1',
-      '--id', this.spec.id,
-      '--slots', String(this.spec.slots),
-      '--threads', String(this.spec.threads),
-      '--ctx', String(this.spec.ctx),
-      '--device', this.spec.device,
-    ];
-    const standby = this.handOverToStandby(args);
+    const args = workerArgs(this.spec);
+    // A warm standby has initialised its backend already: a pinning environment would come too late.
+    const pinned = Object.keys(this.spec.placement.env).length > 0;
+    const standby = pinned ? null : this.handOverToStandby(args);
     const child = standby ?? this.spawnFresh(args);
     this.proc = child;
     this.pid = child.pid ?? null;
@@ -242,6 +270,8 @@ export class ManagedWorker {
     this.slotsFree = 0;
     this.slotsTotal = this.spec.slots;
     this.loadProgress = 0;
+    this.reportedOffload = null;
+    this.vramMeasured = null;
     this.startedAt = this.deps.clock.now();
     this.lastHeartbeat = null;
     this.state = 'loading';
@@ -292,7 +322,7 @@ export class ManagedWorker {
     const { command, args: fullArgs } = this.deps.launcher(args);
     return spawn(command, fullArgs, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, [WORKER_TOKEN_ENV]: this.deps.token },
+      env: { ...process.env, ...this.spec.placement.env, [WORKER_TOKEN_ENV]: this.deps.token },
     });
   }
 
@@ -315,6 +345,8 @@ export class ManagedWorker {
         this.slotsTotal = message.slots;
         this.slotsFree = message.slots;
         this.loadProgress = 1;
+        this.reportedOffload = message.offload ?? null;
+        this.vramMeasured = message.vram_measured_bytes ?? null;
         this.lastHeartbeat = now;
         this.lastActivityAt = now;
         this.state = 'idle';

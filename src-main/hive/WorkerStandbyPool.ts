@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
+import type { Device } from '../../src-shared/cluster/WorkerInfo.js';
 import type { Logger } from '../common/log/createLogger.js';
 import { rbeeCommand, type ProcessCommand } from '../common/rbeeCommand.js';
 
@@ -47,7 +48,7 @@ export class WorkerStandbyPool {
   }
 
   /** The next standbys prepare for this device/thread pair (the last one spawned is the best guess). */
-  prewarmFor(device: 'auto' | 'cpu' | 'gpu', threads: number): void {
+  prewarmFor(device: Device, threads: number): void {
     this.prewarm = `${device === 'cpu' ? 'cpu' : 'auto'}:${threads}`;
   }
 

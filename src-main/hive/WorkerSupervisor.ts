@@ -1,26 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { freemem } from 'node:os';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { ShutdownProgress } from '../../src-shared/cluster/ClusterEvent.js';
-import type { Device, WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import type { Device, GpuLayers, KvCacheType, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
+import type { GpuLaunchOptions } from '../../src-shared/worker/gpuOptions.js';
 import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
 import { InvalidRestartPolicyError, resolveRestartPolicy, type RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import type { PolicyClock } from '../../src-shared/policy/RestartTracker.js';
 import type { Logger } from '../common/log/createLogger.js';
-import type { HardwareProbe } from './HardwareProbe.js';
+import { admitWorker } from './admission/admitWorker.js';
+import type { DeviceMemoryMonitor } from './admission/DeviceMemoryMonitor.js';
+import { DeviceReservations } from './admission/DeviceReservations.js';
+import type { MemoryEstimator } from './admission/MemoryEstimator.js';
+import { UNPLACED, type WorkerPlacement } from './admission/WorkerPlacement.js';
 import type { HiveEventHub } from './HiveEventHub.js';
 import type { HiveMetrics } from './HiveMetrics.js';
 import { ManagedWorker, type WorkerLauncher } from './ManagedWorker.js';
 import type { ModelCatalog } from './ModelCatalog.js';
 import type { WorkerStandbyPool } from './WorkerStandbyPool.js';
 
-export interface SpawnOptions {
+export interface SpawnOptions extends GpuLaunchOptions {
   model: string;
   /** Defaults to a generated `w-<model stem>-<n>`. */
   id?: string;
-  /** Defaults to auto. */
-  device?: Device;
   /** Defaults to 2. */
   slots?: number;
   /** Defaults to the hive's `defaultThreads`. */
@@ -41,19 +43,25 @@ export interface WorkerSupervisorOptions {
   audit: AuditSink;
   logger: Logger;
   launcher: WorkerLauncher;
-  probe: HardwareProbe;
+  /** Memory per layer count (the probe child; fake tables in tests). */
+  estimator: MemoryEstimator;
+  /** The hive's devices and their free memory, kept fresh. */
+  devices: DeviceMemoryMonitor;
   policy: RestartPolicyConfig;
   defaultThreads: number;
   idleTtlMs: number | null;
   /** Bytes of RAM (and VRAM) the admission check keeps free for everything else. */
   memoryReserveBytes: number;
-  /** Skip node-llama-cpp's estimate (admission always passes). Defaults to false. */
+  /** Skip node-llama-cpp's estimate (admission always passes, nothing is pinned). Defaults to false. */
   skipAdmission?: boolean;
   clock: PolicyClock;
   random: RandomSource;
   /** Warm worker processes; null = always spawn fresh. */
   standby?: WorkerStandbyPool | null;
 }
+
+/** States a worker enters when its process has ended. */
+const EXITED_STATES: readonly WorkerState[] = ['stopped', 'crashed', 'failed', 'backoff'];
 
 const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -65,6 +73,10 @@ export class WorkerSupervisor {
   private readonly workers = new Map<string, ManagedWorker>();
   private counter = 0;
   private closing = false;
+  /** Memory promised to spawns still loading (see DeviceReservations). */
+  readonly reservations = new DeviceReservations();
+  private readonly releases = new Map<string, () => void>();
+  private readonly lastStates = new Map<string, WorkerState>();
 
   constructor(private readonly options: WorkerSupervisorOptions) {}
 
@@ -100,11 +112,35 @@ export class WorkerSupervisor {
     const id = request.id ?? this.nextId(request.model);
     if (!WORKER_ID.test(id)) throw new ApiError(400, 'INVALID_REQUEST', `Invalid worker id '${id.slice(0, 80)}': letters, digits, '.', '_', '-' (at most 64)`);
     if (this.workers.has(id)) throw new ApiError(409, 'CONFLICT', `Worker '${id}' already exists`);
-    const device = request.device ?? 'auto';
+    const device: Device = request.device ?? 'auto';
     const slots = request.slots ?? 2;
     const ctx = request.ctx ?? 2048;
-    if (!this.options.skipAdmission) await this.admit(modelPath, request.model, { ctx, slots, device });
-    if (this.workers.has(id)) throw new ApiError(409, 'CONFLICT', `Worker '${id}' already exists`);
+    let gpuLayers: GpuLayers = device === 'cpu' ? 0 : (request.gpu_layers ?? 'auto');
+    let placement: WorkerPlacement = UNPLACED;
+    let release: () => void = () => undefined;
+    if (!this.options.skipAdmission) {
+      const admitted = await admitWorker({
+        model: request.model,
+        estimate: { modelPath, ctx, slots, batchSize: request.batch_size, flashAttention: request.flash_attention, kvCacheType: request.kv_cache_type },
+        device,
+        gpuLayers,
+        estimator: this.options.estimator,
+        monitor: this.options.devices,
+        reservations: this.reservations,
+        reserveBytes: this.options.memoryReserveBytes,
+      });
+      ({ placement, release } = admitted);
+      gpuLayers = admitted.gpuLayers;
+    }
+    if (this.workers.has(id)) {
+      release();
+      throw new ApiError(409, 'CONFLICT', `Worker '${id}' already exists`);
+    }
+    if (this.closing) {
+      release();
+      throw new ApiError(503, 'SHUTTING_DOWN', 'The hive is shutting down');
+    }
+    this.releases.set(id, release);
 
     const worker = new ManagedWorker(
       {
@@ -118,6 +154,11 @@ export class WorkerSupervisor {
         policy,
         policyOverride: request.policy ?? {},
         idleTtlMs: request.idle_ttl_ms === undefined ? this.options.idleTtlMs : request.idle_ttl_ms,
+        gpuLayers,
+        batchSize: request.batch_size,
+        flashAttention: request.flash_attention,
+        kvCacheType: request.kv_cache_type as KvCacheType | undefined,
+        placement,
       },
       {
         hiveId: this.options.hiveId,
@@ -136,39 +177,6 @@ export class WorkerSupervisor {
     this.options.standby?.prewarmFor(device, worker.workerSpec.threads);
     worker.startInitial();
     return worker.info();
-  }
-
-  /** Admission (507): node-llama-cpp's estimate against free RAM / VRAM, minus the reserve. */
-  private async admit(modelPath: string, model: string, request: { ctx: number; slots: number; device: Device }): Promise<void> {
-    let need;
-    try {
-      need = await this.options.probe.estimate(modelPath, request);
-    } catch (error) {
-      throw new ApiError(400, 'INVALID_REQUEST', `Model '${model}' cannot be read: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const reserve = this.options.memoryReserveBytes;
-    const freeRam = freemem() - reserve;
-    const mib = (n: number) => `${Math.ceil(n / 1048576)} MiB`;
-    if (need.ram > freeRam) {
-      throw new ApiError(
-        507,
-        'INSUFFICIENT_MEMORY',
-        `Not enough memory for '${model}' (ctx ${request.ctx} × ${request.slots} slots): needs ${mib(need.ram)} of RAM, ${mib(Math.max(0, freeRam))} free${reserve > 0 ? ` after the ${mib(reserve)} reserve` : ''}`,
-        { need_ram_bytes: need.ram, free_ram_bytes: Math.max(0, freeRam), need_vram_bytes: need.vram },
-      );
-    }
-    if (need.gpu && need.vram > 0) {
-      const gpu = (await this.options.probe.devices()).find((d) => d.type !== 'cpu');
-      const freeVram = (gpu?.memory_free ?? 0) - reserve;
-      if (need.vram > freeVram) {
-        throw new ApiError(
-          507,
-          'INSUFFICIENT_MEMORY',
-          `Not enough GPU memory for '${model}' (ctx ${request.ctx} × ${request.slots} slots): needs ${mib(need.vram)} of VRAM, ${mib(Math.max(0, freeVram))} free`,
-          { need_vram_bytes: need.vram, free_vram_bytes: Math.max(0, freeVram) },
-        );
-      }
-    }
   }
 
   /**
@@ -215,6 +223,9 @@ export class WorkerSupervisor {
     await worker.stop('operator', this.shutdownTimeoutMs, actor);
     worker.dispose();
     this.workers.delete(id);
+    this.releaseReservation(id);
+    this.lastStates.delete(id);
+    this.options.devices.refreshSoon();
     this.options.metrics.forget(id);
     this.options.metrics.observe(this.list());
     this.options.hub.publish({ type: 'worker_removed', hive_id: this.options.hiveId, worker_id: id });
@@ -275,7 +286,27 @@ export class WorkerSupervisor {
     return id;
   }
 
+  private releaseReservation(id: string): void {
+    this.releases.get(id)?.();
+    this.releases.delete(id);
+  }
+
+  /**
+   * A spawn's reservation lasts until its worker leaves `loading` (its memory is then in use, or
+   * freed). Device memory is measured again whenever a worker becomes ready or its process ends.
+   */
+  private trackMemory(info: WorkerInfo): void {
+    const previous = this.lastStates.get(info.id);
+    if (previous === info.state) return;
+    this.lastStates.set(info.id, info.state);
+    if (info.state !== 'loading') this.releaseReservation(info.id);
+    const becameReady = previous === 'loading' && info.state === 'idle';
+    const exited = EXITED_STATES.includes(info.state);
+    if (becameReady || exited) this.options.devices.refreshSoon();
+  }
+
   private onUpdate(info: WorkerInfo): void {
+    this.trackMemory(info);
     this.options.metrics.observe(this.list());
     this.options.hub.publish({ type: 'worker_updated', worker: info });
   }

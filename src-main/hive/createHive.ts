@@ -14,6 +14,8 @@ import { secureTier } from '../auth/secureTier.js';
 import { createHttpServer } from '../common/http/createHttpServer.js';
 import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT, rbeeCommand } from '../common/rbeeCommand.js';
+import { DeviceMemoryMonitor } from './admission/DeviceMemoryMonitor.js';
+import type { MemoryEstimator } from './admission/MemoryEstimator.js';
 import { HardwareProbe } from './HardwareProbe.js';
 import { HiveEventHub } from './HiveEventHub.js';
 import { HiveMetrics } from './HiveMetrics.js';
@@ -55,6 +57,12 @@ export interface HiveOptions {
   memoryReserveBytes?: number;
   /** Skip the admission estimate entirely. Defaults to false. */
   skipAdmission?: boolean;
+  /** Memory estimates per layer count. Defaults to the HardwareProbe (node-llama-cpp's GGUF insights). */
+  estimator?: MemoryEstimator;
+  /** Measures the devices. Defaults to the HardwareProbe; tests pass fake GPU reports (no GPU here). */
+  readDevices?: () => Promise<DeviceInfo[]>;
+  /** Periodic device memory refresh; 0 = only after spawns/exits and before admissions. Defaults to 15 s. */
+  devicePeriodMs?: number;
   /** How to start a worker. Defaults to `rbeeCommand('worker', args)`. */
   launcher?: WorkerLauncher;
   /**
@@ -118,7 +126,13 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   const metrics = new HiveMetrics(id);
   const probe = new HardwareProbe({ gpu: options.gpu ?? 'auto' });
   let models: ModelInfo[] = [];
-  let devices: DeviceInfo[] = [];
+  const monitor = new DeviceMemoryMonitor({
+    read: options.readDevices ?? (() => probe.devices()),
+    // Subscribers (the queen, the dashboard's device bars) learn about devices found after start-up.
+    onChange: () => events.publish({ type: 'hive_updated', hive: info() }),
+    onError: (error) => logger.warn({ err: error }, 'device probe failed'),
+    periodMs: options.devicePeriodMs ?? 15_000,
+  });
   let port = 0;
   let closing = false;
   let closed: Promise<void> | null = null;
@@ -133,7 +147,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     os: process.platform,
     arch: process.arch,
     node_version: process.versions.node,
-    devices,
+    devices: monitor.current,
     last_seen: clock.now(),
     restart_count: 0,
     message: null,
@@ -159,7 +173,8 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     audit,
     logger,
     launcher: options.launcher ?? ((args) => rbeeCommand('worker', args)),
-    probe,
+    estimator: options.estimator ?? probe,
+    devices: monitor,
     policy,
     defaultThreads,
     idleTtlMs: options.idleTtlMs ?? null,
@@ -178,15 +193,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     }
     return models;
   };
-  const refreshDevices = async (): Promise<DeviceInfo[]> => {
-    const next = await probe.devices();
-    if (JSON.stringify(next) !== JSON.stringify(devices)) {
-      devices = next;
-      // Subscribers (the queen, the dashboard's device bars) learn about devices found after start-up.
-      events.publish({ type: 'hive_updated', hive: info() });
-    }
-    return devices;
-  };
+  const refreshDevices = (): Promise<DeviceInfo[]> => monitor.refresh();
 
   const downloader = new ModelDownloader({
     dir: options.modelsDir,
@@ -208,6 +215,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
       await downloader.dispose();
       await supervisor.shutdown();
       await app.close();
+      monitor.dispose();
       await probe.dispose();
     })();
     return closed;
@@ -248,6 +256,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     port = Number(new URL(address).port);
   } catch (error) {
     standby?.dispose();
+    monitor.dispose();
     await probe.dispose();
     throw error;
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { GpuLaunchShape } from '../../src-shared/worker/gpuOptions.js';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
 import { InvalidRestartPolicyError } from '../../src-shared/policy/RestartPolicyConfig.js';
@@ -32,7 +33,7 @@ export const SpawnWorkerBodySchema = z
     hive_id: z.string().max(128).optional(),
     model: z.string().min(1).max(256),
     id: z.string().min(1).max(64).optional(),
-    device: z.enum(['auto', 'cpu', 'gpu']).optional(),
+    ...GpuLaunchShape,
     slots: z.number().int().min(1).max(64).optional(),
     threads: z.number().int().min(1).max(256).optional(),
     ctx: z.number().int().min(64).max(1_048_576).optional(),

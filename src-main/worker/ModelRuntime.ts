@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { checkGgufHeader } from '../models/gguf/checkGgufHeader.js';
 import { StopSequenceFilter } from './StopSequenceFilter.js';
-import type { Device } from '../../src-shared/cluster/WorkerInfo.js';
+import type { Device, GpuLayers, KvCacheType, OffloadInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { ParsedInferenceRequest, StopReason } from '../../src-shared/worker/inferenceWire.js';
 
 export interface ModelRuntimeOptions {
@@ -15,6 +15,17 @@ export interface ModelRuntimeOptions {
   contextSize?: number;
   /** Parallel sequences (concurrent requests). Defaults to 2. */
   slots?: number;
+  /**
+   * Layers to offload: 'auto' (node-llama-cpp fits what the free VRAM allows), 'max' or a count.
+   * Forced to 0 on device 'cpu'. Defaults to 'auto'.
+   */
+  gpuLayers?: GpuLayers;
+  /** Tokens per evaluation batch. Defaults to node-llama-cpp's min(512, contextSize). */
+  batchSize?: number;
+  /** Defaults to node-llama-cpp's "auto" (on where the model and backend support it). */
+  flashAttention?: boolean;
+  /** KV cache element type (keys and values). Defaults to node-llama-cpp's F16. */
+  kvCacheType?: KvCacheType;
   /** 0..1 while the weights load. */
   onLoadProgress?: (progress: number) => void;
   signal?: AbortSignal;
@@ -66,6 +77,16 @@ function llamaKey(device: Device, threads: number): string {
   return `${device === 'cpu' ? 'cpu' : 'auto'}:${threads}`;
 }
 
+/** node-llama-cpp's GgmlType key for a KV cache type ('q8_0' → 'Q8_0'). */
+function ggmlTypeName(type: KvCacheType): 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' {
+  return type.toUpperCase() as 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1';
+}
+
+/** The `gpuLayers` handed to node-llama-cpp: the CPU device never offloads. */
+export function resolveGpuLayersOption(device: Device, gpuLayers: GpuLayers | undefined): GpuLayers {
+  return device === 'cpu' ? 0 : (gpuLayers ?? 'auto');
+}
+
 async function createLlama(device: Device, threads: number): Promise<Llama> {
   const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
   return getLlama({ gpu: device === 'cpu' ? false : 'auto', build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error, progressLogs: false });
@@ -87,7 +108,7 @@ async function takeLlama(device: Device, threads: number): Promise<Llama> {
   const ready = prewarmed;
   prewarmed = undefined;
   if (ready) {
-    if (ready.key === llamaKey(device, threads) && device !== 'gpu') {
+    if (ready.key === llamaKey(device, threads) && (device === 'auto' || device === 'cpu')) {
       try {
         return await ready.llama;
       } catch {
@@ -127,6 +148,10 @@ export class ModelRuntime {
     readonly modelName: string,
     readonly device: 'cpu' | 'gpu',
     readonly slotCount: number,
+    /** Layers on the GPU out of the model's total. */
+    readonly offload: OffloadInfo,
+    /** VRAM the backend reports used after loading minus before; null on the CPU. */
+    readonly vramMeasuredBytes: number | null,
     slots: Slot[],
     chatWrapper: ChatWrapper,
   ) {
@@ -142,22 +167,35 @@ export class ModelRuntime {
     const device = options.device ?? 'auto';
     const threads = options.threads ?? defaultThreadCount((await import('node:os')).availableParallelism());
     const llama = await takeLlama(device, threads);
-    if (device === 'gpu' && llama.gpu === false) {
+    if (device !== 'auto' && device !== 'cpu' && llama.gpu === false) {
       await llama.dispose();
-      throw new Error('device=gpu requested but node-llama-cpp found no usable GPU (CUDA, Vulkan or Metal)');
+      throw new Error(`device=${device} requested but node-llama-cpp found no usable GPU (CUDA, Vulkan or Metal)`);
     }
+    const onGpu = llama.gpu !== false;
+    const vramBefore = onGpu ? (await llama.getVramState()).used : 0;
     const model = await llama.loadModel({
       modelPath: options.modelPath,
       onLoadProgress: options.onLoadProgress,
       loadSignal: options.signal,
-      gpuLayers: device === 'cpu' ? 0 : 'auto',
+      gpuLayers: resolveGpuLayersOption(device, options.gpuLayers),
     });
     const slots = options.slots ?? 2;
     const contextSize = Math.min(options.contextSize ?? 2048, model.trainContextSize);
-    const context = await model.createContext({ contextSize, sequences: slots, threads, createSignal: options.signal });
+    const kvType = options.kvCacheType ? ggmlTypeName(options.kvCacheType) : undefined;
+    const context = await model.createContext({
+      contextSize,
+      sequences: slots,
+      threads,
+      createSignal: options.signal,
+      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+      ...(options.flashAttention !== undefined ? { flashAttention: options.flashAttention } : {}),
+      ...(kvType ? { experimentalKvCacheKeyType: kvType, experimentalKvCacheValueType: kvType } : {}),
+    });
     const pool: Slot[] = [];
     for (let index = 0; index < slots; index++) pool.push({ index, sequence: context.getSequence() });
-    return new ModelRuntime(llama, model, context, basename(options.modelPath), llama.gpu === false ? 'cpu' : 'gpu', slots, pool, resolveChatWrapper(model));
+    const offload = { layers: model.gpuLayers, total: model.fileInsights.totalLayers };
+    const vramMeasured = onGpu ? Math.max(0, (await llama.getVramState()).used - vramBefore) : null;
+    return new ModelRuntime(llama, model, context, basename(options.modelPath), onGpu ? 'gpu' : 'cpu', slots, offload, vramMeasured, pool, resolveChatWrapper(model));
   }
 
   get freeSlotCount(): number {

@@ -1,5 +1,6 @@
 import { useId, useMemo, useState, type FormEvent } from 'react';
-import type { Device, WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import type { Device, KvCacheType, WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import { KV_CACHE_TYPES, parseGpuLayers } from '../../src-shared/worker/gpuOptions.js';
 import { getApi } from '../bridge/apiRegistry.js';
 import { BreakerBadge, WorkerStateBadge } from '../components/badges.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
@@ -151,11 +152,16 @@ function SpawnForm() {
   const [device, setDevice] = useState<Device>('auto');
   const [slots, setSlots] = useState('2');
   const [threads, setThreads] = useState('');
+  const [gpuLayers, setGpuLayers] = useState('auto');
+  const [batchSize, setBatchSize] = useState('');
+  const [flash, setFlash] = useState<'default' | 'on' | 'off'>('default');
+  const [kvCache, setKvCache] = useState<KvCacheType | ''>('');
   const [status, setStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const id = useId();
   const hiveId = hive || hiveIds[0] || '';
   const hiveModels = models.filter((m) => m.hive === hiveId);
+  const hiveGpus = (hives[hiveId]?.devices ?? []).filter((d) => d.type !== 'cpu');
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -166,10 +172,26 @@ function SpawnForm() {
     if (threadsN !== undefined && (!Number.isInteger(threadsN) || threadsN < 1 || threadsN > 256)) {
       return setStatus({ kind: 'error', text: 'Threads must be a whole number from 1 to 256, or empty for the hive default.' });
     }
+    const layers = parseGpuLayers(gpuLayers.trim());
+    if (layers === null) return setStatus({ kind: 'error', text: 'GPU layers must be auto, max or a whole number from 0 to 1024.' });
+    const batchN = batchSize.trim() === '' ? undefined : Number(batchSize);
+    if (batchN !== undefined && (!Number.isInteger(batchN) || batchN < 1 || batchN > 65_536)) {
+      return setStatus({ kind: 'error', text: 'Batch size must be a whole number from 1 to 65536, or empty for the default.' });
+    }
     setBusy(true);
     setStatus(null);
     try {
-      const w = await getApi().spawnWorker({ hive_id: hiveId, model, device, slots: slotsN, ...(threadsN !== undefined ? { threads: threadsN } : {}) });
+      const w = await getApi().spawnWorker({
+        hive_id: hiveId,
+        model,
+        device,
+        slots: slotsN,
+        gpu_layers: layers,
+        ...(threadsN !== undefined ? { threads: threadsN } : {}),
+        ...(batchN !== undefined ? { batch_size: batchN } : {}),
+        ...(flash !== 'default' ? { flash_attention: flash === 'on' } : {}),
+        ...(kvCache !== '' ? { kv_cache_type: kvCache } : {}),
+      });
       setStatus({ kind: 'ok', text: `Spawned worker ${w.id}; it appears in the table as it loads.` });
     } catch (error) {
       setStatus({ kind: 'error', text: `Spawn failed: ${errorMessage(error)}` });
@@ -206,14 +228,42 @@ function SpawnForm() {
         <select id={`${id}-device`} value={device} onChange={(e) => setDevice(e.target.value as Device)}>
           <option value="auto">auto</option>
           <option value="cpu">cpu</option>
-          <option value="gpu">gpu</option>
+          <option value="gpu">gpu (any)</option>
+          {hiveGpus.map((d) => (
+            <option key={d.id} value={d.id}>
+              {d.id}: {d.name}
+            </option>
+          ))}
         </select>
+      </Field>
+      <Field label="GPU layers" htmlFor={`${id}-layers`} hint="auto (what fits), max, or a count; 0 = CPU only">
+        <input id={`${id}-layers`} type="text" value={gpuLayers} onChange={(e) => setGpuLayers(e.target.value)} />
       </Field>
       <Field label="Slots" htmlFor={`${id}-slots`} hint="Parallel sequences">
         <input id={`${id}-slots`} type="number" min={1} max={64} value={slots} onChange={(e) => setSlots(e.target.value)} />
       </Field>
       <Field label="Threads" htmlFor={`${id}-threads`} hint="Empty: the hive's default">
         <input id={`${id}-threads`} type="number" min={1} max={256} value={threads} onChange={(e) => setThreads(e.target.value)} />
+      </Field>
+      <Field label="Batch size" htmlFor={`${id}-batch`} hint="Empty: min(512, context)">
+        <input id={`${id}-batch`} type="number" min={1} max={65536} value={batchSize} onChange={(e) => setBatchSize(e.target.value)} />
+      </Field>
+      <Field label="Flash attention" htmlFor={`${id}-flash`}>
+        <select id={`${id}-flash`} value={flash} onChange={(e) => setFlash(e.target.value as 'default' | 'on' | 'off')}>
+          <option value="default">default (auto)</option>
+          <option value="on">on</option>
+          <option value="off">off</option>
+        </select>
+      </Field>
+      <Field label="KV cache type" htmlFor={`${id}-kv`} hint="Quantized types need flash attention">
+        <select id={`${id}-kv`} value={kvCache} onChange={(e) => setKvCache(e.target.value as KvCacheType | '')}>
+          <option value="">default (f16)</option>
+          {KV_CACHE_TYPES.map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
       </Field>
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy}>

@@ -12,7 +12,20 @@ export type WorkerState =
 
 export const READY_STATES: readonly WorkerState[] = ['idle', 'busy'];
 
-export type Device = 'auto' | 'cpu' | 'gpu';
+/** `auto` | `cpu` | `gpu` (any GPU) | `gpu0`, `gpu1` … (one GPU, HardwareProbe's device id). */
+export type Device = 'auto' | 'cpu' | 'gpu' | `gpu${number}`;
+
+/** Layers offloaded to the GPU: `auto` (what fits), `max` (all) or a count (0 = CPU only). */
+export type GpuLayers = 'auto' | 'max' | number;
+
+export type KvCacheType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1';
+
+export interface OffloadInfo {
+  /** Layers on the GPU. */
+  layers: number;
+  /** Layers the model has (node-llama-cpp counts the output layer as one). */
+  total: number;
+}
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -63,4 +76,12 @@ export interface WorkerInfo {
   load_failed: boolean;
   /** Why it is stopped (null unless `stopped`): an idle-TTL stop is started again on demand. */
   stopped_by: StopCause | null;
+  /** The GPU this worker runs on (`gpu0` …); null on the CPU or before the hive chose one. */
+  gpu: string | null;
+  /** Offload of the current process: planned by admission, then what the worker reported at ready. */
+  offload: OffloadInfo | null;
+  /** VRAM this worker needs by the admission estimate (model + context); null when unknown or CPU. */
+  vram_bytes: number | null;
+  /** VRAM the worker measured (backend's used VRAM after load minus before); null where not reported. */
+  vram_measured_bytes: number | null;
 }

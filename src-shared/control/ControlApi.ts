@@ -1,7 +1,8 @@
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../audit/AuditEvent.js';
 import type { ClusterEvent, ClusterSnapshot } from '../cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../cluster/HiveInfo.js';
-import type { Device, WorkerInfo } from '../cluster/WorkerInfo.js';
+import type { WorkerInfo } from '../cluster/WorkerInfo.js';
+import type { GpuLaunchOptions } from '../worker/gpuOptions.js';
 import type { CancelSignal } from '../util/CancelSignal.js';
 import type { InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
 
@@ -44,11 +45,10 @@ export interface ControlApi {
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-export interface SpawnWorkerRequest {
+/** GPU fields (device, gpu_layers, batch_size, flash_attention, kv_cache_type) come from GpuLaunchOptions. */
+export interface SpawnWorkerRequest extends GpuLaunchOptions {
   hive_id: string;
   model: string;
-  /** Defaults to auto. */
-  device?: Device;
   /** Context sequences; defaults to 2. */
   slots?: number;
   /** Defaults to the hive's choice for its machine. */

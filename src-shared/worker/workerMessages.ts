@@ -6,7 +6,19 @@
 export type WorkerMessage =
   | { event: 'listening'; port: number; pid: number; worker_id: string }
   | { event: 'load_progress'; progress: number; worker_id: string }
-  | { event: 'ready'; port: number; pid: number; worker_id: string; model: string; slots: number; device: 'cpu' | 'gpu' }
+  | {
+      event: 'ready';
+      port: number;
+      pid: number;
+      worker_id: string;
+      model: string;
+      slots: number;
+      device: 'cpu' | 'gpu';
+      /** Layers node-llama-cpp put on the GPU, of the model's total (absent from older workers). */
+      offload?: { layers: number; total: number };
+      /** Used VRAM after load minus before, as the backend reports it; null on the CPU. */
+      vram_measured_bytes?: number | null;
+    }
   | { event: 'load_failed'; message: string; worker_id: string };
 
 /** Environment variable through which a parent hands a worker its bearer token (never argv). */

@@ -49,6 +49,10 @@ export function worker(id: string, state: WorkerState, hiveId = 'local', model =
     load_progress: 1,
     load_failed: false,
     stopped_by: null,
+    gpu: null,
+    offload: { layers: 0, total: 3 },
+    vram_bytes: 0,
+    vram_measured_bytes: null,
   };
 }
 

@@ -40,6 +40,10 @@ export function worker(patch: Partial<WorkerInfo> = {}): WorkerInfo {
     load_progress: 1,
     load_failed: false,
     stopped_by: null,
+    gpu: null,
+    offload: null,
+    vram_bytes: null,
+    vram_measured_bytes: null,
     ...patch,
   };
 }

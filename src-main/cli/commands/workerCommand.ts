@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { intOption } from '../intOption.js';
-import type { Device } from '../../../src-shared/cluster/WorkerInfo.js';
+import type { GpuLayers, KvCacheType } from '../../../src-shared/cluster/WorkerInfo.js';
+import { KV_CACHE_TYPES, parseDevice, parseGpuLayers } from '../../../src-shared/worker/gpuOptions.js';
 import { WORKER_TOKEN_ENV, type WorkerMessage } from '../../../src-shared/worker/workerMessages.js';
 import { auditSinkFromEnv } from '../../audit/index.js';
 import { checkBindPolicy } from '../../auth/bindPolicy.js';
@@ -20,7 +21,12 @@ const USAGE = `usage: rbee worker --model <file.gguf> [options]
   --host HOST         bind address (default 127.0.0.1)
   --port N            0 = ephemeral (default 0); the bound port is printed as JSON on stdout
   --id ID             worker id (default: worker-<pid>)
-  --device D          auto | cpu | gpu (default auto)
+  --device D          auto | cpu | gpu | gpu0, gpu1 … (default auto; the hive pins gpuN through the
+                      backend's device environment, e.g. CUDA_VISIBLE_DEVICES)
+  --gpu-layers L      auto | max | N layers on the GPU (default auto; 0 = CPU only)
+  --batch-size N      tokens per evaluation batch (default min(512, ctx))
+  --flash-attention B on | off (default: node-llama-cpp's auto)
+  --kv-cache-type T   ${KV_CACHE_TYPES.join(' | ')} (default f16; quantized V needs flash attention)
   --threads N         CPU threads (default: half the cores, at least 1)
   --ctx N             context size in tokens (default 2048, capped by the model)
   --slots N           concurrent requests (default 2)
@@ -42,6 +48,10 @@ export async function run(argv: string[]): Promise<number> {
         port: { type: 'string' },
         id: { type: 'string' },
         device: { type: 'string', default: 'auto' },
+        'gpu-layers': { type: 'string' },
+        'batch-size': { type: 'string' },
+        'flash-attention': { type: 'string' },
+        'kv-cache-type': { type: 'string' },
         threads: { type: 'string' },
         ctx: { type: 'string' },
         slots: { type: 'string' },
@@ -63,13 +73,29 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`rbee worker: --model is required\n${USAGE}`);
     return 2;
   }
-  const device = values.device as Device;
-  if (!['auto', 'cpu', 'gpu'].includes(device)) {
-    process.stderr.write(`rbee worker: --device must be auto, cpu or gpu\n`);
+  const device = parseDevice(values.device);
+  if (!device) {
+    process.stderr.write(`rbee worker: --device must be auto, cpu, gpu or gpu0, gpu1 …, got '${values.device.slice(0, 40)}'\n`);
     return 2;
   }
-  let port: number, threads: number, slots: number, ctx: number, drainMs: number, streamFlushMs: number;
+  const gpuLayers: GpuLayers | null = values['gpu-layers'] === undefined ? 'auto' : parseGpuLayers(values['gpu-layers']);
+  if (gpuLayers === null) {
+    process.stderr.write(`rbee worker: --gpu-layers must be auto, max or a layer count (0-1024), got '${String(values['gpu-layers']).slice(0, 40)}'\n`);
+    return 2;
+  }
+  const flashRaw = values['flash-attention'];
+  if (flashRaw !== undefined && flashRaw !== 'on' && flashRaw !== 'off') {
+    process.stderr.write(`rbee worker: --flash-attention must be on or off, got '${flashRaw.slice(0, 40)}'\n`);
+    return 2;
+  }
+  const kvCacheType = values['kv-cache-type'] as KvCacheType | undefined;
+  if (kvCacheType !== undefined && !(KV_CACHE_TYPES as readonly string[]).includes(kvCacheType)) {
+    process.stderr.write(`rbee worker: --kv-cache-type must be one of ${KV_CACHE_TYPES.join(', ')}, got '${kvCacheType.slice(0, 40)}'\n`);
+    return 2;
+  }
+  let port: number, threads: number, slots: number, ctx: number, drainMs: number, streamFlushMs: number, batchSize: number | undefined;
   try {
+    batchSize = intOption('batch-size', values['batch-size'], 1, 65_536);
     port = intOption('port', values.port, 0, 65535) ?? 0;
     threads = intOption('threads', values.threads, 1, 256) ?? defaultThreadCount(availableParallelism());
     slots = intOption('slots', values.slots, 1, 64) ?? 2;
@@ -160,6 +186,10 @@ export async function run(argv: string[]): Promise<number> {
       threads,
       contextSize: ctx,
       slots,
+      gpuLayers,
+      batchSize,
+      flashAttention: flashRaw === undefined ? undefined : flashRaw === 'on',
+      kvCacheType,
       signal: loadAbort.signal,
       onLoadProgress: (progress) => {
         server.setLoadProgress(progress);
@@ -182,7 +212,17 @@ export async function run(argv: string[]): Promise<number> {
     return exited;
   }
   server.attachRuntime(runtime);
-  tell({ event: 'ready', port: boundPort, pid: process.pid, worker_id: workerId, model: modelName, slots, device: runtime.device });
-  logger.info({ port: boundPort, model: modelName, device: runtime.device, threads, slots, ctx }, 'ready');
+  tell({
+    event: 'ready',
+    port: boundPort,
+    pid: process.pid,
+    worker_id: workerId,
+    model: modelName,
+    slots,
+    device: runtime.device,
+    offload: runtime.offload,
+    vram_measured_bytes: runtime.vramMeasuredBytes,
+  });
+  logger.info({ port: boundPort, model: modelName, device: runtime.device, offload: runtime.offload, threads, slots, ctx }, 'ready');
   return exited;
 }

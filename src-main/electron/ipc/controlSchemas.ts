@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GpuLaunchShape } from '../../../src-shared/worker/gpuOptions.js';
 import { AUDIT_EVENT_TYPES } from '../../../src-shared/audit/AuditEvent.js';
 import { InferenceRequestSchema } from '../../../src-shared/worker/inferenceWire.js';
 import type { ControlRequestMethod } from './controlChannels.js';
@@ -24,7 +25,7 @@ const SpawnWorkerRequestSchema = z
   .object({
     hive_id: Id,
     model: z.string().min(1).max(256).regex(NO_CONTROL_CHARS),
-    device: z.enum(['auto', 'cpu', 'gpu']).optional(),
+    ...GpuLaunchShape,
     slots: z.number().int().min(1).max(64).optional(),
     threads: z.number().int().min(1).max(512).optional(),
     ctx: z.number().int().min(64).max(1_048_576).optional(),

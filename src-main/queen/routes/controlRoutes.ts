@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { GpuLaunchShape } from '../../../src-shared/worker/gpuOptions.js';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import { AUDIT_EVENT_TYPES, type AuditQuery } from '../../../src-shared/audit/AuditEvent.js';
 import { AuditQueryError } from '../../../src-shared/audit/AuditErrors.js';
@@ -15,7 +16,7 @@ const SpawnSchema = z
   .object({
     hive_id: idSchema,
     model: z.string().min(1).max(256),
-    device: z.enum(['auto', 'cpu', 'gpu']).optional(),
+    ...GpuLaunchShape,
     slots: z.number().int().min(1).max(64).optional(),
     threads: z.number().int().min(1).max(256).optional(),
     ctx: z.number().int().min(64).max(1_048_576).optional(),

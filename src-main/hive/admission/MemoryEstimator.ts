@@ -1,0 +1,33 @@
+import type { KvCacheType } from '../../../src-shared/cluster/WorkerInfo.js';
+
+/** What a worker needs at one offload: bytes of RAM and of VRAM (model + context). */
+export interface MemoryNeed {
+  ram: number;
+  vram: number;
+}
+
+/**
+ * The memory a model needs at every layer count, from 0 (CPU only) to `totalLayers` (all on the GPU):
+ * `byLayers[n]` is the need with n layers offloaded. Admission searches it for the largest n that fits.
+ */
+export interface OffloadTable {
+  totalLayers: number;
+  byLayers: MemoryNeed[];
+}
+
+export interface EstimateRequest {
+  modelPath: string;
+  ctx: number;
+  slots: number;
+  batchSize?: number;
+  flashAttention?: boolean;
+  kvCacheType?: KvCacheType;
+}
+
+/**
+ * Estimates memory per layer count. The hive does not keep node-llama-cpp loaded for this: the
+ * implementation it uses (ProbeChildEstimator) asks a short-lived probe child; tests inject tables.
+ */
+export interface MemoryEstimator {
+  offloadTable(request: EstimateRequest): Promise<OffloadTable>;
+}
