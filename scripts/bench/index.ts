@@ -7,10 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { ensureBuilt } from '../ensureBuilt.mjs';
 
-const ALL = ['worker', 'queen', 'recovery', 'unavailable', 'audit', 'ssh'];
+const ALL = ['worker', 'queen', 'recovery', 'unavailable', 'coldstart', 'audit', 'ssh'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 const loader = createRequire(import.meta.url).resolve('tsx/esm');
+// Every rbee child a benchmark starts runs the built bundle: build out/ first when it is stale.
+if (!ensureBuilt()) process.exit(1);
 let failed = 0;
 for (const name of chosen) {
   const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
