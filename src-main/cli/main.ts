@@ -3,6 +3,11 @@
  * and exports `run(argv): Promise<number>` (the exit code). Commands are imported lazily so that
  * `rbee audit verify` does not load node-llama-cpp.
  */
+import { rememberStartupParent } from '../common/process/watchParent.js';
+
+// Before anything slow: `--exit-with-parent` (hive) and workers compare against this parent.
+rememberStartupParent();
+
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
+import { PARENT_PID_ENV } from './process/watchParent.js';
 
 /**
  * The repository (or packaged app) root: the nearest folder above this module holding a package.json.
@@ -43,6 +44,9 @@ export function rbeeCommand(subcommand: string, args: readonly string[] = []): P
   // Inside Electron, process.execPath is the Electron binary: ELECTRON_RUN_AS_NODE makes it plain Node
   // for the child only (never set it on the app itself: Chromium's helpers would inherit it).
   const env: Record<string, string> = process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {};
+  // The child's watchParent compares against this pid, so a parent that dies while the child is
+  // still starting is noticed too (see rememberStartupParent).
+  env[PARENT_PID_ENV] = String(process.pid);
   const forkArgs = [subcommand, ...args];
   if (!existsSync(BUILT_CLI)) {
     throw new Error(`rbee is not built (${BUILT_CLI} is missing): run \`npm run build\` first`);

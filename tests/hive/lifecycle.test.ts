@@ -94,6 +94,27 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
 });
 
 describe('rbee hive --exit-with-parent', () => {
+  it('shuts down when its parent is gone before the hive has even started (no orphan that runs forever)', async () => {
+    const models = await makeModelsDir();
+    const { command, args } = rbeeCommand('hive', ['--models-dir', models.dir, '--port', '0', '--gpu', 'off', '--standby', '0', '--exit-with-parent']);
+    const quoted = [command, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    // The parent names itself (as rbeeCommand's spawners do), starts the hive and exits at once: the
+    // hive is re-parented before it has read its own parent.
+    const parent = spawn('sh', ['-c', `RBEE_PARENT_PID=$$ ${quoted} >/dev/null 2>&1 & echo $!`], {
+      env: { ...process.env, RBEE_HIVE_TOKEN: HIVE_TOKEN, RBEE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let hivePid = 0;
+    try {
+      hivePid = Number(await new Promise<string>((resolve) => createInterface({ input: parent.stdout! }).once('line', resolve)));
+      expect(hivePid).toBeGreaterThan(0);
+      expect(await waitForPidGone(hivePid, 30_000)).toBe(true);
+    } finally {
+      if (hivePid > 0 && isAlive(hivePid)) process.kill(hivePid, 'SIGKILL');
+      await models.cleanup();
+    }
+  }, 60_000);
+
   it('shuts down when the process that started it is SIGKILLed', async () => {
     const models = await makeModelsDir();
     const { command, args } = rbeeCommand('hive', ['--models-dir', models.dir, '--port', '0', '--gpu', 'off', '--standby', '0', '--exit-with-parent']);
