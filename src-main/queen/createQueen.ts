@@ -32,6 +32,10 @@ import { registerInferenceRoute } from './routes/inferenceRoute.js';
 import { registerKeyRoutes } from './routes/keyRoutes.js';
 import { registerOpenAiRoutes } from './routes/openaiRoutes.js';
 import { registerUiRoutes } from './routes/uiRoutes.js';
+import { PoolForwarder } from './pools/PoolForwarder.js';
+import { PoolMetrics } from './pools/PoolMetrics.js';
+import { PoolRegistry } from './pools/PoolRegistry.js';
+import { registerPoolRoutes } from './pools/poolRoutes.js';
 import { onDemandWorkerId } from './scheduling/modelAvailability.js';
 import { Scheduler } from './scheduling/Scheduler.js';
 
@@ -92,16 +96,21 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     apiToken = generated.token;
     logger.info({ token_file: tokenPath, created: generated.created }, `API token ${generated.created ? 'generated in' : 'read from'} ${tokenPath}`);
   }
+  // Pool keys (external engines) are redacted by the audit writer; the pools load once the sink exists.
+  let poolSecrets = (): string[] => [];
   const settings = await SettingsStore.open(join(dataDir, 'settings.json'), { audit_mode: options.auditMode ?? 'disabled' });
   const auditMode = options.auditMode ?? settings.auditMode;
   const auditRoot = join(dataDir, 'audit');
   const audit = await createAuditSink(
     auditMode === 'local'
-      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken] }
+      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()] }
       : { mode: 'disabled', serviceId: 'queen' },
   );
 
   const view = new ClusterView();
+  const pools = new PoolRegistry({ dataDir, audit, logger });
+  poolSecrets = () => pools.secrets();
+  await pools.start();
   const links = new Map<string, HiveLink>();
   audit.onRecord((record) => view.publish({ type: 'audit', record }));
 
@@ -127,6 +136,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   };
   const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand: options.startOnDemand === false ? undefined : startOnDemand });
   const metrics = new QueenMetrics(view, scheduler);
+  const poolForwarder = new PoolForwarder({ metrics: new PoolMetrics(metrics.registry, () => pools.all()), audit, logger, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS });
   const dispatcher = new InferenceDispatcher(scheduler, (id) => links.get(id)?.hiveClient, logger);
 
   const linkHive = (endpoint: HiveEndpoint, kind: HiveKind, address: string): HiveLink => {
@@ -218,7 +228,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   security.protect((scope) => {
     restrictToKeyModels(scope);
     registerInferenceRoute(scope, services);
-    registerOpenAiRoutes(scope, services, view);
+    registerOpenAiRoutes(scope, services, view, { registry: pools, forwarder: poolForwarder });
   }, 'inference');
   security.protect((scope) => {
     scope.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
@@ -226,6 +236,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   security.protect((scope) => {
     registerControlRoutes(scope, control);
     registerKeyRoutes(scope, keys, audit);
+    registerPoolRoutes(scope, pools);
   }, 'admin');
 
   // Bind first: a port already in use must fail before any hive process exists (a second `npm start`
@@ -235,6 +246,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     address = await app.listen({ host, port: options.port ?? 7833 });
   } catch (error) {
     scheduler.dispose();
+    pools.dispose();
     await remoteHives?.close?.({ stopRemote: false }).catch(() => undefined);
     await audit.close();
     throw error;
@@ -294,6 +306,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     close: (closeOptions = {}) => {
       closing ??= (async () => {
         scheduler.dispose();
+        pools.dispose();
         await app.close();
         await localHive?.stop();
         await remoteHives?.close?.({ stopRemote: closeOptions.stopRemote === true });

@@ -27,6 +27,9 @@ export const AUDIT_EVENT_TYPES = [
   'request_rejected',
   'settings_changed',
   'model_downloaded',
+  'pool_added',
+  'pool_removed',
+  'pool_state_changed',
   'audit_integrity_violation',
   'audit_writes_resumed',
 ] as const;

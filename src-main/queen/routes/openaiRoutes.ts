@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import { ChatMessageSchema, MAX_TOKENS_LIMIT, PROMPT_MAX_CHARS, SSE_DONE, type EndEvent, type ErrorEvent, type StopReason } from '../../../src-shared/worker/inferenceWire.js';
@@ -7,6 +7,14 @@ import { parseBody } from '../../common/http/parseBody.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import { endingOf, partialOf } from '../inference/honestEnding.js';
 import { serveInference, type InferenceServices } from '../inference/serveInference.js';
+import type { PoolForwarder, PoolRoute } from '../pools/PoolForwarder.js';
+import type { PoolRegistry } from '../pools/PoolRegistry.js';
+
+/** External engines behind the queen (docs/pools.md): a model id can resolve to a pool instead of a worker. */
+export interface PoolRouting {
+  registry: PoolRegistry;
+  forwarder: PoolForwarder;
+}
 
 /** Fields OpenAI clients commonly send that we accept and ignore (documented in docs/api.md). */
 const ignored = {
@@ -89,7 +97,24 @@ function openAiErrorType(status: number): string {
  * errors in OpenAI's envelope. Requests become worker requests (chat messages are rendered by the
  * worker with the model's own template).
  */
-export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceServices, view: ClusterView): void {
+export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceServices, view: ClusterView, pools?: PoolRouting): void {
+  const servedByHives = (model: string): boolean => view.allModels().some((m) => m.name === model) || view.allWorkers().some((w) => w.model === model);
+  /**
+   * The one routing hook for pools: a model id that resolves to a pool is forwarded there with the
+   * client's body as sent (tools and other fields the engine supports pass through); the engine
+   * validates it. Everything else goes on to the hives' schema and scheduler.
+   */
+  const forwardedToPool = async (route: PoolRoute, request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    const raw = request.body;
+    if (!pools || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+    const model = (raw as { model?: unknown }).model;
+    if (typeof model !== 'string' || model.length === 0 || model.length > 256) return false;
+    const target = pools.registry.resolve(model, servedByHives);
+    if (!target) return false;
+    await pools.forwarder.forward(target, route, raw as Record<string, unknown>, request, reply);
+    return true;
+  };
+
   // Every error on these paths, incl. auth and body parsing, leaves in OpenAI's envelope.
   app.addHook('onSend', async (request, reply, payload) => {
     const path = request.url.split('?')[0] ?? '';
@@ -119,11 +144,15 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
     for (const w of view.allWorkers()) if (!names.has(w.model)) names.set(w.model, w.hive);
     return {
       object: 'list',
-      data: [...names].filter(([id]) => allowed === null || allowed.includes(id)).map(([id, hive]) => ({ id, object: 'model', created: 0, owned_by: `rbee:${hive}` })),
+      data: [
+        ...[...names].map(([id, hive]) => ({ id, object: 'model', created: 0, owned_by: `rbee:${hive}` })),
+        ...(pools?.registry.models() ?? []).map(({ id, pool }) => ({ id, object: 'model', created: 0, owned_by: `pool:${pool}` })),
+      ].filter(({ id }) => allowed === null || allowed.includes(id)),
     };
   });
 
   app.post('/v1/chat/completions', async (request, reply) => {
+    if (await forwardedToPool('/chat/completions', request, reply)) return;
     const body = parseBody(ChatCompletionSchema, request.body);
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
@@ -171,6 +200,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
   });
 
   app.post('/v1/completions', async (request, reply) => {
+    if (await forwardedToPool('/completions', request, reply)) return;
     const body = parseBody(CompletionSchema, request.body);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
     const id = `cmpl-${randomUUID()}`;

@@ -1,0 +1,86 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A misbehaving third-party engine (a legit boundary: rbee cannot make a real engine misbehave on
+ * cue). Each model name is one way to misbehave; `/models` lists them. Records which requests the
+ * queen dropped (the socket closed before the answer was complete).
+ */
+export const HOSTILE_MODELS = ['invalid-json', 'status-500', 'wrong-type', 'endless', 'cut-mid-frame', 'huge', 'fine'] as const;
+
+const chunk = (content: string): string =>
+  `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+export async function startHostileEngine(): Promise<{ url: string; closedEarly: string[]; close(): Promise<void> }> {
+  const closedEarly: string[] = [];
+  const server = http.createServer((req, res) => {
+    if (req.url === '/v1/models') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: HOSTILE_MODELS.map((id) => ({ id, object: 'model' })) }));
+      return;
+    }
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const model = (JSON.parse(raw) as { model: string }).model;
+      res.on('close', () => {
+        if (!res.writableFinished) closedEarly.push(model);
+      });
+      switch (model) {
+        case 'invalid-json':
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"id": "x", "choices": [ {"message": ');
+          return;
+        case 'status-500':
+          res.writeHead(500, { 'content-type': 'text/html' });
+          res.end('<html>Internal Server Error</html>');
+          return;
+        case 'wrong-type':
+          res.writeHead(200, { 'content-type': 'text/html' });
+          res.end('<html>hello</html>');
+          return;
+        case 'endless': {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const timer = setInterval(() => res.write(chunk('.')), 20);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
+        case 'cut-mid-frame':
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(chunk('first'));
+          res.write('data: {"id":"x","object":"chat.completion.chunk","choi');
+          setTimeout(() => res.socket?.destroy(), 50);
+          return;
+        case 'huge': {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const piece = 'x'.repeat(64 * 1024);
+          let sent = 0;
+          const pump = (): void => {
+            while (sent < 8 * 1024 * 1024) {
+              sent += piece.length;
+              if (!res.write(piece)) return void res.once('drain', pump);
+            }
+            res.end();
+          };
+          res.write('{"pad":"');
+          pump();
+          return;
+        }
+        default:
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ id: 'ok', object: 'chat.completion', created: 0, model, choices: [{ index: 0, message: { role: 'assistant', content: 'fine' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    closedEarly,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

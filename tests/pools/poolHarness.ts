@@ -1,0 +1,145 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import type { PoolInfo } from '../../src-shared/control/poolSchemas.js';
+import { createLogger } from '../../src-main/common/log/createLogger.js';
+import { createQueen } from '../../src-main/queen/createQueen.js';
+import type { Queen } from '../../src-main/queen/Queen.js';
+import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
+import { tinyModelPath } from '../helpers/tinyModel.js';
+
+export const UPSTREAM_MODEL = 'tiny.gguf';
+
+/** Polls `read` until `predicate` holds (state read over HTTP; no event exists for an outside process). */
+export async function until<T>(read: () => Promise<T>, predicate: (value: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const started = Date.now();
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (predicate(last)) return last;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 1500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A second rbee queen as a real process: the engine behind a pool. Its token is the pool's API key. */
+export class UpstreamQueen {
+  proc: RbeeProcess | undefined;
+  url = '';
+  port = 0;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'rbee-upstream-'));
+  readonly token = `upstream-secret-key-${Math.random().toString(36).slice(2)}-0123456789`;
+
+  get auth(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' };
+  }
+
+  /** Starts (or restarts, on the same port) the upstream queen and one ready worker on the tiny model. */
+  async start(): Promise<void> {
+    mkdirSync(join(this.dataDir, 'models'), { recursive: true });
+    copyFileSync(await tinyModelPath(), join(this.dataDir, 'models', UPSTREAM_MODEL));
+    this.proc = startRbee('queen', ['--port', String(this.port), '--data-dir', this.dataDir, '--audit', 'local'], { LLORCH_API_TOKEN: this.token, RBEE_LOG_LEVEL: 'warn' });
+    const { url, port } = await this.proc.waitForLine<{ url: string; port: number }>((l) => l.event === 'listening');
+    this.url = url;
+    this.port = port;
+    await until(() => this.snapshot(), (s) => s.models.some((m) => m.name === UPSTREAM_MODEL), 30_000, 'upstream models');
+    // The first spawn can wait on the hive's device probe on a busy machine: ask again while it is unreachable.
+    await until(
+      async () =>
+        (
+          await fetch(`${this.url}/v1/control/workers`, {
+            method: 'POST',
+            headers: this.auth,
+            body: JSON.stringify({ hive_id: 'local', model: UPSTREAM_MODEL, slots: 2, threads: 1, ctx: 512, device: 'cpu' }),
+          })
+        ).status,
+      (status) => status === 201 || status === 409,
+      90_000,
+      'upstream worker spawn',
+    );
+    await until(() => this.snapshot(), (s) => s.workers.some((w) => w.state === 'idle'), 60_000, 'upstream worker ready');
+  }
+
+  async snapshot(): Promise<ClusterSnapshot> {
+    return (await (await fetch(`${this.url}/v1/control/snapshot`, { headers: this.auth })).json()) as ClusterSnapshot;
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(`${this.url}/metrics`, { headers: this.auth })).text();
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop();
+    this.proc = undefined;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The queen under test: in-process, no local hive (pools only), logs captured for the secrecy check. */
+export class FrontQueen {
+  queen!: Queen;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'rbee-front-'));
+  readonly token = 'front-queen-token-0123456789';
+  logs = '';
+
+  get url(): string {
+    return this.queen.url;
+  }
+
+  get auth(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' };
+  }
+
+  async start(): Promise<void> {
+    const destination = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.logs += chunk.toString();
+        callback();
+      },
+    });
+    this.queen = await createQueen({
+      dataDir: this.dataDir,
+      port: 0,
+      apiToken: this.token,
+      localHive: false,
+      remoteHives: false,
+      auditMode: 'local',
+      logger: createLogger('queen', { level: 'debug', destination }),
+    });
+  }
+
+  async addPool(body: Record<string, unknown>): Promise<Response> {
+    return fetch(`${this.url}/v1/control/pools`, { method: 'POST', headers: this.auth, body: JSON.stringify(body) });
+  }
+
+  async pools(): Promise<PoolInfo[]> {
+    return ((await (await fetch(`${this.url}/v1/control/pools`, { headers: this.auth })).json()) as { pools: PoolInfo[] }).pools;
+  }
+
+  async pool(name: string): Promise<PoolInfo | undefined> {
+    return (await this.pools()).find((p) => p.name === name);
+  }
+
+  chat(model: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${this.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...this.auth, ...headers },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, ...extra }),
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.queen?.close();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

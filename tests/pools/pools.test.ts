@@ -1,0 +1,136 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokenFingerprint } from '../../src-main/auth/tokenFingerprint.js';
+import { HOSTILE_MODELS, startHostileEngine } from './hostileEngine.js';
+import { FrontQueen, UPSTREAM_MODEL, until, UpstreamQueen } from './poolHarness.js';
+
+/** Every file under `dir`, recursively, as text. */
+function allText(dir: string): string {
+  return readdirSync(dir, { withFileTypes: true })
+    .map((e) => (e.isDirectory() ? allText(join(dir, e.name)) : e.isFile() ? readFileSync(join(dir, e.name), 'utf8') : ''))
+    .join('\n');
+}
+
+const upstream = new UpstreamQueen();
+const front = new FrontQueen();
+let hostile: Awaited<ReturnType<typeof startHostileEngine>>;
+
+beforeAll(async () => {
+  await Promise.all([upstream.start(), front.start()]);
+  hostile = await startHostileEngine();
+}, 120_000);
+
+afterAll(async () => {
+  await front.dispose();
+  await upstream.dispose();
+  await hostile?.close();
+}, 60_000);
+
+describe('pools: an upstream rbee queen behind the queen', () => {
+  it('adds a pool (key stored 0600, shown only as token:<fp6>), discovers its models, and lists them in /v1/models', async () => {
+    const res = await front.addPool({ name: 'up', base_url: `${upstream.url}/v1`, api_key: upstream.token, health_period_ms: 200, breaker_failures: 2, breaker_cooldown_ms: 1_500 });
+    expect(res.status).toBe(201);
+    const added = (await res.json()) as { pool: { key_fingerprint: string } };
+    expect(added.pool.key_fingerprint).toBe(tokenFingerprint(upstream.token));
+    expect(JSON.stringify(added)).not.toContain(upstream.token);
+    const keyFile = join(front.dataDir, 'pool-keys', 'up.key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(front.dataDir, 'pools.json'), 'utf8')).not.toContain(upstream.token);
+
+    const pool = await until(() => front.pool('up'), (p) => p?.health === 'online' && p.models.some((m) => m.id === UPSTREAM_MODEL), 20_000, 'pool online');
+    expect(pool!.breaker.state).toBe('closed');
+    const models = (await (await fetch(`${front.url}/v1/models`, { headers: front.auth })).json()) as { data: Array<{ id: string; owned_by: string }> };
+    expect(models.data).toContainEqual(expect.objectContaining({ id: `up/${UPSTREAM_MODEL}`, owned_by: 'pool:up' }));
+
+    // A second add under the same name is a conflict, not a silent overwrite; bad input is a 400.
+    expect((await front.addPool({ name: 'up', base_url: `${upstream.url}/v1` })).status).toBe(409);
+    expect((await front.addPool({ name: 'bad/name', base_url: `${upstream.url}/v1` })).status).toBe(400);
+    expect((await front.addPool({ name: 'x', base_url: 'ftp://example' })).status).toBe(400);
+  });
+
+  it('the official OpenAI SDK streams and non-streams through the pool (pool/model and a unique bare name)', async () => {
+    const client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: front.token, maxRetries: 0 });
+    const answer = await client.chat.completions.create({ model: `up/${UPSTREAM_MODEL}`, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6 });
+    expect(answer.object).toBe('chat.completion');
+    expect(typeof answer.choices[0]?.message.content).toBe('string');
+    expect(answer.usage?.completion_tokens).toBeGreaterThan(0);
+
+    const stream = await client.chat.completions.create({ model: UPSTREAM_MODEL, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, stream: true });
+    let text = '';
+    let finish: string | null = null;
+    let chunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(chunks).toBeGreaterThan(1);
+    expect(text.length).toBeGreaterThan(0);
+    expect(finish).not.toBeNull();
+
+    const completion = await client.completions.create({ model: `up/${UPSTREAM_MODEL}`, prompt: 'once upon', max_tokens: 4 });
+    expect(completion.choices[0]?.text).toBeTypeOf('string');
+
+    // Per-pool metrics: requests, TTFT and tokens from the engine's usage.
+    const metrics = await (await fetch(`${front.url}/metrics`, { headers: front.auth })).text();
+    expect(metrics).toMatch(/rbee_pool_requests_total\{pool="up",outcome="ok"\} [3-9]/);
+    expect(metrics).toMatch(/rbee_pool_tokens_total\{pool="up",kind="completion"\} \d+/);
+    expect(metrics).toMatch(/rbee_pool_ttft_seconds_count\{pool="up"\} [3-9]/);
+  });
+
+  it('hostile engine answers each become a clean error, and the queen keeps serving', async () => {
+    const res = await front.addPool({ name: 'bad', base_url: hostile.url, max_body_bytes: 1024 * 1024, breaker_failures: 1000, health_period_ms: 60_000 });
+    expect(res.status).toBe(201);
+    await until(() => front.pool('bad'), (p) => p?.models.length === HOSTILE_MODELS.length, 10_000, 'hostile models');
+
+    for (const model of ['invalid-json', 'status-500', 'wrong-type', 'huge']) {
+      const answer = await front.chat(`bad/${model}`);
+      expect(answer.status, model).toBe(502);
+      const body = (await answer.json()) as { error: { code: string; type: string } };
+      expect(body.error.code, model).toBe('upstream_error');
+    }
+    // A stream request answered with the wrong content type is refused the same way.
+    expect((await front.chat('bad/wrong-type', { stream: true })).status).toBe(502);
+
+    // A stream that stops mid-event: the whole first event, then an error event and [DONE]; never half an event.
+    const cut = await front.chat('bad/cut-mid-frame', { stream: true });
+    expect(cut.status).toBe(200);
+    const cutText = await cut.text();
+    const events = cutText.split('\n\n').filter((e) => e.length > 0);
+    expect(events[0]).toContain('"content":"first"');
+    expect(events.some((e) => e.includes('"choi') && !e.includes('"choices"'))).toBe(false);
+    expect(events.at(-2)).toContain('"code":"upstream_error"');
+    expect(events.at(-1)).toBe('data: [DONE]');
+
+    // An endless stream past the deadline: cut at the deadline with a deadline error, and the engine's
+    // connection is dropped (that is how engines learn to stop).
+    const started = Date.now();
+    const endless = await front.chat('bad/endless', { stream: true }, { 'x-deadline-remaining-ms': '700' });
+    expect(endless.status).toBe(200);
+    const endlessText = await endless.text();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(endlessText).toContain('"code":"deadline_exceeded"');
+    expect(endlessText.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    await until(async () => hostile.closedEarly, (c) => c.includes('endless'), 5_000, 'engine saw the disconnect');
+
+    // Still serving: the good model of the same pool, the upstream pool, and health.
+    expect((await front.chat('bad/fine')).status).toBe(200);
+    expect((await front.chat(`up/${UPSTREAM_MODEL}`)).status).toBe(200);
+    expect((await fetch(`${front.url}/health`)).status).toBe(200);
+  });
+
+  it('the upstream key appears nowhere in logs, audit, metrics, snapshot or the pool list', async () => {
+    const metrics = await (await fetch(`${front.url}/metrics`, { headers: front.auth })).text();
+    const snapshot = await (await fetch(`${front.url}/v1/control/snapshot`, { headers: front.auth })).text();
+    const pools = await (await fetch(`${front.url}/v1/control/pools`, { headers: front.auth })).text();
+    const audit = allText(join(front.dataDir, 'audit'));
+    expect(audit).toContain('pool_added');
+    expect(audit).toContain(tokenFingerprint(upstream.token));
+    expect(front.logs).toContain('pool request');
+    for (const [where, text] of Object.entries({ metrics, snapshot, pools, audit, logs: front.logs })) {
+      expect(text.includes(upstream.token), where).toBe(false);
+    }
+  });
+});
