@@ -48,7 +48,7 @@ export class UpstreamQueen {
     const { url, port } = await this.proc.waitForLine<{ url: string; port: number }>((l) => l.event === 'listening');
     this.url = url;
     this.port = port;
-    await until(() => this.snapshot(), (s) => s.models.some((m) => m.name === UPSTREAM_MODEL), 30_000, 'upstream models');
+    await until(() => this.snapshot(), (s) => s.models.some((m) => m.name === UPSTREAM_MODEL), 120_000, 'upstream models');
     // The first spawn can wait on the hive's device probe on a busy machine: ask again while it is unreachable.
     await until(
       async () =>
@@ -63,7 +63,7 @@ export class UpstreamQueen {
       90_000,
       'upstream worker spawn',
     );
-    await until(() => this.snapshot(), (s) => s.workers.some((w) => w.state === 'idle'), 60_000, 'upstream worker ready');
+    await until(() => this.snapshot(), (s) => s.workers.some((w) => w.state === 'idle'), 120_000, 'upstream worker ready');
   }
 
   async snapshot(): Promise<ClusterSnapshot> {

@@ -20,7 +20,7 @@ let hostile: Awaited<ReturnType<typeof startHostileEngine>>;
 beforeAll(async () => {
   await Promise.all([upstream.start(), front.start()]);
   hostile = await startHostileEngine();
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await front.dispose();
