@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { DownloadProgress } from '../../src-shared/cluster/ClusterEvent.js';
+import { Agent, fetch as undiciFetch, type Response as UndiciResponse } from 'undici';
 import type { Logger } from '../common/log/createLogger.js';
+import { DEFAULT_DOWNLOAD_NETWORK_POLICY, DownloadRefusedError, guardedLookup, refusalForUrlHost, type DownloadNetworkPolicy } from './downloadNetworkPolicy.js';
 import type { HiveEventHub } from './HiveEventHub.js';
 import { hasGgufMagic, readGgufSummary, validateModelName } from './ModelCatalog.js';
 
@@ -24,7 +26,18 @@ export interface ModelDownloaderOptions {
   progressIntervalMs?: number;
   /** Bearer token for `hf:` sources. Defaults to env HF_TOKEN. */
   hfToken?: string;
+  /** Which addresses may be fetched from (SSRF). Defaults to no loopback, private LAN allowed. */
+  network?: Partial<DownloadNetworkPolicy>;
+  /** Largest model accepted. Defaults to 256 GiB. */
+  maxBytes?: number;
+  /** Free space the models folder keeps; a download that would go below it fails. Defaults to 512 MiB. */
+  minFreeBytes?: number;
+  /** Downloads running at once on this hive. Defaults to 2. */
+  maxConcurrent?: number;
 }
+
+const MAX_REDIRECTS = 5;
+const FREE_SPACE_CHECK_BYTES = 64 * 1024 * 1024;
 
 export interface ResolvedSource {
   url: string;
@@ -67,6 +80,8 @@ class DownloadAttemptError extends Error {
   constructor(
     message: string,
     readonly fatal: boolean,
+    /** A validator learnt (or lost: null) by the failed attempt; undefined = unchanged. */
+    readonly validator?: string | null,
   ) {
     super(message);
   }
@@ -79,12 +94,28 @@ class DownloadAttemptError extends Error {
  */
 export class ModelDownloader {
   private readonly active = new Map<string, { name: string; abort: AbortController; done: Promise<void> }>();
+  private readonly network: DownloadNetworkPolicy;
+  /** Every connection resolves through the guarded lookup: the address checked is the one used. */
+  private readonly agent: Agent;
+  private readonly maxBytes: number;
+  private readonly minFreeBytes: number;
 
-  constructor(private readonly options: ModelDownloaderOptions) {}
+  constructor(private readonly options: ModelDownloaderOptions) {
+    this.network = { ...DEFAULT_DOWNLOAD_NETWORK_POLICY, ...options.network };
+    this.agent = new Agent({ connect: { lookup: guardedLookup(this.network) } });
+    this.maxBytes = options.maxBytes ?? 256 * 1024 ** 3;
+    this.minFreeBytes = options.minFreeBytes ?? 512 * 1024 * 1024;
+  }
 
   /** Starts a download in the background; resolves once the request is accepted. */
   async start(source: unknown, name?: unknown): Promise<{ download_id: string; name: string }> {
     const resolved = resolveDownloadSource(source, name, this.options.hfToken ?? process.env.HF_TOKEN);
+    const refusal = refusalForUrlHost(new URL(resolved.url), this.network);
+    if (refusal) throw new ApiError(403, 'DOWNLOAD_REFUSED', `Refusing to download from ${new URL(resolved.url).host}: ${refusal}`);
+    const maxConcurrent = this.options.maxConcurrent ?? 2;
+    if (this.active.size >= maxConcurrent) {
+      throw new ApiError(429, 'RATE_LIMITED', `At most ${maxConcurrent} downloads run at once on a hive; try again when one ends`, undefined, { 'retry-after': '5' });
+    }
     if ([...this.active.values()].some((d) => d.name === resolved.name)) {
       throw new ApiError(409, 'CONFLICT', `A download of '${resolved.name}' is already running`);
     }
@@ -103,6 +134,7 @@ export class ModelDownloader {
     const running = [...this.active.values()];
     for (const d of running) d.abort.abort();
     await Promise.all(running.map((d) => d.done.catch(() => undefined)));
+    await this.agent.close().catch(() => undefined);
   }
 
   private async run(id: string, source: string, resolved: ResolvedSource, signal: AbortSignal): Promise<void> {
@@ -112,9 +144,12 @@ export class ModelDownloader {
     const maxAttempts = this.options.maxAttempts ?? 5;
     const retryBase = this.options.retryBaseMs ?? 250;
     const interval = this.options.progressIntervalMs ?? 250;
+    const metaPath = `${partPath}.json`;
+    // A part file resumes only with a validator remembered for the same URL; anything else starts over.
+    let validator = await readPartValidator(metaPath, resolved.url);
+    if (validator === null) await removePart(partPath);
     let received = (await fileSize(partPath)) ?? 0;
     let total: number | null = null;
-    let validator: string | null = null;
     let lastReport = 0;
     const report = (state: DownloadProgress['state'], message: string | null = null, force = false): void => {
       const now = Date.now();
@@ -133,16 +168,30 @@ export class ModelDownloader {
         if (signal.aborted) throw new DownloadAttemptError('download aborted', true);
         const before = received;
         try {
-          ({ received, total, validator } = await this.attempt(resolved, partPath, received, validator, signal, (r, t) => {
-            received = r;
-            total = t;
-            report('running');
-          }));
+          ({ received, total, validator } = await this.attempt(
+            resolved,
+            partPath,
+            received,
+            validator,
+            signal,
+            (r, t) => {
+              received = r;
+              total = t;
+              report('running');
+            },
+            async (learnt) => {
+              // Known before the first byte is written: a drop mid-body can still resume with it.
+              validator = learnt;
+              await writePartValidator(metaPath, resolved.url, learnt);
+            },
+          ));
           if (total === null || received === total) break;
           throw new DownloadAttemptError(`connection ended at ${received} of ${total} bytes`, false);
         } catch (error) {
-          const attemptError = error instanceof DownloadAttemptError ? error : new DownloadAttemptError(errorMessage(error), signal.aborted);
+          const attemptError = error instanceof DownloadAttemptError ? error : new DownloadAttemptError(errorMessage(error), signal.aborted || isRefusal(error));
           if (attemptError.fatal) throw attemptError;
+          if (attemptError.validator !== undefined) validator = attemptError.validator;
+          if (validator === null) await removePart(partPath);
           received = (await fileSize(partPath)) ?? 0;
           failures = received > before ? 1 : failures + 1;
           if (failures >= maxAttempts) throw new DownloadAttemptError(`giving up after ${failures} failed attempts: ${attemptError.message}`, true);
@@ -159,6 +208,7 @@ export class ModelDownloader {
       }
       if (await exists(finalPath)) throw new DownloadAttemptError(`model '${resolved.name}' appeared while downloading`, true);
       await rename(partPath, finalPath);
+      await unlink(metaPath).catch(() => undefined);
       report('done', null, true);
       logger.info({ download_id: id, name: resolved.name, bytes: received }, 'model downloaded');
       this.options.audit
@@ -168,8 +218,12 @@ export class ModelDownloader {
     } catch (error) {
       const message = errorMessage(error);
       logger.warn({ download_id: id, err: message }, 'download failed');
-      // A file that is not a model is not worth resuming.
-      if (/GGUF/.test(message)) await unlink(partPath).catch(() => undefined);
+      // An aborted download (hive shutting down) keeps its part file for a later resume; a failed one
+      // leaves nothing behind.
+      if (!signal.aborted) {
+        await removePart(partPath);
+        await unlink(metaPath).catch(() => undefined);
+      }
       report('failed', message, true);
     }
   }
@@ -182,13 +236,15 @@ export class ModelDownloader {
     validator: string | null,
     signal: AbortSignal,
     onProgress: (received: number, total: number | null) => void,
+    onValidator: (validator: string | null) => Promise<void>,
   ): Promise<{ received: number; total: number | null; validator: string | null }> {
     const headers: Record<string, string> = { ...resolved.headers };
     if (offset > 0) {
+      if (!validator) throw new DownloadAttemptError('no validator to resume with: starting over', false, null);
       headers.range = `bytes=${offset}-`;
-      if (validator) headers['if-range'] = validator;
+      headers['if-range'] = validator;
     }
-    const res = await fetch(resolved.url, { headers, signal, redirect: 'follow' });
+    const res = await this.fetchChecked(resolved.url, headers, signal);
     if (res.status === 416 && offset > 0) {
       await res.body?.cancel();
       // The part file is at least as long as the resource: start over.
@@ -197,7 +253,7 @@ export class ModelDownloader {
     }
     if (res.status !== 200 && res.status !== 206) {
       await res.body?.cancel();
-      throw new DownloadAttemptError(`HTTP ${res.status} from ${new URL(resolved.url).host}`, res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429);
+      throw new DownloadAttemptError(`HTTP ${res.status} from ${new URL(res.url || resolved.url).host}`, res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429);
     }
     const append = res.status === 206;
     let received = append ? offset : 0;
@@ -209,14 +265,30 @@ export class ModelDownloader {
     } else if (Number.isFinite(length)) {
       total = length;
     }
-    const nextValidator = res.headers.get('etag') ?? res.headers.get('last-modified') ?? validator;
+    const nextValidator = strongValidator(res) ?? (append ? validator : null);
+    if (total !== null && total > this.maxBytes) {
+      await res.body?.cancel();
+      throw new DownloadAttemptError(`the model is ${total} bytes, over this hive's limit of ${this.maxBytes}`, true);
+    }
+    await this.checkFreeSpace(total === null ? 0 : total - received);
+    await onValidator(nextValidator);
     const handle = await open(partPath, append ? 'a' : 'w', 0o644);
     try {
       onProgress(received, total);
+      let sinceSpaceCheck = 0;
       if (res.body) {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          await handle.write(chunk);
           received += chunk.byteLength;
+          if (received > this.maxBytes) {
+            await res.body.cancel().catch(() => undefined);
+            throw new DownloadAttemptError(`the download passed this hive's limit of ${this.maxBytes} bytes`, true);
+          }
+          sinceSpaceCheck += chunk.byteLength;
+          if (sinceSpaceCheck >= FREE_SPACE_CHECK_BYTES) {
+            sinceSpaceCheck = 0;
+            await this.checkFreeSpace(0);
+          }
+          await handle.write(chunk);
           onProgress(received, total);
         }
       }
@@ -226,6 +298,81 @@ export class ModelDownloader {
     }
     return { received, total, validator: nextValidator };
   }
+
+  /**
+   * GET with redirects followed by hand: every hop's URL is checked (scheme, IP-literal host) before
+   * it is requested, names are checked at connect time by the guarded lookup, and credentials are not
+   * carried to another host.
+   */
+  private async fetchChecked(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<UndiciResponse> {
+    let current = new URL(url);
+    let hopHeaders = headers;
+    for (let hop = 0; ; hop += 1) {
+      const refusal = refusalForUrlHost(current, this.network);
+      if (refusal) throw new DownloadAttemptError(`refusing to download from ${current.host}: ${refusal}`, true);
+      const res = await undiciFetch(current, { headers: hopHeaders, signal, redirect: 'manual', dispatcher: this.agent });
+      if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
+      await res.body?.cancel();
+      const location = res.headers.get('location');
+      if (!location) throw new DownloadAttemptError(`HTTP ${res.status} without a Location from ${current.host}`, true);
+      if (hop >= MAX_REDIRECTS) throw new DownloadAttemptError(`more than ${MAX_REDIRECTS} redirects`, true);
+      const next = new URL(location, current);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new DownloadAttemptError(`redirect to an unsupported scheme ${next.protocol}`, true);
+      if (next.host !== current.host) {
+        const { authorization: _dropped, ...rest } = hopHeaders;
+        hopHeaders = rest;
+      }
+      current = next;
+    }
+  }
+
+  private async checkFreeSpace(needed: number): Promise<void> {
+    let free: number;
+    try {
+      const fs = await statfs(this.options.dir);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      return; // no statfs here: the write itself fails on a full disk
+    }
+    if (free - needed < this.minFreeBytes) {
+      throw new DownloadAttemptError(`not enough free space in the models folder: ${free} bytes free, ${needed} more needed, ${this.minFreeBytes} kept free`, true);
+    }
+  }
+}
+
+function isRefusal(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if (e instanceof DownloadRefusedError) return true;
+  }
+  return false;
+}
+
+/** A strong ETag, else Last-Modified: what `If-Range` may carry (a weak ETag may not). */
+function strongValidator(res: UndiciResponse): string | null {
+  const etag = res.headers.get('etag');
+  if (etag && !etag.startsWith('W/')) return etag;
+  return res.headers.get('last-modified');
+}
+
+async function readPartValidator(metaPath: string, url: string): Promise<string | null> {
+  try {
+    const meta = JSON.parse(await readFile(metaPath, 'utf8')) as { url?: unknown; validator?: unknown };
+    return meta.url === url && typeof meta.validator === 'string' ? meta.validator : null;
+  } catch {
+    return null;
+  }
+}
+
+async function writePartValidator(metaPath: string, url: string, validator: string | null): Promise<void> {
+  if (validator === null) {
+    await unlink(metaPath).catch(() => undefined);
+    return;
+  }
+  await writeFile(metaPath, JSON.stringify({ url, validator }), { mode: 0o600 });
+}
+
+async function removePart(partPath: string): Promise<void> {
+  await unlink(partPath).catch(() => undefined);
 }
 
 function errorMessage(error: unknown): string {

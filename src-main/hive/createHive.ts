@@ -22,7 +22,7 @@ import { HiveMetrics } from './HiveMetrics.js';
 import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog } from './ModelCatalog.js';
-import { ModelDownloader } from './ModelDownloader.js';
+import { ModelDownloader, type ModelDownloaderOptions } from './ModelDownloader.js';
 import { WorkerStandbyPool } from './WorkerStandbyPool.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
 
@@ -76,8 +76,8 @@ export interface HiveOptions {
   onShutdownRequested?: () => void;
   clock?: PolicyClock;
   random?: RandomSource;
-  /** Options for the model downloader (retry pacing). */
-  download?: { maxAttempts?: number; retryBaseMs?: number; progressIntervalMs?: number };
+  /** Options for the model downloader: retry pacing, SSRF network policy, size and space limits. */
+  download?: Pick<ModelDownloaderOptions, 'maxAttempts' | 'retryBaseMs' | 'progressIntervalMs' | 'network' | 'maxBytes' | 'minFreeBytes' | 'maxConcurrent'>;
 }
 
 /** A running hive: its HTTP API on `url`, and the same operations in-process. */

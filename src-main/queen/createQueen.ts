@@ -15,6 +15,7 @@ import { API_KEYS_FILE, loadOrCreateTokenFile, QUEEN_TOKEN_FILE } from '../auth/
 import { createHttpServer } from '../common/http/createHttpServer.js';
 import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT } from '../common/rbeeCommand.js';
+import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../hive/downloadNetworkPolicy.js';
 import { demoModelPath, DEMO_MODEL_FILE, ensureTinyModel } from '../models/ensureTinyModel.js';
 import { ClusterView } from './cluster/ClusterView.js';
 import { SshHiveManager } from '../ssh/SshHiveManager.js';
@@ -264,7 +265,11 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       policy: options.hivePolicy,
       workerPolicy: options.workerPolicy ?? settings.restartPolicy,
       threads: options.workerThreads,
-      env: auditMode === 'local' ? { LLORCH_AUDIT_MODE: 'local', LLORCH_AUDIT_DIR: auditRoot } : { LLORCH_AUDIT_MODE: 'disabled' },
+      env: {
+        ...(auditMode === 'local' ? { LLORCH_AUDIT_MODE: 'local', LLORCH_AUDIT_DIR: auditRoot } : { LLORCH_AUDIT_MODE: 'disabled' }),
+        [DOWNLOAD_ALLOW_LOOPBACK_ENV]: settings.downloadNetwork.allowLoopback ? '1' : '0',
+        [DOWNLOAD_ALLOW_PRIVATE_ENV]: settings.downloadNetwork.allowPrivate ? '1' : '0',
+      },
       audit,
       logger,
       onListening: ({ baseUrl, token }) => {

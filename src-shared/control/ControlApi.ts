@@ -119,8 +119,12 @@ export interface Settings {
   allowed_hosts: string[];
   /** Browser origins allowed to call the API besides its own; they get CORS headers. */
   allowed_origins: string[];
+  /** Model downloads may reach loopback addresses (off by default; applies to hives started afterwards). */
+  downloads_allow_loopback: boolean;
+  /** Model downloads may reach private LAN addresses (on by default; applies to hives started afterwards). */
+  downloads_allow_private: boolean;
 }
 
-export type SettingsPatch = Partial<Pick<Settings, 'audit_mode' | 'allowed_hosts' | 'allowed_origins'>> & {
+export type SettingsPatch = Partial<Pick<Settings, 'audit_mode' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>> & {
   restart_policy?: Partial<RestartPolicySettings>;
 };

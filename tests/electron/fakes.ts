@@ -81,6 +81,8 @@ export const SETTINGS: Settings = {
   models_dir: '/tmp/models',
   allowed_hosts: [],
   allowed_origins: [],
+  downloads_allow_loopback: false,
+  downloads_allow_private: true,
 };
 
 /** A ControlApi whose every method is a vi.fn; `emit` pushes ClusterEvents to subscribers. */

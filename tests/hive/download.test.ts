@@ -62,7 +62,7 @@ describe('model download', () => {
 
   beforeAll(async () => {
     srv = await startModelServer(model);
-    t = await startTestHive({ download: { retryBaseMs: 50, progressIntervalMs: 0 } });
+    t = await startTestHive({ download: { retryBaseMs: 50, progressIntervalMs: 0, network: { allowLoopback: true } } });
     events = new EventStream(t.hive.url);
     await events.opened;
   });

@@ -129,6 +129,8 @@ describe('settings form', () => {
     models_dir: '/m',
     allowed_hosts: [],
     allowed_origins: [],
+    downloads_allow_loopback: false,
+    downloads_allow_private: true,
   };
 
   it('refuses invalid numbers with a message per field, saves valid ones as one patch', async () => {

@@ -11,6 +11,7 @@ import { watchParent } from '../../common/process/watchParent.js';
 import { HIVE_ADMIN_VERBS } from '../../ssh/hiveAdminCli.js';
 import { auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
 import { createHive, type Hive } from '../../hive/createHive.js';
+import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../../hive/downloadNetworkPolicy.js';
 
 /** Environment variable through which the hive gets its bearer token (never argv). */
 export const HIVE_TOKEN_ENV = 'RBEE_HIVE_TOKEN';
@@ -24,6 +25,10 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
   --token-file PATH     bearer token file (else env ${HIVE_TOKEN_ENV}, else <data-dir>/${HIVE_TOKEN_FILE}, generated 0600)
   --data-dir DIR        where a generated token is kept (default ${defaultDataDir()})
   --allowed-host NAME   a Host name to answer to besides loopback and the bound address (repeatable)
+  --download-allow-loopback  let model downloads reach 127.0.0.0/8 and ::1 (default: refused;
+                        env ${DOWNLOAD_ALLOW_LOOPBACK_ENV}=1)
+  --download-deny-private    refuse downloads from private LAN addresses (default: allowed;
+                        env ${DOWNLOAD_ALLOW_PRIVATE_ENV}=0)
   --policy JSON         restart policy override, e.g. '{"backoff_base_ms":500}' (docs/restart-policy.md)
   --idle-ttl-ms N       stop workers idle this long (default: never)
   --threads N           worker threads when a spawn request does not say (default: half the cores)
@@ -56,6 +61,8 @@ export async function run(argv: string[]): Promise<number> {
         'token-file': { type: 'string' },
         'data-dir': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true },
+        'download-allow-loopback': { type: 'boolean', default: false },
+        'download-deny-private': { type: 'boolean', default: false },
         policy: { type: 'string' },
         'idle-ttl-ms': { type: 'string' },
         threads: { type: 'string' },
@@ -173,6 +180,12 @@ export async function run(argv: string[]): Promise<number> {
       port,
       token,
       allowedHosts: values['allowed-host'] ?? [],
+      download: {
+        network: {
+          allowLoopback: values['download-allow-loopback'] || process.env[DOWNLOAD_ALLOW_LOOPBACK_ENV] === '1',
+          allowPrivate: !values['download-deny-private'] && process.env[DOWNLOAD_ALLOW_PRIVATE_ENV] !== '0',
+        },
+      },
       logger,
       policy,
       idleTtlMs: idleTtlMs ?? null,

@@ -9,6 +9,8 @@ interface StoredSettings {
   audit_mode: 'disabled' | 'local';
   allowed_hosts: string[];
   allowed_origins: string[];
+  downloads_allow_loopback: boolean;
+  downloads_allow_private: boolean;
 }
 
 function stringList(value: unknown): string[] {
@@ -26,7 +28,7 @@ export class SettingsStore {
   ) {}
 
   static async open(path: string, defaults: { audit_mode: 'disabled' | 'local' }): Promise<SettingsStore> {
-    let stored: StoredSettings = { version: 1, restart_policy: { ...DEFAULT_RESTART_POLICY }, audit_mode: defaults.audit_mode, allowed_hosts: [], allowed_origins: [] };
+    let stored: StoredSettings = { version: 1, restart_policy: { ...DEFAULT_RESTART_POLICY }, audit_mode: defaults.audit_mode, allowed_hosts: [], allowed_origins: [], downloads_allow_loopback: false, downloads_allow_private: true };
     try {
       const raw = JSON.parse(await readFile(path, 'utf8')) as Partial<StoredSettings>;
       stored = {
@@ -35,6 +37,8 @@ export class SettingsStore {
         audit_mode: raw.audit_mode === 'local' || raw.audit_mode === 'disabled' ? raw.audit_mode : defaults.audit_mode,
         allowed_hosts: stringList(raw.allowed_hosts),
         allowed_origins: stringList(raw.allowed_origins),
+        downloads_allow_loopback: raw.downloads_allow_loopback === true,
+        downloads_allow_private: raw.downloads_allow_private !== false,
       };
     } catch {
       // first run or unreadable: defaults, written on the first change
@@ -60,12 +64,19 @@ export class SettingsStore {
     return this.stored.allowed_origins;
   }
 
-  view(extra: Omit<Settings, 'restart_policy' | 'audit_mode' | 'allowed_hosts' | 'allowed_origins'>): Settings {
+  /** Download network policy for hives started from now on. */
+  get downloadNetwork(): { allowLoopback: boolean; allowPrivate: boolean } {
+    return { allowLoopback: this.stored.downloads_allow_loopback, allowPrivate: this.stored.downloads_allow_private };
+  }
+
+  view(extra: Omit<Settings, 'restart_policy' | 'audit_mode' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>): Settings {
     return {
       restart_policy: this.restartPolicy,
       audit_mode: this.stored.audit_mode,
       allowed_hosts: [...this.stored.allowed_hosts],
       allowed_origins: [...this.stored.allowed_origins],
+      downloads_allow_loopback: this.stored.downloads_allow_loopback,
+      downloads_allow_private: this.stored.downloads_allow_private,
       ...extra,
     };
   }
@@ -79,6 +90,8 @@ export class SettingsStore {
       audit_mode: patch.audit_mode ?? before.audit_mode,
       allowed_hosts: patch.allowed_hosts ?? before.allowed_hosts,
       allowed_origins: patch.allowed_origins ?? before.allowed_origins,
+      downloads_allow_loopback: patch.downloads_allow_loopback ?? before.downloads_allow_loopback,
+      downloads_allow_private: patch.downloads_allow_private ?? before.downloads_allow_private,
     };
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.${process.pid}.tmp`;

@@ -47,6 +47,8 @@ const SettingsPatchSchema = z
       .array(z.string().min(1).max(512).regex(/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path'))
       .max(64)
       .optional(),
+    downloads_allow_loopback: z.boolean().optional(),
+    downloads_allow_private: z.boolean().optional(),
   })
   .strict();
 
