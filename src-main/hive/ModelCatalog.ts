@@ -3,6 +3,7 @@ import { join, relative, isAbsolute, sep } from 'node:path';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import { DEMO_MODEL_FILE } from '../models/ensureTinyModel.js';
+import { readGgufExtent } from '../models/gguf/ggufDataExtent.js';
 
 /** Model names are plain file names in the models folder: no folders, no hidden files, `.gguf` only. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
@@ -65,17 +66,40 @@ export async function readGgufSummary(path: string): Promise<GgufSummary> {
   };
 }
 
+/** Why a GGUF file in the folder is not (yet) served; null when it is. */
+export type PendingReason = 'settling' | 'truncated' | 'unreadable';
+
+interface Inspection {
+  key: string;
+  info: ModelInfo;
+  pending: PendingReason | null;
+}
+
+/** A file we cannot size exactly, written less than this long ago, may still be growing: looked at again, not served. */
+const DEFAULT_SETTLE_MS = 1_000;
+
 /**
  * The GGUF files in one folder (not its subfolders). Names are validated before any file-system
  * access, and the resolved path is checked to stay inside the folder after symlinks are followed.
+ *
+ * A file is served only once it is complete: its header parses and its tensor data fits in the file
+ * (when a tensor type cannot be sized, the file must also not have been written to for `settleMs`). A half-copied model therefore stays out of the list (and
+ * a start on it is refused) until the copy ends; `pending` names those files so a watcher can look again.
  */
 export class ModelCatalog {
-  private readonly cache = new Map<string, { key: string; info: ModelInfo }>();
+  private readonly cache = new Map<string, Inspection>();
+  private pendingNames = new Map<string, PendingReason>();
 
   constructor(
     readonly dir: string,
     private readonly hiveId: string,
+    private readonly settleMs = DEFAULT_SETTLE_MS,
   ) {}
+
+  /** Files seen by the last `list()` that are not served yet, with the reason. */
+  get pending(): ReadonlyMap<string, PendingReason> {
+    return this.pendingNames;
+  }
 
   /** Absolute path of a model that exists and is a GGUF file; 400/404 otherwise. */
   async resolve(name: unknown): Promise<string> {
@@ -98,17 +122,35 @@ export class ModelCatalog {
     return real;
   }
 
-  async describe(name: string): Promise<ModelInfo> {
+  /** Resolves a model that is complete (see the class comment); 409 CONFLICT while it is still being written. */
+  async resolveComplete(name: unknown): Promise<string> {
     const path = await this.resolve(name);
+    const inspection = await this.inspect(validateModelName(name), path);
+    if (inspection.pending) {
+      throw new ApiError(409, 'CONFLICT', `Model '${inspection.info.name}' is not complete yet (${PENDING_TEXT[inspection.pending]}); try again when the copy has finished`);
+    }
+    return path;
+  }
+
+  async describe(name: string): Promise<ModelInfo> {
+    return (await this.inspect(name, await this.resolve(name))).info;
+  }
+
+  private async inspect(name: string, path: string): Promise<Inspection> {
     const s = await stat(path);
     const key = `${s.size}:${s.mtimeMs}`;
     const cached = this.cache.get(name);
-    if (cached && cached.key === key) return cached.info;
+    if (cached && cached.key === key && cached.pending !== 'settling') return cached;
     let summary: GgufSummary = { architecture: null, quantization: null, context_length: null, general_name: null };
+    let pending: PendingReason | null = null;
     try {
+      const extent = await readGgufExtent(path);
+      if (extent.requiredBytes > extent.sizeBytes) pending = 'truncated';
+      // An inexact extent (a tensor type we cannot size) cannot prove the copy ended: wait for quiet.
+      else if (!extent.exact && Date.now() - s.mtimeMs < this.settleMs) pending = 'settling';
       summary = await readGgufSummary(path);
     } catch {
-      // A GGUF whose header does not parse is still listed (it will fail to load, visibly).
+      pending = 'unreadable';
     }
     const info: ModelInfo = {
       name,
@@ -119,27 +161,40 @@ export class ModelCatalog {
       context_length: summary.context_length,
       is_demo: name === DEMO_MODEL_FILE || (summary.general_name ?? '').startsWith('rbee tiny'),
     };
-    this.cache.set(name, { key, info });
-    return info;
+    const inspection = { key, info, pending };
+    this.cache.set(name, inspection);
+    return inspection;
   }
 
-  /** Every valid `.gguf` file in the folder, sorted by name. A missing folder lists as empty. */
+  /** Every complete `.gguf` file in the folder, sorted by name. A missing folder lists as empty. */
   async list(): Promise<ModelInfo[]> {
     let entries: string[];
     try {
       entries = await readdir(this.dir);
     } catch {
+      this.pendingNames = new Map();
       return [];
     }
     const models: ModelInfo[] = [];
+    const pending = new Map<string, PendingReason>();
     for (const entry of entries.sort()) {
       if (!entry.toLowerCase().endsWith('.gguf') || !MODEL_NAME.test(entry)) continue;
       try {
-        models.push(await this.describe(entry));
+        const inspection = await this.inspect(entry, await this.resolve(entry));
+        if (inspection.pending) pending.set(entry, inspection.pending);
+        else models.push(inspection.info);
       } catch {
         // not a GGUF file, a dangling link or a folder: not a model
       }
     }
+    for (const name of this.cache.keys()) if (!entries.includes(name)) this.cache.delete(name);
+    this.pendingNames = pending;
     return models;
   }
 }
+
+const PENDING_TEXT: Record<PendingReason, string> = {
+  settling: 'it was written to just now',
+  truncated: 'its tensor data is shorter than its header says',
+  unreadable: 'its GGUF header does not parse',
+};

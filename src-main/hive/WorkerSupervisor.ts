@@ -108,7 +108,7 @@ export class WorkerSupervisor {
       if (error instanceof InvalidRestartPolicyError) throw new ApiError(400, 'INVALID_REQUEST', error.message, { problems: error.problems });
       throw error;
     }
-    const modelPath = await this.options.catalog.resolve(request.model);
+    const modelPath = await this.options.catalog.resolveComplete(request.model);
     const id = request.id ?? this.nextId(request.model);
     if (!WORKER_ID.test(id)) throw new ApiError(400, 'INVALID_REQUEST', `Invalid worker id '${id.slice(0, 80)}': letters, digits, '.', '_', '-' (at most 64)`);
     if (this.workers.has(id)) throw new ApiError(409, 'CONFLICT', `Worker '${id}' already exists`);

@@ -23,6 +23,7 @@ import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog } from './ModelCatalog.js';
 import { ModelDownloader, type ModelDownloaderOptions } from './ModelDownloader.js';
+import { ModelFolderWatcher, type ModelFolderWatcherOptions } from './ModelFolderWatcher.js';
 import { WorkerStandbyPool } from './WorkerStandbyPool.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
 
@@ -76,6 +77,8 @@ export interface HiveOptions {
   onShutdownRequested?: () => void;
   clock?: PolicyClock;
   random?: RandomSource;
+  /** Watching the models folder (fs.watch + periodic rescan); `false` turns it off. Defaults to on. */
+  watchModels?: ModelFolderWatcherOptions | false;
   /** Options for the model downloader: retry pacing, SSRF network policy, size and space limits. */
   download?: Pick<ModelDownloaderOptions, 'maxAttempts' | 'retryBaseMs' | 'progressIntervalMs' | 'network' | 'maxBytes' | 'minFreeBytes' | 'maxConcurrent'>;
 }
@@ -185,14 +188,32 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   });
   supervisor.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
 
+  let reportedPending = '';
   const refreshModels = async (): Promise<ModelInfo[]> => {
     const next = await catalog.list();
     if (JSON.stringify(next) !== JSON.stringify(models)) {
       models = next;
       events.publish({ type: 'models_updated', hive_id: id, models });
     }
+    const pending = JSON.stringify([...catalog.pending]);
+    if (pending !== reportedPending) {
+      reportedPending = pending;
+      // Said once per change, not once per rescan: a copy in progress, or a file that will never load.
+      if (catalog.pending.size > 0) logger.info({ hive_id: id, pending: Object.fromEntries(catalog.pending) }, 'models not served yet');
+    }
     return models;
   };
+  const watcher =
+    options.watchModels === false
+      ? null
+      : new ModelFolderWatcher(
+          options.modelsDir,
+          async () => {
+            await refreshModels();
+            return { pending: catalog.pending.size };
+          },
+          { ...options.watchModels, onWatchError: (error) => logger.warn({ err: error, models_dir: options.modelsDir }, 'watching the models folder failed; rescanning periodically') },
+        );
   const refreshDevices = (): Promise<DeviceInfo[]> => monitor.refresh();
 
   const downloader = new ModelDownloader({
@@ -211,6 +232,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   const close = (): Promise<void> => {
     closed ??= (async () => {
       closing = true;
+      watcher?.dispose();
       events.publish({ type: 'hive_updated', hive: info() });
       await downloader.dispose();
       await supervisor.shutdown();
@@ -249,12 +271,14 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   security.protect((scope) => registerHiveRoutes(scope, hive));
 
   await refreshModels();
+  watcher?.start();
   // The device probe loads the llama binding (~0.5 s): not on the start-up path.
   void refreshDevices().catch((error: unknown) => logger.warn({ err: error }, 'device probe failed'));
   try {
     const address = await app.listen({ host, port: options.port ?? 7835 });
     port = Number(new URL(address).port);
   } catch (error) {
+    watcher?.dispose();
     standby?.dispose();
     monitor.dispose();
     await probe.dispose();

@@ -35,7 +35,10 @@ beforeAll(async () => {
     extra: { onDemandIdleTtlMs: 1_500 },
     prepareModels: async (dir) => {
       const whole = readFileSync(await tinyModelPath());
-      writeFileSync(join(dir, BROKEN), whole.subarray(0, Math.floor(whole.length * 0.6)));
+      // Complete (the catalog serves it: every tensor's data is in the file) but never loads: the
+      // embedding's first dimension is halved, a shape llama.cpp refuses at once. A truncated file
+      // would not do: the catalog holds it back as a copy still in progress.
+      writeFileSync(join(dir, BROKEN), withHalvedFirstDimension(whole, 'token_embd.weight'));
     },
   });
   unsubscribe = q.queen.control.subscribe((event) => events.push(event));
@@ -127,3 +130,13 @@ describe('on-demand rules for stopped workers', () => {
     expect(snapshot.workers.filter((w) => w.model === 'spare.gguf').map((w) => w.id)).toEqual([worker.id]);
   }, 60_000);
 });
+
+/** A copy of a GGUF whose tensor `name` has its first dimension halved (tensor info: name, u32 n_dims, u64 dims). */
+function withHalvedFirstDimension(gguf: Buffer, name: string): Buffer {
+  const copy = Buffer.from(gguf);
+  const at = copy.indexOf(Buffer.from(name, 'utf8'));
+  if (at < 0) throw new Error(`no tensor ${name}`);
+  const dim0 = at + name.length + 4;
+  copy.writeBigUInt64LE(copy.readBigUInt64LE(dim0) / 2n, dim0);
+  return copy;
+}
