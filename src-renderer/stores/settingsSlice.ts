@@ -34,7 +34,7 @@ interface FieldRule {
 export const POLICY_FIELDS: Record<PolicyKey, FieldRule> = {
   backoff_base_ms: { label: 'Backoff base', min: 10, max: 600_000, integer: true, unit: 'ms', help: 'First restart delay; doubles per attempt.' },
   backoff_max_ms: { label: 'Backoff cap', min: 10, max: 3_600_000, integer: true, unit: 'ms', help: 'Longest restart delay.' },
-  jitter_ratio: { label: 'Jitter', min: 0, max: 1, integer: false, unit: 'ratio', help: '±fraction of randomness on each delay (0.2 = ±20 %).' },
+  jitter_ratio: { label: 'Jitter', min: 0, max: 0.9, integer: false, unit: 'ratio', help: '±fraction of randomness on each delay (0.2 = ±20 %).' },
   max_restarts: { label: 'Max consecutive restarts', min: 0, max: 100, integer: true, unit: 'attempts', help: 'Then the worker is failed until an operator restarts it.' },
   stability_window_ms: { label: 'Stability window', min: 1000, max: 86_400_000, integer: true, unit: 'ms', help: 'Healthy this long resets the attempt count and closes a half-open breaker.' },
   breaker_failures: { label: 'Breaker failures', min: 1, max: 1000, integer: true, unit: 'failures', help: 'Failures within the window that open the breaker.' },

@@ -2,6 +2,7 @@ import type { AuditPage, AuditQuery, AuditVerifyResult } from '../audit/AuditEve
 import type { ClusterEvent, ClusterSnapshot } from '../cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../cluster/HiveInfo.js';
 import type { WorkerInfo } from '../cluster/WorkerInfo.js';
+import type { RestartPolicyConfig } from '../policy/RestartPolicyConfig.js';
 import type { GpuLaunchOptions } from '../worker/gpuOptions.js';
 import type { CancelSignal } from '../util/CancelSignal.js';
 import type { InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
@@ -93,19 +94,8 @@ export interface PreflightReport {
   problems: string[];
 }
 
-export interface RestartPolicySettings {
-  backoff_base_ms: number;
-  backoff_max_ms: number;
-  jitter_ratio: number;
-  max_restarts: number;
-  stability_window_ms: number;
-  breaker_failures: number;
-  breaker_window_ms: number;
-  breaker_cooldown_ms: number;
-  load_timeout_ms: number;
-  health_period_ms: number;
-  health_failures: number;
-}
+/** The restart policy (one schema: src-shared/policy/RestartPolicyConfig.ts). */
+export type RestartPolicySettings = RestartPolicyConfig;
 
 export interface Settings {
   restart_policy: RestartPolicySettings;

@@ -1,12 +1,4 @@
 import { z } from 'zod';
-import type { RestartPolicySettings } from '../control/ControlApi.js';
-
-/**
- * The restart policy of one supervised process (a worker under its hive, a hive under the queen).
- * Field names are the `RestartPolicySettings` of the control API, so a settings patch, a hive's
- * defaults and a per-worker override are the same object. See docs/restart-policy.md.
- */
-export type RestartPolicyConfig = RestartPolicySettings;
 
 /** Defaults (DESIGN §3): 1, 2, 4 … 60 s ± 20 %, 3 attempts, 5 failures in 300 s open the breaker. */
 export const DEFAULT_RESTART_POLICY: Readonly<RestartPolicyConfig> = Object.freeze({
@@ -39,8 +31,14 @@ const count = (name: string, min: number, max: number) =>
     .min(min, { error: `${name} must be at least ${min}` })
     .max(max, { error: `${name} must be at most ${max}` });
 
-/** Every field optional: a partial override merged over a base policy. Unknown fields are rejected. */
-export const RestartPolicyPatchSchema = z
+/**
+ * The one restart-policy schema: the hive's policy, the queen's settings patch, the IPC handlers and
+ * the desktop settings file all parse with it (or its `.partial()`).
+ *
+ * `jitter_ratio` stops at 0.9, not 1: the delay is `nominal × (1 ± jitter)`, and a jitter of 1 lets a
+ * draw reach 0 ms, an immediate restart loop, which is what backoff exists to prevent.
+ */
+export const RestartPolicySchema = z
   .object({
     backoff_base_ms: ms('backoff_base_ms', 1),
     backoff_max_ms: ms('backoff_max_ms', 1),
@@ -57,8 +55,17 @@ export const RestartPolicyPatchSchema = z
     health_period_ms: ms('health_period_ms', 50),
     health_failures: count('health_failures', 1, 100),
   })
-  .partial()
   .strict();
+
+/**
+ * The restart policy of one supervised process (a worker under its hive, a hive under the queen).
+ * The control API's `RestartPolicySettings` is this type, so a settings patch, a hive's defaults and a
+ * per-worker override are the same object. See docs/restart-policy.md.
+ */
+export type RestartPolicyConfig = z.infer<typeof RestartPolicySchema>;
+
+/** Every field optional: a partial override merged over a base policy. Unknown fields are rejected. */
+export const RestartPolicyPatchSchema = RestartPolicySchema.partial();
 
 export type RestartPolicyPatch = z.infer<typeof RestartPolicyPatchSchema>;
 

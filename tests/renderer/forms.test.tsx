@@ -152,7 +152,7 @@ describe('settings form', () => {
     act(() => type(byLabel('Jitter (ratio)'), '3'));
     await act(async () => button('Save settings').click());
     expect(patches).toHaveLength(0);
-    expect(container.textContent).toContain('Jitter must be between 0 and 1.');
+    expect(container.textContent).toContain('Jitter must be between 0 and 0.9.');
     expect(document.activeElement).toBe(byLabel('Jitter (ratio)'));
     act(() => type(byLabel('Jitter (ratio)'), '0.1'));
     act(() => type(byLabel('Breaker failures (failures)'), '2'));

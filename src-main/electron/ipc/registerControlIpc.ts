@@ -8,7 +8,7 @@ import {
   type IpcError,
   type IpcResult,
 } from './controlChannels.js';
-import { ControlArgSchemas, InferArgsSchema, StreamIdSchema, SubscribeArgsSchema } from './controlSchemas.js';
+import { ControlArgSchemas, InferArgsSchema, StreamIdSchema, SubscribeArgsSchema } from '../../../src-shared/control/controlSchemas.js';
 import { isTrustedSender, type SenderFrameLike, type SenderPolicy } from './senderPolicy.js';
 
 /** The part of a renderer's WebContents the IPC layer uses. */

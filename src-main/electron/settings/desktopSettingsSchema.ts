@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_RESTART_POLICY as SHARED_DEFAULT_RESTART_POLICY } from '../../../src-shared/policy/RestartPolicyConfig.js';
+import { DEFAULT_RESTART_POLICY as SHARED_DEFAULT_RESTART_POLICY, RestartPolicySchema } from '../../../src-shared/policy/RestartPolicyConfig.js';
 
 /** Current layout of the desktop settings file. Bump with a migration in `migrateSettings`. */
 export const SETTINGS_SCHEMA_VERSION = 1;
@@ -7,22 +7,6 @@ export const SETTINGS_SCHEMA_VERSION = 1;
 /** A secret sealed with Electron's safeStorage (OS keychain / DPAPI / libsecret), base64. */
 export const SealedSecretSchema = z.object({ sealed: z.literal('safeStorage'), data: z.string().min(1) }).strict();
 export type SealedSecret = z.infer<typeof SealedSecretSchema>;
-
-export const RestartPolicySchema = z
-  .object({
-    backoff_base_ms: z.number().int().min(0),
-    backoff_max_ms: z.number().int().min(0),
-    jitter_ratio: z.number().min(0).max(1),
-    max_restarts: z.number().int().min(0),
-    stability_window_ms: z.number().int().min(0),
-    breaker_failures: z.number().int().min(1),
-    breaker_window_ms: z.number().int().min(0),
-    breaker_cooldown_ms: z.number().int().min(0),
-    load_timeout_ms: z.number().int().min(0),
-    health_period_ms: z.number().int().min(0),
-    health_failures: z.number().int().min(1),
-  })
-  .strict();
 
 /** DESIGN §3 restart policy defaults: the one definition in src-shared (never a copy that drifts). */
 export const DEFAULT_RESTART_POLICY: z.infer<typeof RestartPolicySchema> = { ...SHARED_DEFAULT_RESTART_POLICY };
@@ -64,6 +48,7 @@ export const DesktopSettingsSchema = z
     models_dir: z.string().min(1).max(4096).nullable(),
     /** Start a worker for the generated demo model. */
     demo_model: z.boolean(),
+    /** The one restart-policy schema (src-shared): the file holds a whole, valid policy. */
     restart_policy: RestartPolicySchema,
     hives: z.array(SavedHiveSchema).max(256),
     /** Electron accelerator; empty string: no global shortcut. */

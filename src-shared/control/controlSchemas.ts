@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { AUDIT_EVENT_TYPES } from '../audit/AuditEvent.js';
+import { RestartPolicyPatchSchema } from '../policy/RestartPolicyConfig.js';
+import { GpuLaunchShape } from '../worker/gpuOptions.js';
+import { InferenceRequestSchema } from '../worker/inferenceWire.js';
+
+/**
+ * The one definition of the control API's request shapes. The queen's HTTP routes
+ * (`/v1/control/*`) and the Electron IPC handlers both parse with these, so the dashboard gets the
+ * same answer for the same input whichever bridge carries it. Objects are `strict`: an unknown field
+ * is an error rather than silently forwarded.
+ */
+
+/** Printable text without control characters (they have no business in names, hosts or paths). */
+const NO_CONTROL_CHARS = /^[^\p{Cc}]*$/u;
+
+/** A hive or worker id. Ids are generated (slugs), so the alphabet is small: no '/', no '..' paths. */
+export const IdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+
+/** Host name, IP or ~/.ssh/config alias. No whitespace and no leading '-' (it would read as an ssh option). */
+const HostSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9._:[\]%-]+$/, 'not a host name, address or alias')
+  .refine((h) => !h.startsWith('-'), 'a host must not start with "-"');
+
+const SshUserSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9._][A-Za-z0-9._-]*$/, 'not a user name');
+
+/**
+ * Worker sizing shared by the control API and the hive API (GPU fields: src-shared/worker/gpuOptions). `threads` stops at 256: the hive refuses
+ * more, and an outer layer that accepted 512 only moved the error one hop further from the caller.
+ */
+export const WorkerSizingSchema = z.object({
+  ...GpuLaunchShape,
+  slots: z.number().int().min(1).max(64).optional(),
+  threads: z.number().int().min(1).max(256).optional(),
+  ctx: z.number().int().min(64).max(1_048_576).optional(),
+});
+
+export const SpawnWorkerRequestSchema = z
+  .object({
+    hive_id: IdSchema,
+    model: z.string().min(1).max(256).regex(NO_CONTROL_CHARS, 'control characters are not allowed'),
+    ...WorkerSizingSchema.shape,
+  })
+  .strict();
+
+/** `hf:<user>/<repo>/<file>` or an http(s) URL. */
+export const ModelSourceSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(NO_CONTROL_CHARS, 'control characters are not allowed')
+  .refine((s) => /^hf:[^\s]+$/.test(s) || /^https?:\/\/[^\s]+$/.test(s), 'source must be hf:<user>/<repo>/<file> or an http(s) URL');
+
+/** A plain file name, no path. */
+export const ModelFileNameSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a plain file name, no path');
+
+export const DownloadModelRequestSchema = z
+  .object({ hive_id: IdSchema, source: ModelSourceSchema, name: ModelFileNameSchema.optional() })
+  .strict();
+
+export const AddHiveRequestSchema = z
+  .object({
+    host: HostSchema,
+    port: z.number().int().min(1).max(65_535).optional(),
+    user: SshUserSchema.optional(),
+    key_file: z.string().min(1).max(4096).regex(NO_CONTROL_CHARS, 'control characters are not allowed').optional(),
+    name: z.string().min(1).max(64).regex(NO_CONTROL_CHARS, 'control characters are not allowed').optional(),
+    trust_fingerprint: z
+      .string()
+      .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a SHA256:<base64> fingerprint')
+      .optional(),
+  })
+  .strict();
+
+export const RemoveHiveOptionsSchema = z.object({ stop: z.boolean() }).strict();
+
+const TimeBoundSchema = z.string().min(1).max(64).regex(NO_CONTROL_CHARS, 'control characters are not allowed');
+const AuditTextSchema = z.string().max(256);
+/** Merged pages carry one position per hive, so a cursor grows with the cluster. */
+const AuditCursorSchema = z.string().max(8192);
+const AuditLimitSchema = z.number().int().min(1).max(500);
+
+/** `queryAudit(query)` as an object (IPC, and the HTTP route after decoding its query string). */
+export const AuditQuerySchema = z
+  .object({
+    from: TimeBoundSchema.optional(),
+    to: TimeBoundSchema.optional(),
+    event_types: z.array(z.enum(AUDIT_EVENT_TYPES)).max(AUDIT_EVENT_TYPES.length).optional(),
+    service_id: IdSchema.optional(),
+    text: AuditTextSchema.optional(),
+    cursor: AuditCursorSchema.optional(),
+    limit: AuditLimitSchema.optional(),
+  })
+  .strict();
+
+/**
+ * `GET /v1/control/audit?…`: the same query in query-string form (`event_types` comma separated,
+ * numbers as text), decoded into an `AuditQuery`.
+ */
+export const AuditQueryStringSchema = z
+  .object({
+    from: TimeBoundSchema.optional(),
+    to: TimeBoundSchema.optional(),
+    event_types: z
+      .string()
+      .max(2048)
+      .transform((s) => s.split(',').filter((t) => t.length > 0))
+      .pipe(z.array(z.enum(AUDIT_EVENT_TYPES, { error: (issue) => `Unknown audit event type '${String(issue.input)}'` })))
+      .optional(),
+    service_id: IdSchema.optional(),
+    text: AuditTextSchema.optional(),
+    cursor: AuditCursorSchema.optional(),
+    limit: z.coerce.number().pipe(AuditLimitSchema).optional(),
+  })
+  .strict();
+
+/** `updateSettings(patch)`: the restart policy part is the one policy schema (src-shared/policy). */
+export const SettingsPatchSchema = z
+  .object({
+    audit_mode: z.enum(['disabled', 'local']).optional(),
+    restart_policy: RestartPolicyPatchSchema.optional(),
+    allowed_hosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, 'a host name or IP literal')).max(64).optional(),
+    allowed_origins: z
+      .array(z.string().min(1).max(512).regex(/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/, 'an origin: scheme://host[:port], no path'))
+      .max(64)
+      .optional(),
+    downloads_allow_loopback: z.boolean().optional(),
+    downloads_allow_private: z.boolean().optional(),
+  })
+  .strict();
+
+export const WORKER_ACTIONS = ['stop', 'start', 'restart', 'reset-breaker'] as const;
+export const WorkerActionSchema = z.enum(WORKER_ACTIONS);
+
+/**
+ * The argument tuple each request method of `ControlApi` accepts over IPC. Tuples reject missing and
+ * extra arguments.
+ */
+export const ControlArgSchemas = {
+  getSnapshot: z.tuple([]),
+  spawnWorker: z.tuple([SpawnWorkerRequestSchema]),
+  stopWorker: z.tuple([IdSchema, IdSchema]),
+  startWorker: z.tuple([IdSchema, IdSchema]),
+  restartWorker: z.tuple([IdSchema, IdSchema]),
+  resetBreaker: z.tuple([IdSchema, IdSchema]),
+  listModels: z.tuple([]),
+  downloadModel: z.tuple([DownloadModelRequestSchema]),
+  listHives: z.tuple([]),
+  addHive: z.tuple([AddHiveRequestSchema]),
+  removeHive: z.tuple([IdSchema, RemoveHiveOptionsSchema]),
+  queryAudit: z.tuple([AuditQuerySchema]),
+  verifyAudit: z.tuple([]),
+  getSettings: z.tuple([]),
+  updateSettings: z.tuple([SettingsPatchSchema]),
+} as const;
+
+/** Ids the renderer picks for its streams; unique per window. */
+export const StreamIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+
+export const SubscribeArgsSchema = z.tuple([StreamIdSchema]);
+
+/** `infer(request & { model }, …)`: the inference body, with the model required. */
+export const InferArgsSchema = z.tuple([StreamIdSchema, InferenceRequestSchema.safeExtend({ model: z.string().min(1).max(256) })]);
