@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { NOOP_AUDIT_SINK, type AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { DeviceInfo, HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
@@ -19,6 +18,7 @@ import type { MemoryEstimator } from './admission/MemoryEstimator.js';
 import { HardwareProbe } from './HardwareProbe.js';
 import { HiveEventHub } from './HiveEventHub.js';
 import { HiveMetrics } from './HiveMetrics.js';
+import type { Hive } from './Hive.js';
 import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog } from './ModelCatalog.js';
@@ -83,27 +83,6 @@ export interface HiveOptions {
   download?: Pick<ModelDownloaderOptions, 'maxAttempts' | 'retryBaseMs' | 'progressIntervalMs' | 'network' | 'maxBytes' | 'minFreeBytes' | 'maxConcurrent'>;
 }
 
-/** A running hive: its HTTP API on `url`, and the same operations in-process. */
-export interface Hive {
-  readonly id: string;
-  readonly url: string;
-  readonly port: number;
-  readonly app: FastifyInstance;
-  readonly supervisor: WorkerSupervisor;
-  readonly events: HiveEventHub;
-  readonly metrics: HiveMetrics;
-  readonly catalog: ModelCatalog;
-  readonly downloader: ModelDownloader;
-  readonly closing: boolean;
-  info(): HiveInfo;
-  devices(): Promise<DeviceInfo[]>;
-  refreshModels(): Promise<ModelInfo[]>;
-  snapshot(): ClusterSnapshot;
-  /** Asked over HTTP to stop: runs `onShutdownRequested` (or `close`). */
-  requestShutdown(): void;
-  /** The graceful cascade for every worker (≤ `shutdownTimeoutMs`), then the HTTP server. Idempotent. */
-  close(): Promise<void>;
-}
 
 function packageVersion(): string | null {
   try {

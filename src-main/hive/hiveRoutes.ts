@@ -1,54 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { GpuLaunchShape } from '../../src-shared/worker/gpuOptions.js';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
+import { DownloadBodySchema, HiveRoutePatterns, HiveRoutes, SpawnWorkerBodySchema } from '../../src-shared/hive/hiveApi.js';
 import { InvalidRestartPolicyError } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { parseBody } from '../common/http/parseBody.js';
 import { startSse } from '../common/http/sse.js';
-import type { Hive } from './createHive.js';
-
-/** Paths of the hive's HTTP API (docs/hive.md). */
-export const HiveRoutes = {
-  health: '/v1/health',
-  hive: '/v1/hive',
-  workers: '/v1/workers',
-  worker: (id: string) => `/v1/workers/${encodeURIComponent(id)}`,
-  workerAction: (id: string, action: 'start' | 'stop' | 'restart' | 'reset-breaker') => `/v1/workers/${encodeURIComponent(id)}/${action}`,
-  workerCredentials: (id: string) => `/v1/workers/${encodeURIComponent(id)}/credentials`,
-  models: '/v1/models',
-  modelDownload: '/v1/models/download',
-  devices: '/v1/devices',
-  events: '/v1/events',
-  policy: '/v1/policy',
-  metrics: '/metrics',
-  shutdown: '/v1/shutdown',
-} as const;
-
-const DAY_MS = 86_400_000;
-
-export const SpawnWorkerBodySchema = z
-  .object({
-    /** Accepted so the queen can forward a ControlApi `SpawnWorkerRequest` unchanged. */
-    hive_id: z.string().max(128).optional(),
-    model: z.string().min(1).max(256),
-    id: z.string().min(1).max(64).optional(),
-    ...GpuLaunchShape,
-    slots: z.number().int().min(1).max(64).optional(),
-    threads: z.number().int().min(1).max(256).optional(),
-    ctx: z.number().int().min(64).max(1_048_576).optional(),
-    policy: z.record(z.string(), z.unknown()).optional(),
-    idle_ttl_ms: z.number().int().min(1_000).max(7 * DAY_MS).nullable().optional(),
-  })
-  .strict();
-
-const DownloadBodySchema = z
-  .object({
-    hive_id: z.string().max(128).optional(),
-    source: z.string().min(1).max(2048),
-    name: z.string().min(1).max(256).optional(),
-  })
-  .strict();
+import type { Hive } from './Hive.js';
 
 const SSE_HEARTBEAT_MS = 15_000;
 /** A subscriber this far behind is cut off; it reconnects and gets a fresh snapshot. */
@@ -75,17 +32,17 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
     const info = await supervisor.spawn(body);
     return reply.code(201).send(info);
   });
-  app.get<{ Params: { id: string } }>('/v1/workers/:id', async (request) => supervisor.get(request.params.id).info());
-  app.delete<{ Params: { id: string } }>('/v1/workers/:id', async (request, reply) => {
+  app.get<{ Params: { id: string } }>(HiveRoutePatterns.worker, async (request) => supervisor.get(request.params.id).info());
+  app.delete<{ Params: { id: string } }>(HiveRoutePatterns.worker, async (request, reply) => {
     await supervisor.remove(request.params.id, request.actor);
     return reply.code(204).send();
   });
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/start', async (request, reply) => reply.code(202).send(supervisor.start(request.params.id, request.actor)));
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/stop', async (request) => supervisor.stop(request.params.id, request.actor));
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/restart', async (request, reply) => reply.code(202).send(await supervisor.restart(request.params.id, request.actor)));
-  app.post<{ Params: { id: string } }>('/v1/workers/:id/reset-breaker', async (request) => supervisor.resetBreaker(request.params.id, request.actor));
+  app.post<{ Params: { id: string } }>(HiveRoutePatterns.workerAction('start'), async (request, reply) => reply.code(202).send(supervisor.start(request.params.id, request.actor)));
+  app.post<{ Params: { id: string } }>(HiveRoutePatterns.workerAction('stop'), async (request) => supervisor.stop(request.params.id, request.actor));
+  app.post<{ Params: { id: string } }>(HiveRoutePatterns.workerAction('restart'), async (request, reply) => reply.code(202).send(await supervisor.restart(request.params.id, request.actor)));
+  app.post<{ Params: { id: string } }>(HiveRoutePatterns.workerAction('reset-breaker'), async (request) => supervisor.resetBreaker(request.params.id, request.actor));
   /** Where and how to reach a worker directly (the queen streams tokens from it). */
-  app.get<{ Params: { id: string } }>('/v1/workers/:id/credentials', async (request) => {
+  app.get<{ Params: { id: string } }>(HiveRoutePatterns.workerCredentials, async (request) => {
     const worker = supervisor.get(request.params.id);
     const info = worker.info();
     return { worker_id: worker.id, url: info.port === null ? null : `http://127.0.0.1:${info.port}`, token: worker.token };

@@ -19,7 +19,7 @@ import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../hive
 import { demoModelPath, DEMO_MODEL_FILE, ensureTinyModel } from '../models/ensureTinyModel.js';
 import { ClusterView } from './cluster/ClusterView.js';
 import { SshHiveManager } from '../ssh/SshHiveManager.js';
-import { QueenControl, SPAWN_TIMEOUT_MS, type RemoteHiveManager } from './control/QueenControl.js';
+import { QueenControl, type RemoteHiveManager } from './control/QueenControl.js';
 import { SettingsStore } from './control/SettingsStore.js';
 import type { HiveEndpoint } from './hives/HiveClient.js';
 import { HiveLink } from './hives/HiveLink.js';
@@ -121,13 +121,10 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     try {
       if (target.workerId !== null) {
         logger.info({ model: target.model, hive: target.hive, worker_id: target.workerId }, 'starting an idle-stopped worker on demand');
-        await client.request('POST', `/v1/workers/${encodeURIComponent(target.workerId)}/start`);
+        await client.workerAction(target.workerId, 'start');
       } else {
         logger.info({ model: target.model, hive: target.hive }, 'creating the on-demand worker');
-        await client.request('POST', '/v1/workers', {
-          body: { model: target.model, id: onDemandWorkerId(target.model), idle_ttl_ms: options.onDemandIdleTtlMs ?? ON_DEMAND_IDLE_TTL_MS },
-          timeoutMs: SPAWN_TIMEOUT_MS,
-        });
+        await client.spawnWorker({ model: target.model, id: onDemandWorkerId(target.model), idle_ttl_ms: options.onDemandIdleTtlMs ?? ON_DEMAND_IDLE_TTL_MS });
       }
     } catch (error) {
       // Already there or already starting (another request got there first, its event not yet in).
@@ -284,7 +281,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
             off();
             if (view.allWorkers().some((w) => w.hive === LOCAL_HIVE_ID && w.model === DEMO_MODEL_FILE)) return;
             link.hiveClient
-              .request('POST', '/v1/workers', { body: { model: DEMO_MODEL_FILE, slots: 2 } })
+              .spawnWorker({ model: DEMO_MODEL_FILE, slots: 2 })
               .catch((error: unknown) => logger.error({ err: error }, 'could not start the demo worker'));
           });
         }

@@ -1,6 +1,6 @@
 import { ApiError, isApiErrorBody, type ErrorCode } from '../../src-shared/api/ApiError.js';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
-import type { ClusterEvent, ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import { parseClusterEvent, type ClusterEvent, type ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type {
@@ -188,12 +188,8 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
           for (const frame of parser.push(decoder.decode(value, { stream: true }))) {
             if (frame.event !== 'cluster' && frame.event !== 'message') continue;
             if (!frame.data) continue;
-            let event: ClusterEvent;
-            try {
-              event = JSON.parse(frame.data) as ClusterEvent;
-            } catch {
-              continue;
-            }
+            const event = parseClusterEvent(frame.data);
+            if (!event) continue;
             if (event.type === 'snapshot') {
               // The stream is healthy once its snapshot arrived: reset the backoff.
               attempt = 0;

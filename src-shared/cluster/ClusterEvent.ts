@@ -1,44 +1,80 @@
+import { z } from 'zod';
 import type { AuditRecord } from '../audit/AuditEvent.js';
-import type { HiveInfo, ModelInfo } from './HiveInfo.js';
-import type { WorkerInfo } from './WorkerInfo.js';
+import { HiveInfoSchema, ModelInfoSchema } from './HiveInfo.js';
+import { WorkerInfoSchema } from './WorkerInfo.js';
 
-export interface ClusterSnapshot {
-  hives: HiveInfo[];
-  workers: WorkerInfo[];
-  models: ModelInfo[];
-}
+export const ClusterSnapshotSchema = z.object({
+  hives: z.array(HiveInfoSchema),
+  workers: z.array(WorkerInfoSchema),
+  models: z.array(ModelInfoSchema),
+});
+export type ClusterSnapshot = z.infer<typeof ClusterSnapshotSchema>;
 
-export interface DownloadProgress {
-  hive_id: string;
-  download_id: string;
-  source: string;
-  received_bytes: number;
-  total_bytes: number | null;
-  state: 'running' | 'done' | 'failed';
-  message: string | null;
-}
+export const DownloadProgressSchema = z.object({
+  hive_id: z.string(),
+  download_id: z.string(),
+  source: z.string(),
+  received_bytes: z.number(),
+  total_bytes: z.number().nullable(),
+  state: z.enum(['running', 'done', 'failed']),
+  message: z.string().nullable(),
+});
+export type DownloadProgress = z.infer<typeof DownloadProgressSchema>;
 
-export interface ShutdownProgress {
-  hive_id: string;
-  phase: 'polite' | 'sigterm' | 'sigkill' | 'done';
-  remaining_workers: number;
-}
+export const ShutdownProgressSchema = z.object({
+  hive_id: z.string(),
+  phase: z.enum(['polite', 'sigterm', 'sigkill', 'done']),
+  remaining_workers: z.number(),
+});
+export type ShutdownProgress = z.infer<typeof ShutdownProgressSchema>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * An audit record carried on the stream. Its fields are the audit log's business (and hashed there);
+ * the stream only checks the envelope so a reducer can index it.
+ */
+const AuditRecordOnStreamSchema = z.custom<AuditRecord>(
+  (v) => isObject(v) && typeof v.audit_id === 'string' && typeof v.timestamp === 'string' && typeof v.service_id === 'string' && isObject(v.event) && typeof v.event.event_type === 'string',
+  'not an audit record',
+);
+
+const stamp = { seq: z.number(), at: z.number() };
 
 /**
  * The one state stream: worker → hive (`/v1/events`) → queen (`/v1/control/events`) → renderer.
  * A stream always starts with a `snapshot`; every later event replaces whole objects, so a pure
- * reducer can apply it and a reconnecting client loses nothing.
+ * reducer can apply it and a reconnecting client loses nothing. `seq` increases per stream; `at` is
+ * epoch ms at the emitter. What arrives over the network is parsed with `ClusterEventSchema`.
  */
-export type ClusterEventBody =
-  | { type: 'snapshot'; snapshot: ClusterSnapshot }
-  | { type: 'hive_updated'; hive: HiveInfo }
-  | { type: 'hive_removed'; hive_id: string }
-  | { type: 'worker_updated'; worker: WorkerInfo }
-  | { type: 'worker_removed'; hive_id: string; worker_id: string }
-  | { type: 'models_updated'; hive_id: string; models: ModelInfo[] }
-  | { type: 'download_progress'; progress: DownloadProgress }
-  | { type: 'shutdown_progress'; progress: ShutdownProgress }
-  | { type: 'audit'; record: AuditRecord };
+export const ClusterEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('snapshot'), snapshot: ClusterSnapshotSchema, ...stamp }),
+  z.object({ type: z.literal('hive_updated'), hive: HiveInfoSchema, ...stamp }),
+  z.object({ type: z.literal('hive_removed'), hive_id: z.string(), ...stamp }),
+  z.object({ type: z.literal('worker_updated'), worker: WorkerInfoSchema, ...stamp }),
+  z.object({ type: z.literal('worker_removed'), hive_id: z.string(), worker_id: z.string(), ...stamp }),
+  z.object({ type: z.literal('models_updated'), hive_id: z.string(), models: z.array(ModelInfoSchema), ...stamp }),
+  z.object({ type: z.literal('download_progress'), progress: DownloadProgressSchema, ...stamp }),
+  z.object({ type: z.literal('shutdown_progress'), progress: ShutdownProgressSchema, ...stamp }),
+  z.object({ type: z.literal('audit'), record: AuditRecordOnStreamSchema, ...stamp }),
+]);
+export type ClusterEvent = z.infer<typeof ClusterEventSchema>;
 
-/** `seq` increases per stream; `at` is epoch ms at the emitter. */
-export type ClusterEvent = ClusterEventBody & { seq: number; at: number };
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** An event before the emitter stamps it. */
+export type ClusterEventBody = DistributiveOmit<ClusterEvent, 'seq' | 'at'>;
+
+/**
+ * One SSE `data` payload, parsed at the trust boundary (a hive's stream at the queen, the queen's at
+ * the dashboard): undefined when it is not JSON or not a ClusterEvent, never a cast.
+ */
+export function parseClusterEvent(data: string): ClusterEvent | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const parsed = ClusterEventSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}

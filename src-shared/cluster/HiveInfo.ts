@@ -1,42 +1,49 @@
-export type HiveKind = 'local' | 'remote';
-export type HiveState = 'starting' | 'online' | 'unreachable' | 'stopped' | 'failed';
+import { z } from 'zod';
 
-export interface DeviceInfo {
-  id: string;
-  type: 'cpu' | 'cuda' | 'vulkan' | 'metal';
-  name: string;
+export const HiveKindSchema = z.enum(['local', 'remote']);
+export type HiveKind = z.infer<typeof HiveKindSchema>;
+export const HiveStateSchema = z.enum(['starting', 'online', 'unreachable', 'stopped', 'failed']);
+export type HiveState = z.infer<typeof HiveStateSchema>;
+
+export const DeviceInfoSchema = z.object({
+  id: z.string(),
+  type: z.enum(['cpu', 'cuda', 'vulkan', 'metal']),
+  name: z.string(),
   /** Bytes; for CPU this is system RAM. */
-  memory_total: number;
-  memory_free: number;
-}
+  memory_total: z.number(),
+  memory_free: z.number(),
+});
+export type DeviceInfo = z.infer<typeof DeviceInfoSchema>;
 
-export interface HiveInfo {
-  id: string;
-  kind: HiveKind;
-  state: HiveState;
+export const HiveInfoSchema = z.object({
+  id: z.string(),
+  kind: HiveKindSchema,
+  state: HiveStateSchema,
   /** `127.0.0.1:7835` or `user@host:port` for remote hives. */
-  address: string;
-  version: string | null;
-  os: string | null;
-  arch: string | null;
-  node_version: string | null;
-  devices: DeviceInfo[];
+  address: z.string(),
+  version: z.string().nullable(),
+  os: z.string().nullable(),
+  arch: z.string().nullable(),
+  node_version: z.string().nullable(),
+  devices: z.array(DeviceInfoSchema),
   /** Epoch ms of the last event or health answer. */
-  last_seen: number | null;
+  last_seen: z.number().nullable(),
   /** Restarts of the hive daemon itself by its supervisor (the queen). */
-  restart_count: number;
+  restart_count: z.number(),
   /** Human-readable reason while unreachable/failed. */
-  message: string | null;
-}
+  message: z.string().nullable(),
+});
+export type HiveInfo = z.infer<typeof HiveInfoSchema>;
 
-export interface ModelInfo {
+export const ModelInfoSchema = z.object({
   /** File name, the id used in requests (`model` field). */
-  name: string;
-  hive: string;
-  size_bytes: number;
-  architecture: string | null;
-  quantization: string | null;
-  context_length: number | null;
+  name: z.string(),
+  hive: z.string(),
+  size_bytes: z.number(),
+  architecture: z.string().nullable(),
+  quantization: z.string().nullable(),
+  context_length: z.number().nullable(),
   /** The generated first-run model (random weights): labelled as a demo in the UI. */
-  is_demo: boolean;
-}
+  is_demo: z.boolean(),
+});
+export type ModelInfo = z.infer<typeof ModelInfoSchema>;

@@ -8,7 +8,8 @@ import { SseParser } from '../../src-shared/util/SseParser.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
-import { createHive, type Hive, type HiveOptions } from '../../src-main/hive/createHive.js';
+import { createHive, type HiveOptions } from '../../src-main/hive/createHive.js';
+import type { Hive } from '../../src-main/hive/Hive.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
 
 export const HIVE_TOKEN = 'test-hive-token-0123456789';

@@ -10,8 +10,9 @@ import { announce } from '../../common/process/announce.js';
 import { watchParent } from '../../common/process/watchParent.js';
 import { HIVE_ADMIN_VERBS } from '../../ssh/hiveAdminCli.js';
 import { auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
-import { createHive, type Hive } from '../../hive/createHive.js';
+import { createHive } from '../../hive/createHive.js';
 import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../../hive/downloadNetworkPolicy.js';
+import type { Hive } from '../../hive/Hive.js';
 
 /** Environment variable through which the hive gets its bearer token (never argv). */
 export const HIVE_TOKEN_ENV = 'RBEE_HIVE_TOKEN';

@@ -1,3 +1,4 @@
+import type { HiveWorkerAction } from '../../../src-shared/hive/hiveApi.js';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import type { AuditPage, AuditQuery, AuditSink, AuditVerifyResult } from '../../../src-shared/audit/AuditEvent.js';
 import type { ClusterEvent, ClusterSnapshot } from '../../../src-shared/cluster/ClusterEvent.js';
@@ -50,17 +51,12 @@ export interface QueenControlOptions {
   actor?: string;
 }
 
-type WorkerAction = 'stop' | 'start' | 'restart' | 'reset-breaker';
+type WorkerAction = HiveWorkerAction;
 
 /**
  * The queen's control operations, in-process. The HTTP control API and the Electron IPC bridge both
  * call this one implementation of `ControlApi`.
  */
-/**
- * A spawn includes the hive's admission check, whose first run loads the llama binding (which tests
- * its binary in a child process): seconds on a busy machine, more than a control call's usual 10 s.
- */
-export const SPAWN_TIMEOUT_MS = 60_000;
 
 export class QueenControl implements ControlApi {
   constructor(private readonly options: QueenControlOptions) {}
@@ -98,12 +94,12 @@ export class QueenControl implements ControlApi {
 
   async spawnWorker(request: SpawnWorkerRequest): Promise<WorkerInfo> {
     const { hive_id, ...spawn } = request;
-    return this.client(hive_id).request<WorkerInfo>('POST', '/v1/workers', { body: spawn, timeoutMs: SPAWN_TIMEOUT_MS });
+    return this.client(hive_id).spawnWorker(spawn);
   }
 
   private async workerAction(hiveId: string, workerId: string, action: WorkerAction): Promise<void> {
     if (!this.options.view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
-    await this.client(hiveId).request('POST', `/v1/workers/${encodeURIComponent(workerId)}/${action}`);
+    await this.client(hiveId).workerAction(workerId, action);
   }
 
   stopWorker(hiveId: string, workerId: string): Promise<void> {
@@ -124,9 +120,7 @@ export class QueenControl implements ControlApi {
   }
 
   async downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }> {
-    return this.client(request.hive_id).request<{ download_id: string }>('POST', '/v1/models/download', {
-      body: { source: request.source, ...(request.name ? { name: request.name } : {}) },
-    });
+    return this.client(request.hive_id).downloadModel({ source: request.source, ...(request.name ? { name: request.name } : {}) });
   }
 
   async listHives(): Promise<HiveInfo[]> {
@@ -177,7 +171,7 @@ export class QueenControl implements ControlApi {
         this.options.view
           .snapshot()
           .hives.filter((h) => h.state === 'online')
-          .map((h) => this.options.hiveClient(h.id)?.request('PATCH', '/v1/policy', { body: change.after.restart_policy }).catch(() => undefined)),
+          .map((h) => this.options.hiveClient(h.id)?.updatePolicy(change.after.restart_policy).catch(() => undefined)),
       );
     }
     const changed = Object.keys(patch).join(',');

@@ -1,6 +1,18 @@
 import http from 'node:http';
+import type { z } from 'zod';
 import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
-import type { ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
+import { parseClusterEvent, type ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
+import { WorkerInfoSchema, type WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
+import {
+  DownloadStartedSchema,
+  HiveRoutes,
+  WorkerCredentialsSchema,
+  type DownloadBody,
+  type HiveWorkerAction,
+  type SpawnWorkerBody,
+  type WorkerCredentials,
+} from '../../../src-shared/hive/hiveApi.js';
+import type { RestartPolicyPatch } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import { SseParser } from '../../../src-shared/util/SseParser.js';
 
 /** Where a hive is and how to reach it: loopback directly, or an SSH tunnel given as an http.Agent. */
@@ -19,6 +31,12 @@ export interface HiveRequestOptions {
   /** Defaults to 10 s: a hive answers control calls quickly or is in trouble. */
   timeoutMs?: number;
 }
+
+/**
+ * A spawn includes the hive's admission check, whose first run loads the llama binding (which tests
+ * its binary in a child process): seconds on a busy machine, more than a control call's usual 10 s.
+ */
+export const SPAWN_TIMEOUT_MS = 60_000;
 
 const defaultAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
@@ -83,6 +101,40 @@ export class HiveClient {
     });
   }
 
+  /**
+   * `request`, then the answer parsed with `schema`: what a hive (possibly remote) says enters the
+   * queen's state only in the shape the contract gives it. A mismatch is a 502, not a cast.
+   */
+  async requestParsed<S extends z.ZodType>(schema: S, method: string, path: string, options: HiveRequestOptions = {}): Promise<z.output<S>> {
+    const answer = await this.request<unknown>(method, path, options);
+    const parsed = schema.safeParse(answer);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ApiError(502, 'UPSTREAM_ERROR', `Hive ${this.endpoint.id} answered ${method} ${path} with an unexpected shape (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`);
+    }
+    return parsed.data;
+  }
+
+  spawnWorker(body: SpawnWorkerBody): Promise<WorkerInfo> {
+    return this.requestParsed(WorkerInfoSchema, 'POST', HiveRoutes.workers, { body, timeoutMs: SPAWN_TIMEOUT_MS });
+  }
+
+  async workerAction(workerId: string, action: HiveWorkerAction): Promise<void> {
+    await this.request('POST', HiveRoutes.workerAction(workerId, action));
+  }
+
+  workerCredentials(workerId: string): Promise<WorkerCredentials> {
+    return this.requestParsed(WorkerCredentialsSchema, 'GET', HiveRoutes.workerCredentials(workerId));
+  }
+
+  downloadModel(body: DownloadBody): Promise<{ download_id: string }> {
+    return this.requestParsed(DownloadStartedSchema, 'POST', HiveRoutes.modelDownload, { body });
+  }
+
+  async updatePolicy(patch: RestartPolicyPatch): Promise<void> {
+    await this.request('PATCH', HiveRoutes.policy, { body: patch });
+  }
+
   private unreachable(error: Error): ApiError {
     if (error instanceof ApiError) return error;
     return new ApiError(502, 'HIVE_UNREACHABLE', `Hive ${this.endpoint.id} is unreachable: ${error.message}`);
@@ -93,7 +145,7 @@ export class HiveClient {
    * Resolves when the stream closes; rejects when it cannot be opened.
    */
   followEvents(onEvent: (event: ClusterEvent) => void, signal: AbortSignal, onHeartbeat?: () => void): Promise<void> {
-    const url = new URL('/v1/events', this.endpoint.baseUrl);
+    const url = new URL(HiveRoutes.events, this.endpoint.baseUrl);
     return new Promise<void>((resolve, reject) => {
       const req = http.request(
         {
@@ -116,11 +168,9 @@ export class HiveClient {
           const parser = new SseParser(() => onHeartbeat?.());
           res.on('data', (chunk: string) => {
             for (const message of parser.push(chunk)) {
-              try {
-                onEvent(JSON.parse(message.data) as ClusterEvent);
-              } catch {
-                // A malformed event from a hive must not take the queen down; the next snapshot heals.
-              }
+              // A malformed event from a hive must not take the queen down; the next snapshot heals.
+              const event = parseClusterEvent(message.data);
+              if (event) onEvent(event);
             }
           });
           res.on('end', () => resolve());

@@ -142,9 +142,9 @@ export class InferenceDispatcher {
     if (!client) throw new RetryableError(`hive ${lease.worker.hive} is not connected`);
     const cached = this.credentials.get(lease.key);
     if (cached && cached.pid === lease.worker.pid) return { creds: cached, agent: client.agent };
-    let answer: { url: string | null; token: string | undefined };
+    let answer: { url: string | null; token?: string | undefined };
     try {
-      answer = await client.request<{ url: string | null; token: string | undefined }>('GET', `/v1/workers/${encodeURIComponent(lease.worker.id)}/credentials`);
+      answer = await client.workerCredentials(lease.worker.id);
     } catch (error) {
       throw new RetryableError(`credentials: ${(error as Error).message}`);
     }

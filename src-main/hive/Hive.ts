@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import type { DeviceInfo, HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
+import type { HiveEventHub } from './HiveEventHub.js';
+import type { HiveMetrics } from './HiveMetrics.js';
+import type { ModelCatalog } from './ModelCatalog.js';
+import type { ModelDownloader } from './ModelDownloader.js';
+import type { WorkerSupervisor } from './WorkerSupervisor.js';
+
+/** A running hive: its HTTP API on `url`, and the same operations in-process. */
+export interface Hive {
+  readonly id: string;
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly supervisor: WorkerSupervisor;
+  readonly events: HiveEventHub;
+  readonly metrics: HiveMetrics;
+  readonly catalog: ModelCatalog;
+  readonly downloader: ModelDownloader;
+  readonly closing: boolean;
+  info(): HiveInfo;
+  devices(): Promise<DeviceInfo[]>;
+  refreshModels(): Promise<ModelInfo[]>;
+  snapshot(): ClusterSnapshot;
+  /** Asked over HTTP to stop: runs `onShutdownRequested` (or `close`). */
+  requestShutdown(): void;
+  /** The graceful cascade for every worker (≤ `shutdownTimeoutMs`), then the HTTP server. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { HiveInfoSchema, ModelInfoSchema } from '../cluster/HiveInfo.js';
+import { WorkerInfoSchema } from '../cluster/WorkerInfo.js';
+import { WorkerSizingSchema } from '../control/controlSchemas.js';
+import { RestartPolicyPatchSchema } from '../policy/RestartPolicyConfig.js';
+
+/**
+ * The hive's HTTP API (docs/hive.md): its paths and the shapes that cross it. The hive's routes
+ * register these paths and parse with these schemas; the queen's HiveClient calls the same paths and
+ * parses the answers, so neither side spells a URL or a shape of its own.
+ */
+export const HiveRoutes = {
+  health: '/v1/health',
+  hive: '/v1/hive',
+  workers: '/v1/workers',
+  worker: (id: string) => `/v1/workers/${encodeURIComponent(id)}`,
+  workerAction: (id: string, action: HiveWorkerAction) => `/v1/workers/${encodeURIComponent(id)}/${action}`,
+  workerCredentials: (id: string) => `/v1/workers/${encodeURIComponent(id)}/credentials`,
+  models: '/v1/models',
+  modelDownload: '/v1/models/download',
+  devices: '/v1/devices',
+  events: '/v1/events',
+  policy: '/v1/policy',
+  metrics: '/metrics',
+  shutdown: '/v1/shutdown',
+} as const;
+
+/** Route patterns (fastify syntax) for the paths with parameters. */
+export const HiveRoutePatterns = {
+  worker: '/v1/workers/:id',
+  workerAction: (action: HiveWorkerAction) => `/v1/workers/:id/${action}`,
+  workerCredentials: '/v1/workers/:id/credentials',
+} as const;
+
+export type HiveWorkerAction = 'start' | 'stop' | 'restart' | 'reset-breaker';
+
+const DAY_MS = 86_400_000;
+
+/** `POST /v1/workers`. */
+export const SpawnWorkerBodySchema = z
+  .object({
+    /** Accepted so the queen can forward a ControlApi `SpawnWorkerRequest` unchanged. */
+    hive_id: z.string().max(128).optional(),
+    model: z.string().min(1).max(256),
+    id: z.string().min(1).max(64).optional(),
+    ...WorkerSizingSchema.shape,
+    /** Per-worker override merged over the hive's policy (checked by the hive with the policy schema). */
+    policy: z.record(z.string(), z.unknown()).optional(),
+    idle_ttl_ms: z.number().int().min(1_000).max(7 * DAY_MS).nullable().optional(),
+  })
+  .strict();
+export type SpawnWorkerBody = z.infer<typeof SpawnWorkerBodySchema>;
+
+/** `POST /v1/models/download`. */
+export const DownloadBodySchema = z
+  .object({
+    hive_id: z.string().max(128).optional(),
+    source: z.string().min(1).max(2048),
+    name: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+export type DownloadBody = z.infer<typeof DownloadBodySchema>;
+
+/** `PATCH /v1/policy` takes a policy patch (the one policy schema). */
+export const PolicyPatchBodySchema = RestartPolicyPatchSchema;
+
+// Answers, parsed by the queen where they cross from a hive (possibly remote) into its state.
+export const HiveHealthSchema = z.object({ status: z.enum(['ok', 'stopping']), hive_id: z.string(), workers: z.number() });
+export const WorkerListSchema = z.object({ workers: z.array(WorkerInfoSchema) });
+export const ModelListSchema = z.object({ models: z.array(ModelInfoSchema) });
+export const DownloadStartedSchema = z.object({ download_id: z.string() });
+export const WorkerCredentialsSchema = z.object({ worker_id: z.string(), url: z.string().nullable(), token: z.string().optional() });
+export type WorkerCredentials = z.infer<typeof WorkerCredentialsSchema>;
+export const HiveInfoAnswerSchema = HiveInfoSchema;
+
