@@ -4,9 +4,14 @@
 //   src-renderer is the browser: no Node, no Electron, no src-main.
 //   src-main     is Node: only src-main/electron may import 'electron'.
 //   queen, hive and worker share only src-shared contracts and src-main's common/auth/audit/models.
+//   queen/ knows remote hives only through its RemoteHiveManager port: no ssh/, no remote-hive/.
+// Import cycles: `import-x/no-cycle` over src-main, src-shared and src-renderer. It runs in the lint
+// stage `npm test` already has (no second tool, no second parse); imports are ESM with `.js` suffixes
+// naming `.ts` files, hence the extension alias for the resolver.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 const electronBan = {
   paths: [{ name: 'electron', message: "Only src-main/electron may import 'electron'." }],
@@ -31,6 +36,19 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', electronBan],
+    },
+  },
+  {
+    files: ['src-main/**/*.ts', 'src-shared/**/*.ts', 'src-renderer/**/*.{ts,tsx}'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx', '.js', '.mjs', '.json'], extensionAlias: { '.js': ['.ts', '.tsx', '.js'] } })],
+    },
+    rules: {
+      // Value imports only (import-x skips `import type`): those are the cycles that change load order.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
   },
   {
@@ -81,6 +99,21 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { ...electronBan, patterns: [...electronBan.patterns, ban(['**/src-main/queen/**', '**/src-main/worker/**', '../queen/**', '../worker/**'], 'The hive talks to workers and the queen over HTTP only.')] },
+      ],
+    },
+  },
+  {
+    files: ['src-main/queen/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          ...electronBan,
+          patterns: [
+            ...electronBan.patterns,
+            ban(['**/src-main/ssh/**', '**/src-main/remote-hive/**', '../ssh/**', '../../ssh/**', '../remote-hive/**', '../../remote-hive/**'], 'The queen reaches remote hives through its RemoteHiveManager port; the assembly points pick the SSH implementation.'),
+          ],
+        },
       ],
     },
   },

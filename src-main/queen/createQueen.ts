@@ -2,10 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import { join, resolve } from 'node:path';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
-import type { HiveKind } from '../../src-shared/cluster/HiveInfo.js';
 import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
-import { createAuditSink, type AuditLog } from '../audit/index.js';
+import { createAuditSink } from '../audit/index.js';
 import { auditServiceDirName, queryAuditTree, verifyAuditTree } from '../audit/auditTree.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
 import { ApiKeyStore } from '../auth/ApiKeyStore.js';
@@ -18,12 +17,11 @@ import { PROJECT_ROOT } from '../common/rbeeCommand.js';
 import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../hive/downloadNetworkPolicy.js';
 import { demoModelPath, DEMO_MODEL_FILE, ensureTinyModel } from '../models/ensureTinyModel.js';
 import { ClusterView } from './cluster/ClusterView.js';
-import { SshHiveManager } from '../ssh/SshHiveManager.js';
-import { QueenControl, type RemoteHiveManager } from './control/QueenControl.js';
+import { QueenControl } from './control/QueenControl.js';
 import { SettingsStore } from './control/SettingsStore.js';
-import type { HiveEndpoint } from './hives/HiveClient.js';
-import { HiveLink } from './hives/HiveLink.js';
+import { HiveRegistry } from './hives/HiveRegistry.js';
 import { LocalHiveProcess } from './hives/LocalHiveProcess.js';
+import type { RemoteHiveManager, RemoteHiveManagerFactory } from './hives/RemoteHiveManager.js';
 import { InferenceDispatcher } from './inference/InferenceDispatcher.js';
 import type { InferenceServices } from './inference/serveInference.js';
 import { QueenMetrics } from './metrics/QueenMetrics.js';
@@ -62,17 +60,11 @@ export interface CreateQueenOptions extends QueenOptions {
   onDemandIdleTtlMs?: number;
   /** Tuning of the auth-failure limiter (tests shorten its windows). */
   authFailureLimits?: TierSecurityOptions['failureLimits'];
-  /** Remote hives. Defaults to SSH hives remembered in `<dataDir>/ssh`; `false` turns them off. */
-  remoteHives?: ((queen: QueenInternals) => RemoteHiveManager) | false;
-}
-
-/** What a remote-hive manager needs from the queen to link hives it brings up. */
-export interface QueenInternals {
-  view: ClusterView;
-  audit: AuditLog;
-  logger: Logger;
-  linkHive(endpoint: HiveEndpoint, kind: HiveKind, address: string): HiveLink;
-  unlinkHive(hiveId: string): Promise<void>;
+  /**
+   * Remote hives: the assembly point picks the implementation (`sshRemoteHives()` for SSH). Defaults to
+   * none: adding a hive answers 501. `false` means the same.
+   */
+  remoteHives?: RemoteHiveManagerFactory | false;
 }
 
 /**
@@ -112,11 +104,11 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const pools = new PoolRegistry({ dataDir, audit, logger });
   poolSecrets = () => pools.secrets();
   await pools.start();
-  const links = new Map<string, HiveLink>();
+  const hives = new HiveRegistry({ view, audit, logger });
   audit.onRecord((record) => view.publish({ type: 'audit', record }));
 
   const startOnDemand = async (target: { hive: string; model: string; workerId: string | null }): Promise<void> => {
-    const client = links.get(target.hive)?.hiveClient;
+    const client = hives.client(target.hive);
     if (!client) throw new ApiError(503, 'MODEL_NOT_READY', `Hive ${target.hive} is not connected`, undefined, { 'retry-after': '5' });
     try {
       if (target.workerId !== null) {
@@ -135,40 +127,21 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand: options.startOnDemand === false ? undefined : startOnDemand });
   const metrics = new QueenMetrics(view, scheduler);
   const poolForwarder = new PoolForwarder({ metrics: new PoolMetrics(metrics.registry, () => pools.all()), audit, logger, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS });
-  const dispatcher = new InferenceDispatcher(scheduler, (id) => links.get(id)?.hiveClient, logger);
+  const dispatcher = new InferenceDispatcher(scheduler, (id) => hives.client(id), logger);
 
-  const linkHive = (endpoint: HiveEndpoint, kind: HiveKind, address: string): HiveLink => {
-    const existing = links.get(endpoint.id);
-    if (existing) {
-      existing.retarget(endpoint);
-      return existing;
-    }
-    const link = new HiveLink(endpoint, { kind, address, view, audit, logger });
-    links.set(endpoint.id, link);
-    link.start();
-    return link;
-  };
-  const unlinkHive = async (hiveId: string): Promise<void> => {
-    const link = links.get(hiveId);
-    links.delete(hiveId);
-    await link?.dispose();
-    view.removeHive(hiveId);
-  };
-  const internals: QueenInternals = { view, audit, logger, linkHive, unlinkHive };
 
   const queryAudit = async (query: AuditQuery): Promise<AuditPage> => (auditMode === 'local' ? queryAuditTree(auditRoot, query) : { records: [], next_cursor: null });
   const verifyAudit = async (): Promise<AuditVerifyResult> =>
     auditMode === 'local' ? verifyAuditTree(auditRoot, { allowPartialTail: true }) : { ok: true, entries: 0, files: 0 };
 
-  const remoteHives: RemoteHiveManager | undefined =
-    options.remoteHives === false ? undefined : (options.remoteHives ?? ((q: QueenInternals) => new SshHiveManager(q, { dataDir })))(internals);
+  const remoteHives: RemoteHiveManager | undefined = options.remoteHives ? options.remoteHives({ dataDir, hives, view, audit, logger }) : undefined;
 
   let boundPort = 0;
   let localHivePort = 0;
   const control = new QueenControl({
     view,
     dispatcher,
-    hiveClient: (id) => links.get(id)?.hiveClient,
+    hiveClient: (id) => hives.client(id),
     settings,
     audit,
     queryAudit,
@@ -271,7 +244,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       logger,
       onListening: ({ baseUrl, token }) => {
         localHivePort = Number(new URL(baseUrl).port);
-        const link = linkHive({ id: LOCAL_HIVE_ID, baseUrl, token }, 'local', new URL(baseUrl).host);
+        const link = hives.link({ id: LOCAL_HIVE_ID, baseUrl, token }, 'local', new URL(baseUrl).host);
         view.patchHive(LOCAL_HIVE_ID, { restart_count: localHive?.restartCount ?? 0 });
         if (demoModel && !demoRequested) {
           demoRequested = true;
@@ -312,7 +285,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
         await app.close();
         await localHive?.stop();
         await remoteHives?.close?.({ stopRemote: closeOptions.stopRemote === true });
-        for (const link of links.values()) await link.dispose();
+        await hives.dispose();
         await audit.close();
       })();
       return closing;

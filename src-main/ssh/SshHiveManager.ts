@@ -10,8 +10,7 @@ import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { resolveRestartPolicy } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { RestartTracker } from '../../src-shared/policy/RestartTracker.js';
-import type { RemoteHiveManager } from '../queen/control/QueenControl.js';
-import type { QueenInternals } from '../queen/createQueen.js';
+import type { RemoteHiveHost, RemoteHiveManager, RemoteHiveManagerFactory } from '../queen/hives/RemoteHiveManager.js';
 import { addRemoteHive } from './addRemoteHive.js';
 import type { RuntimeDepsMode } from './deployBundle.js';
 import { SshError } from './errors.js';
@@ -34,8 +33,8 @@ export interface RemoteHiveRecord {
 }
 
 export interface SshHiveManagerOptions {
-  /** The queen's data folder: `ssh/known_hosts` and `ssh/remote-hives.json` live there. */
-  dataDir: string;
+  /** The queen's data folder: `ssh/known_hosts` and `ssh/remote-hives.json` live there. Defaults to the host's. */
+  dataDir?: string;
   /** The user's known_hosts files, read only. Defaults to `~/.ssh/known_hosts`. */
   userKnownHosts?: string[];
   /** How runtime deps reach remotes. Defaults to `{ kind: 'registry' }`. */
@@ -78,7 +77,7 @@ const ERROR_MAP: Record<string, [number, ErrorCode]> = {
 };
 
 /**
- * The queen's `RemoteHiveManager` over SSH: `createQueen({ remoteHives: (q) => new SshHiveManager(q, opts) })`.
+ * The queen's `RemoteHiveManager` over SSH: `createQueen({ remoteHives: sshRemoteHives(opts) })`.
  * `add` runs `addRemoteHive` and links the hive into the cluster view (HiveLink follows its events
  * through the tunnel; worker inference uses the same agent). The SSH side drives the link: on
  * `reconnected` the link is woken at once to re-read the snapshot (catch-up); on `failed` (host
@@ -86,6 +85,11 @@ const ERROR_MAP: Record<string, [number, ErrorCode]> = {
  * after a queen restart without restarting it. `close()` disposes SSH (hives keep serving) or
  * stops them with `{ stopRemote: true }`.
  */
+/** The SSH implementation of the queen's remote-hive port, for the assembly points. */
+export function sshRemoteHives(options: SshHiveManagerOptions = {}): RemoteHiveManagerFactory {
+  return (host) => new SshHiveManager(host, options);
+}
+
 export class SshHiveManager implements RemoteHiveManager {
   private readonly hives = new Map<string, RemoteHive>();
   private restoring: Promise<void> | undefined;
@@ -98,14 +102,15 @@ export class SshHiveManager implements RemoteHiveManager {
   private readonly offView: () => void;
 
   constructor(
-    private readonly queen: QueenInternals,
+    private readonly queen: RemoteHiveHost,
     private readonly options: SshHiveManagerOptions,
   ) {
+    const dataDir = options.dataDir ?? queen.dataDir;
     this.knownHosts = new KnownHostsStore({
-      appFile: join(options.dataDir, 'ssh', 'known_hosts'),
+      appFile: join(dataDir, 'ssh', 'known_hosts'),
       userFiles: options.userKnownHosts ?? [join(homedir(), '.ssh', 'known_hosts')],
     });
-    this.recordsFile = join(options.dataDir, 'ssh', 'remote-hives.json');
+    this.recordsFile = join(dataDir, 'ssh', 'remote-hives.json');
     this.audit = options.audit ?? queen.audit ?? NOOP_AUDIT_SINK;
     // HiveLink marks a hive unreachable when its event stream breaks. With SSH still up that means
     // the hive process itself may be gone: check, and restart it if so.
@@ -188,7 +193,7 @@ export class SshHiveManager implements RemoteHiveManager {
     const known = this.records().some((r) => r.id === hiveId);
     if (!hive && !known) throw new ApiError(404, 'HIVE_NOT_FOUND', `No remote hive '${hiveId}'`);
     this.hives.delete(hiveId);
-    await this.queen.unlinkHive(hiveId);
+    await this.queen.hives.unlink(hiveId);
     if (hive) {
       if (options.stop && hive.connection.state === 'connected') await hive.stop().catch(() => false);
       await hive.dispose();
@@ -297,7 +302,7 @@ export class SshHiveManager implements RemoteHiveManager {
     this.tokens.set(hive.id, token);
     const endpoint = { id: hive.id, baseUrl: hive.baseUrl, token, agent: hive.agent };
     const address = targetAddress(hive.target);
-    this.queen.linkHive(endpoint, 'remote', address);
+    this.queen.hives.link(endpoint, 'remote', address);
     hive.on('unreachable', (error) => {
       if (this.queen.view.hive(hive.id))
         this.queen.view.patchHive(hive.id, {
@@ -310,7 +315,7 @@ export class SshHiveManager implements RemoteHiveManager {
     hive.on('reconnected', ({ adopted }) => {
       // A hive removed meanwhile stays removed (its SSH link may still report in while it closes).
       if (this.hives.get(hive.id) !== hive) return;
-      this.queen.linkHive(endpoint, 'remote', address);
+      this.queen.hives.link(endpoint, 'remote', address);
       if (!adopted) void this.revive(hive);
     });
     hive.on('failed', (error) => {
@@ -354,7 +359,7 @@ export class SshHiveManager implements RemoteHiveManager {
           const restarts = (this.queen.view.hive(hive.id)?.restart_count ?? 0) + 1;
           this.queen.view.patchHive(hive.id, { restart_count: restarts });
           this.queen.logger.warn({ hive: hive.id, pid, restarts }, 'remote hive restarted');
-          this.queen.linkHive(
+          this.queen.hives.link(
             { id: hive.id, baseUrl: hive.baseUrl, token: this.tokens.get(hive.id), agent: hive.agent },
             'remote',
             targetAddress(hive.target),

@@ -6,6 +6,7 @@ import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
 import { onTerminationSignals } from '../../common/process/onTerminationSignals.js';
 import { createQueen } from '../../queen/createQueen.js';
+import { sshRemoteHives } from '../../ssh/SshHiveManager.js';
 
 export const QUEEN_TOKEN_ENV = 'LLORCH_API_TOKEN';
 
@@ -98,6 +99,8 @@ export async function run(argv: string[]): Promise<number> {
       workerPolicy,
       hivePolicy,
       logger,
+      // The assembly point picks the remote-hive implementation: SSH.
+      remoteHives: sshRemoteHives(),
     });
   } catch (error) {
     process.stderr.write(`rbee queen: ${(error as Error).message}\n`);

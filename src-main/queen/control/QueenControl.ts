@@ -1,3 +1,4 @@
+import type { RemoteHiveManager } from '../hives/RemoteHiveManager.js';
 import type { HiveWorkerAction } from '../../../src-shared/hive/hiveApi.js';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import type { AuditPage, AuditQuery, AuditSink, AuditVerifyResult } from '../../../src-shared/audit/AuditEvent.js';
@@ -25,14 +26,6 @@ import type { InferenceDispatcher } from '../inference/InferenceDispatcher.js';
 import type { SettingsStore } from './SettingsStore.js';
 
 /** Remote hives (SSH) plug in here; without it, adding one answers a clear 501. */
-export interface RemoteHiveManager {
-  add(request: AddHiveRequest): Promise<AddHiveResult>;
-  remove(hiveId: string, options: { stop: boolean }): Promise<void>;
-  /** Re-adopts remembered hives after a queen restart (without restarting them). */
-  restore?(): Promise<void>;
-  /** Closes the SSH links; remote hives keep serving unless `stopRemote`. */
-  close?(options: { stopRemote?: boolean }): Promise<void>;
-}
 
 export interface QueenControlOptions {
   view: ClusterView;
