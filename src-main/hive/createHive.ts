@@ -19,6 +19,9 @@ import { HardwareProbe } from './HardwareProbe.js';
 import { HiveEventHub } from './HiveEventHub.js';
 import { HiveMetrics } from './HiveMetrics.js';
 import type { Hive } from './Hive.js';
+
+// The interface lives in ./Hive.ts (routes import it without importing the factory).
+export type { Hive } from './Hive.js';
 import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog } from './ModelCatalog.js';

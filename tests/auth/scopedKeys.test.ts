@@ -65,7 +65,7 @@ beforeAll(async () => {
     auditMode: 'local',
     logger: silent,
     remoteHives: (internals) => {
-      internals.linkHive({ id: 'box', baseUrl: hive.url, token: 'scoped-keys-hive-token-0123456789' }, 'local', new URL(hive.url).host);
+      internals.hives.link({ id: 'box', baseUrl: hive.url, token: 'scoped-keys-hive-token-0123456789' }, 'local', new URL(hive.url).host);
       return { add: () => Promise.reject(new Error('not in this test')), remove: () => Promise.resolve() };
     },
   });
