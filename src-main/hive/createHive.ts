@@ -114,7 +114,10 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   const monitor = new DeviceMemoryMonitor({
     read: options.readDevices ?? (() => probe.devices()),
     // Subscribers (the queen, the dashboard's device bars) learn about devices found after start-up.
-    onChange: () => events.publish({ type: 'hive_updated', hive: info() }),
+    onChange: (next) => {
+      metrics.observeDevices(next);
+      events.publish({ type: 'hive_updated', hive: info() });
+    },
     onError: (error) => logger.warn({ err: error }, 'device probe failed'),
     periodMs: options.devicePeriodMs ?? 15_000,
   });

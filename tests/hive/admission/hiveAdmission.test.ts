@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceInfo } from '../../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
 import { EventStream, startTestHive, tinySpawn, type TestHive } from '../hiveHarness.js';
+import { parsePrometheusText, sampleValue } from '../prometheusText.js';
 import { cpu, GiB, fixedEstimator, gpu, linearTable } from './fakeDevices.js';
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -67,6 +68,12 @@ describe('hive admission with fake GPU reports and real workers', () => {
       expect(ready.offload).toEqual({ layers: 0, total: 3 });
       expect(ready.gpu).toBe(w.gpu);
     }
+    // /metrics: per-device memory as measured, per-worker VRAM estimate and offload.
+    const families = parsePrometheusText((await t.api<string>('GET', '/metrics')).body);
+    expect(sampleValue(families, 'rbee_hive_device_memory_bytes', { device: 'gpu1', kind: 'free', type: 'cuda' })).toBe(10 * GiB);
+    expect(sampleValue(families, 'rbee_hive_device_memory_bytes', { device: 'cpu', kind: 'total' })).toBe(64 * GiB);
+    expect(sampleValue(families, 'rbee_hive_worker_vram_bytes', { worker: byGpu.gpu1!.id, gpu: 'gpu1', source: 'estimate' })).toBe(10 * GiB);
+    expect(sampleValue(families, 'rbee_hive_worker_gpu_layers', { worker: byGpu.gpu0!.id, of: '3' })).toBe(0);
     // Ready workers give their reservations back, and the devices were measured again.
     expect(t.hive.supervisor.reservations.size).toBe(0);
     const readsAtReady = reads;
