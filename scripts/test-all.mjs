@@ -47,6 +47,8 @@ run('build (out/, the bundle every rbee process runs)', 'node', ['scripts/ensure
 run('lint', 'npx', ['eslint', '.']);
 run('typecheck', 'npm', ['run', 'typecheck']);
 run('unit + integration (vitest, coverage of src-main and src-shared)', 'npx', ['vitest', 'run', '--coverage']);
+// On a machine without a GPU this prints one line and passes; with one it checks the GPU path.
+run('GPU check (npm run check:gpu)', 'npm', ['run', 'check:gpu']);
 if (existsSync('playwright.config.ts')) run('browser e2e (Playwright + Debian Chromium)', 'npx', ['playwright', 'test']);
 if (existsSync('scripts/electron-e2e.mjs')) run('electron e2e', 'node', ['scripts/electron-e2e.mjs']);
 printCoverageSummary();

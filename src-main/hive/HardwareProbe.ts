@@ -74,11 +74,15 @@ export class HardwareProbe implements MemoryEstimator {
     const insights = await GgufInsights.from(info, llama);
     const kv = request.kvCacheType ? GgmlType[request.kvCacheType.toUpperCase() as keyof typeof GgmlType] : undefined;
     const totalLayers = insights.totalLayers;
+    const contextSize = Math.min(request.ctx, insights.trainContextSize ?? request.ctx);
     const byLayers: MemoryNeed[] = [];
+    // The synchronous (V1) estimators are plain arithmetic over the header, the same on every
+    // machine: the V2 ones ask the loaded backend and report no VRAM at all where it has no GPU.
+    // useMmap false: weights that stay on the CPU are counted as RAM they will occupy (conservative).
     for (let gpuLayers = 0; gpuLayers <= totalLayers; gpuLayers++) {
-      const model = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
-      const context = await insights.estimateContextResourceRequirementsV2({
-        contextSize: Math.min(request.ctx, insights.trainContextSize ?? request.ctx),
+      const model = insights.estimateModelResourceRequirements({ gpuLayers, useMmap: false });
+      const context = insights.estimateContextResourceRequirements({
+        contextSize,
         modelGpuLayers: gpuLayers,
         sequences: request.slots,
         ...(request.batchSize !== undefined ? { batchSize: request.batchSize } : {}),

@@ -20,8 +20,8 @@ export const GgufValueType = {
   FLOAT64: 12,
 } as const;
 
-/** ggml tensor types we write (only F32: tiny models, no quantisation). */
-export const GgmlType = { F32: 0 } as const;
+/** ggml tensor types we write: F32 (tiny models), F16 (sparse headers of big ones). */
+export const GgmlType = { F32: 0, F16: 1 } as const;
 
 export type GgufScalar =
   | { type: 'u32'; value: number }
@@ -130,12 +130,26 @@ function writeValue(sink: ByteSink, value: GgufValue): void {
   }
 }
 
-/** Serialises metadata and F32 tensors into one GGUF v3 file image. */
-export function encodeGguf(
+/** A tensor's entry in the header: shape, ggml type and size of its data. */
+export interface GgufTensorInfo {
+  name: string;
+  /** Innermost dimension first. */
+  dims: readonly number[];
+  /** ggml type id (0 F32, 1 F16, …). */
+  type: number;
+  byteLength: number;
+}
+
+/**
+ * The header of a GGUF v3 file (metadata, tensor infos, padding to the data section) and the size of
+ * the data section that must follow. `encodeGguf` appends real data; a sparse file can leave it a
+ * hole (a model of any size with the right shapes, for memory estimates).
+ */
+export function encodeGgufHeader(
   metadata: ReadonlyArray<readonly [string, GgufValue]>,
-  tensors: readonly GgufTensor[],
+  tensors: readonly GgufTensorInfo[],
   alignment = 32,
-): Buffer {
+): { header: Buffer; dataBytes: number } {
   const head = new ByteSink();
   head.u32(GGUF_MAGIC);
   head.u32(GGUF_VERSION);
@@ -145,30 +159,39 @@ export function encodeGguf(
     head.string(key);
     writeValue(head, value);
   }
-
   let offset = 0;
-  const offsets: number[] = [];
+  for (const tensor of tensors) {
+    head.string(tensor.name);
+    head.u32(tensor.dims.length);
+    for (const d of tensor.dims) head.u64(d);
+    head.u32(tensor.type);
+    head.u64(offset);
+    offset += tensor.byteLength;
+    offset += (alignment - (offset % alignment)) % alignment;
+  }
+  head.padTo(alignment);
+  return { header: head.toBuffer(), dataBytes: offset };
+}
+
+/** Serialises metadata and F32 tensors into one GGUF v3 file image. */
+export function encodeGguf(
+  metadata: ReadonlyArray<readonly [string, GgufValue]>,
+  tensors: readonly GgufTensor[],
+  alignment = 32,
+): Buffer {
   for (const tensor of tensors) {
     const elements = tensor.dims.reduce((a, b) => a * b, 1);
     if (elements !== tensor.data.length) {
       throw new Error(`tensor ${tensor.name}: dims ${tensor.dims.join('x')} != ${tensor.data.length} values`);
     }
-    offsets.push(offset);
-    offset += tensor.data.byteLength;
-    offset += (alignment - (offset % alignment)) % alignment;
   }
-  tensors.forEach((tensor, index) => {
-    head.string(tensor.name);
-    head.u32(tensor.dims.length);
-    for (const d of tensor.dims) head.u64(d);
-    head.u32(GgmlType.F32);
-    head.u64(offsets[index] ?? 0);
-  });
-  head.padTo(alignment);
-
+  const infos = tensors.map((t) => ({ name: t.name, dims: t.dims, type: GgmlType.F32, byteLength: t.data.byteLength }));
+  const { header } = encodeGgufHeader(metadata, infos, alignment);
+  const out = new ByteSink();
+  out.push(header);
   for (const tensor of tensors) {
-    head.push(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
-    head.padTo(alignment);
+    out.push(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+    out.padTo(alignment);
   }
-  return head.toBuffer();
+  return out.toBuffer();
 }
