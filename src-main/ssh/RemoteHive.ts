@@ -23,6 +23,7 @@ import type { SshTarget } from './SshTarget.js';
 import { targetAddress, validateRemotePath } from './SshTarget.js';
 import type { TunnelRequestOptions, TunnelResponse } from './SshTunnelAgent.js';
 import { SshTunnelAgent, tunnelRequest } from './SshTunnelAgent.js';
+import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 
 export interface RemoteHiveEvents {
   /** HiveState for the cluster view: starting → online ⇄ unreachable; failed; stopped. */
@@ -391,7 +392,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
 
   private async healthy(): Promise<boolean> {
     try {
-      const res = await this.request(this.options.healthPath ?? '/v1/health', { timeoutMs: 5000 });
+      const res = await this.request(this.options.healthPath ?? HiveRoutes.health, { timeoutMs: 5000 });
       await res.text();
       return res.status === 200;
     } catch {
@@ -418,7 +419,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     const tail = await remoteTail(this.connection, this.logFile(report));
     throw new SshError(
       'HIVE_START_FAILED',
-      `The hive on ${targetAddress(this.target)} did not answer ${this.options.healthPath ?? '/v1/health'} within ${this.options.startTimeoutMs ?? 60_000} ms. Log tail:\n${tail}`,
+      `The hive on ${targetAddress(this.target)} did not answer ${this.options.healthPath ?? HiveRoutes.health} within ${this.options.startTimeoutMs ?? 60_000} ms. Log tail:\n${tail}`,
     );
   }
 

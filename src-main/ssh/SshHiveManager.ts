@@ -18,6 +18,7 @@ import { KnownHostsStore } from './knownHosts.js';
 import type { RemoteHiveOptions } from './RemoteHive.js';
 import { RemoteHive } from './RemoteHive.js';
 import { resolveSshTarget, targetAddress } from './SshTarget.js';
+import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 
 /** What is remembered about an added hive (`remote-hives.json`, mode 0600: it holds the hive tokens). */
 export interface RemoteHiveRecord {
@@ -139,7 +140,7 @@ export class SshHiveManager implements RemoteHiveManager {
     if (!hive) throw new ApiError(404, 'HIVE_NOT_FOUND', `No connected remote hive '${hiveId}'`);
     try {
       const result = await hive.uploadModel(localPath, options);
-      const res = await hive.request('/v1/models', { timeoutMs: 30_000 });
+      const res = await hive.request(HiveRoutes.models, { timeoutMs: 30_000 });
       await res.text();
       return result;
     } catch (error) {

@@ -10,6 +10,7 @@ import { RemoteHive } from './RemoteHive.js';
 import type { ResolveSshTargetOptions } from './SshTarget.js';
 import { resolveSshTarget, targetAddress } from './SshTarget.js';
 import { checkHostKey, trustHostKey } from './trustHostKey.js';
+import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 
 export interface AddRemoteHiveOptions extends Omit<
   RemoteHiveOptions,
@@ -118,7 +119,7 @@ export async function remoteHiveInfo(hive: RemoteHive): Promise<HiveInfo> {
   let remote: Partial<HiveInfo> = {};
   if (hive.state === 'online') {
     try {
-      const res = await hive.request('/v1/hive', { timeoutMs: 10_000 });
+      const res = await hive.request(HiveRoutes.hive, { timeoutMs: 10_000 });
       if (res.status === 200) remote = await res.json<Partial<HiveInfo>>();
       else await res.text();
     } catch {
