@@ -1,16 +1,31 @@
 import { useId, useMemo, useState, type FormEvent } from 'react';
 import type { HiveInfo } from '../../src-shared/cluster/HiveInfo.js';
+import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { AddHiveResult, PreflightReport } from '../../src-shared/control/ControlApi.js';
 import { getApi } from '../bridge/apiRegistry.js';
 import { HiveStateBadge } from '../components/badges.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { GpuMemoryBar } from '../components/GpuMemoryBar.js';
 import { EmptyState, Field, LoadingState } from '../components/states.js';
 import { useNow } from '../components/useNow.js';
 import { formatAgo, formatBytes } from '../lib/format.js';
 import { errorMessage } from '../stores/errors.js';
 import { useRbee } from '../stores/store.js';
 
-function HiveCard({ hive, workerCount, readyCount, now, onRemove }: { hive: HiveInfo; workerCount: number; readyCount: number; now: number; onRemove: (h: HiveInfo) => void }) {
+function HiveCard({
+  hive,
+  workers,
+  readyCount,
+  now,
+  onRemove,
+}: {
+  hive: HiveInfo;
+  workers: readonly WorkerInfo[];
+  readyCount: number;
+  now: number;
+  onRemove: (h: HiveInfo) => void;
+}) {
+  const workerCount = workers.length;
   const headingId = useId();
   const shutdown = useRbee((s) => s.cluster.shutdown[hive.id]);
   return (
@@ -57,7 +72,11 @@ function HiveCard({ hive, workerCount, readyCount, now, onRemove }: { hive: Hive
                 <span>
                   <strong>{d.name}</strong> <span className="sub">({d.type})</span>
                 </span>
-                <meter min={0} max={d.memory_total || 1} value={used} aria-label={`${d.type === 'cpu' ? 'RAM' : 'VRAM'} used on ${d.name}`} />
+                {d.type === 'cpu' ? (
+                  <meter min={0} max={d.memory_total || 1} value={used} aria-label={`RAM used on ${d.name}`} />
+                ) : (
+                  <GpuMemoryBar device={d} workers={workers} />
+                )}
                 <span className="sub">
                   {formatBytes(used)} of {formatBytes(d.memory_total)} {d.type === 'cpu' ? 'RAM' : 'VRAM'} used
                 </span>
@@ -274,7 +293,7 @@ export function ClusterView() {
               <HiveCard
                 key={h.id}
                 hive={h}
-                workerCount={ws.length}
+                workers={ws}
                 readyCount={ws.filter((w) => w.state === 'idle' || w.state === 'busy').length}
                 now={now}
                 onRemove={(hive) => {
