@@ -10,6 +10,7 @@ import type { Logger } from '../common/log/createLogger.js';
 import type { ProcessCommand } from '../common/rbeeCommand.js';
 import type { HiveMetrics } from './HiveMetrics.js';
 import type { WorkerPlacement } from './admission/WorkerPlacement.js';
+import { childEnv } from '../common/process/childEnv.js';
 
 /** What to run: one model on one device, and how to supervise it. */
 export interface WorkerSpec {
@@ -322,7 +323,7 @@ export class ManagedWorker {
     const { command, args: fullArgs } = this.deps.launcher(args);
     return spawn(command, fullArgs, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...this.spec.placement.env, [WORKER_TOKEN_ENV]: this.deps.token },
+      env: { ...childEnv(process.env), ...this.spec.placement.env, [WORKER_TOKEN_ENV]: this.deps.token },
     });
   }
 

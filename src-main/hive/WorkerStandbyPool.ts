@@ -4,6 +4,7 @@ import { dirname, extname, resolve } from 'node:path';
 import type { Device } from '../../src-shared/cluster/WorkerInfo.js';
 import type { Logger } from '../common/log/createLogger.js';
 import { rbeeCommand, type ProcessCommand } from '../common/rbeeCommand.js';
+import { childEnv } from '../common/process/childEnv.js';
 
 /**
  * How to start a standby (`src-main/cli/workerStandby.ts`): the same interpreter and loader flags as
@@ -80,7 +81,7 @@ export class WorkerStandbyPool {
     // A standby that keeps dying (broken install) must not become a fork bomb: stop after 3 in a row.
     if (this.failures >= 3) return;
     const { command, args } = this.command();
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    const env: NodeJS.ProcessEnv = childEnv(process.env);
     if (this.prewarm) env.RBEE_STANDBY_PREWARM = this.prewarm;
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
     let tail = '';

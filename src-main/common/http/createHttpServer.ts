@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
 import { ApiError, type ErrorCode } from '../../../src-shared/api/ApiError.js';
 import type { Logger } from '../log/createLogger.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './requestId.js';
@@ -33,6 +34,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Slow-loris limits: a request (headers and body) must arrive within 30 s; an idle keep-alive
+    // socket closes after 5 s; a socket silent for longer than the longest deadline (10 min) closes.
+    // Streams are not affected: event streams ping every 15 s, inference streams carry tokens.
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    connectionTimeout: 11 * 60_000,
+    // Long enough that an over-long id reaches the routes' own validation (a 400 in our envelope)
+    // instead of Fastify's bare 414.
+    maxParamLength: 512,
   });
 
   app.addHook('onSend', async (request, reply) => {
@@ -47,6 +57,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     const fastifyCode = (error as FastifyError).code;
     const known = fastifyCode ? FASTIFY_ERRORS[fastifyCode] : undefined;
     if (known) return reply.code(known.status).send({ error: { code: known.code, message: known.message } });
+    if (error instanceof ZodError) {
+      // A schema check that was not caught where it ran (a path parameter, a query): still the caller's error.
+      return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: error.issues[0]?.message ?? 'Invalid request' } });
+    }
     if (error instanceof SyntaxError || fastifyCode === 'FST_ERR_CTP_INVALID_JSON_BODY') {
       return reply.code(400).send({ error: { code: 'INVALID_JSON', message: 'Malformed JSON body' } });
     }

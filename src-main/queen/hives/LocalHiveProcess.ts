@@ -6,6 +6,7 @@ import { resolveRestartPolicy, type RestartPolicyConfig } from '../../../src-sha
 import type { Logger } from '../../common/log/createLogger.js';
 import { rbeeCommand } from '../../common/rbeeCommand.js';
 import { ChildSupervisor, type ChildStatus } from '../../common/supervision/ChildSupervisor.js';
+import { childEnv } from '../../common/process/childEnv.js';
 
 export interface LocalHiveProcessOptions {
   id: string;
@@ -94,7 +95,7 @@ export class LocalHiveProcess {
     if (options.threads) args.push('--threads', String(options.threads));
     const launch = rbeeCommand('hive', args);
     const child = spawn(launch.command, launch.args, {
-      env: { ...process.env, ...launch.env, ...options.env, RBEE_HIVE_TOKEN: this.token },
+      env: { ...childEnv(process.env, ['HF_TOKEN']), ...launch.env, ...options.env, RBEE_HIVE_TOKEN: this.token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

@@ -16,13 +16,29 @@ import { parseBody } from '../../common/http/parseBody.js';
 import { startSse } from '../../common/http/sse.js';
 import type { QueenControl } from '../control/QueenControl.js';
 
+
+/** Event-stream subscribers one queen serves at once; more get 503 (each holds a socket and a buffer). */
+export const MAX_EVENT_SUBSCRIBERS = 64;
+
+/** A path parameter checked like a body field: a malformed one is a 400, never a 500. */
+function pathId(value: string, what: string): string {
+  const parsed = IdSchema.safeParse(value);
+  if (!parsed.success) throw new ApiError(400, 'INVALID_REQUEST', `${what}: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
+  return parsed.data;
+}
+
 /** The control API behind the dashboard and the CLI: the HTTP face of `QueenControl`. */
 export function registerControlRoutes(app: FastifyInstance, control: QueenControl): void {
   const as = (actor: string): QueenControl => control.as(actor);
 
   app.get(ControlRoutes.snapshot, async () => control.getSnapshot());
 
+  let subscribers = 0;
   app.get(ControlRoutes.events, (request, reply) => {
+    if (subscribers >= MAX_EVENT_SUBSCRIBERS) {
+      throw new ApiError(503, 'TOO_MANY_SUBSCRIBERS', `At most ${MAX_EVENT_SUBSCRIBERS} event-stream subscribers at once`, undefined, { 'retry-after': '5' });
+    }
+    subscribers += 1;
     reply.hijack();
     const res = reply.raw;
     startSse(res);
@@ -39,6 +55,7 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
     const heartbeat = setInterval(() => !res.destroyed && res.write(': ping\n\n'), 15_000);
     heartbeat.unref();
     res.once('close', () => {
+      subscribers -= 1;
       clearInterval(heartbeat);
       unsubscribe();
     });
@@ -52,8 +69,8 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
   app.post<{ Params: { hive: string; worker: string; action: string } }>('/v1/control/hives/:hive/workers/:worker/:action', async (request, reply) => {
     const { hive, worker, action } = request.params;
     if (!(WORKER_ACTIONS as readonly string[]).includes(action)) throw new ApiError(404, 'NOT_FOUND', `Unknown worker action '${action}'`);
-    IdSchema.parse(hive);
-    IdSchema.parse(worker);
+    pathId(hive, 'hive id');
+    pathId(worker, 'worker id');
     const c = as(request.actor);
     if (action === 'stop') await c.stopWorker(hive, worker);
     else if (action === 'start') await c.startWorker(hive, worker);
@@ -75,7 +92,7 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
     return reply.code(result.status === 'added' ? 201 : 200).send(result);
   });
   app.delete<{ Params: { hive: string }; Querystring: { stop?: string } }>('/v1/control/hives/:hive', async (request, reply) => {
-    IdSchema.parse(request.params.hive);
+    pathId(request.params.hive, 'hive id');
     await as(request.actor).removeHive(request.params.hive, { stop: request.query.stop === 'true' });
     return reply.code(204).send();
   });
