@@ -11,8 +11,9 @@ export const HOSTILE_MODELS = ['invalid-json', 'status-500', 'wrong-type', 'endl
 const chunk = (content: string): string =>
   `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 
-export async function startHostileEngine(): Promise<{ url: string; closedEarly: string[]; close(): Promise<void> }> {
+export async function startHostileEngine(): Promise<{ url: string; closedEarly: string[]; deadlines: Map<string, string | undefined>; close(): Promise<void> }> {
   const closedEarly: string[] = [];
+  const deadlines = new Map<string, string | undefined>();
   const server = http.createServer((req, res) => {
     if (req.url === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -23,6 +24,8 @@ export async function startHostileEngine(): Promise<{ url: string; closedEarly: 
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
       const model = (JSON.parse(raw) as { model: string }).model;
+      const remaining = req.headers['x-deadline-remaining-ms'];
+      deadlines.set(model, Array.isArray(remaining) ? remaining[0] : remaining);
       res.on('close', () => {
         if (!res.writableFinished) closedEarly.push(model);
       });
@@ -77,6 +80,7 @@ export async function startHostileEngine(): Promise<{ url: string; closedEarly: 
   return {
     url: `http://127.0.0.1:${port}/v1`,
     closedEarly,
+    deadlines,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

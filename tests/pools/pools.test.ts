@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenFingerprint } from '../../src-main/auth/tokenFingerprint.js';
+import { startRbee } from '../helpers/childProcess.js';
 import { HOSTILE_MODELS, startHostileEngine } from './hostileEngine.js';
 import { FrontQueen, UPSTREAM_MODEL, until, UpstreamQueen } from './poolHarness.js';
 
@@ -114,12 +115,89 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(endlessText).toContain('"code":"deadline_exceeded"');
     expect(endlessText.trimEnd().endsWith('data: [DONE]')).toBe(true);
     await until(async () => hostile.closedEarly, (c) => c.includes('endless'), 5_000, 'engine saw the disconnect');
+    // The deadline travelled on as X-Deadline-Remaining-Ms, never extended.
+    const forwarded = Number(hostile.deadlines.get('endless'));
+    expect(forwarded).toBeGreaterThan(0);
+    expect(forwarded).toBeLessThanOrEqual(700);
 
     // Still serving: the good model of the same pool, the upstream pool, and health.
     expect((await front.chat('bad/fine')).status).toBe(200);
     expect((await front.chat(`up/${UPSTREAM_MODEL}`)).status).toBe(200);
     expect((await fetch(`${front.url}/health`)).status).toBe(200);
   });
+
+  it('a slow upstream (its worker SIGSTOPped): the client gets 504 at its deadline and the upstream sees the request end', async () => {
+    const workerPid = (await upstream.snapshot()).workers.find((w) => w.state === 'idle' || w.state === 'busy')?.pid;
+    expect(workerPid).toBeTypeOf('number');
+    process.kill(workerPid!, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const res = await front.chat(`up/${UPSTREAM_MODEL}`, {}, { 'x-deadline-remaining-ms': '1500' });
+      const elapsed = Date.now() - started;
+      expect(res.status).toBe(504);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('deadline_exceeded');
+      expect(elapsed).toBeGreaterThanOrEqual(1_300);
+      expect(elapsed).toBeLessThan(6_000);
+      // A deadline is the client's limit, not the pool's failure.
+      expect((await front.pool('up'))?.breaker.state).toBe('closed');
+    } finally {
+      // The upstream hive may already have killed its stalled worker (failed health checks): then there is nothing to continue.
+      try {
+        process.kill(workerPid!, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+  }, 60_000);
+
+  it('upstream SIGKILLed: the breaker opens after the configured failures, clients get a fast 503 with Retry-After; upstream back: half-open trial, closed', async () => {
+    const pid = upstream.proc!.pid;
+    process.kill(pid, 'SIGKILL');
+    await upstream.proc!.exited;
+    const open = await until(() => front.pool('up'), (p) => p?.breaker.state === 'open', 15_000, 'breaker open');
+    expect(open!.health).toBe('unreachable');
+    const started = Date.now();
+    const refused = await front.chat(`up/${UPSTREAM_MODEL}`);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('model_unavailable');
+
+    await upstream.start(); // the same port and data dir
+    await until(() => front.pool('up'), (p) => p?.breaker.state === 'closed' && p.health === 'online', 60_000, 'breaker closed again');
+    expect((await front.chat(`up/${UPSTREAM_MODEL}`)).status).toBe(200);
+    const audit = allText(join(front.dataDir, 'audit'));
+    for (const event of ['breaker_opened', 'breaker_half_open', 'breaker_closed', 'pool_state_changed']) expect(audit, event).toContain(event);
+  }, 240_000);
+
+  it('rbee pools add|list|test|reset|remove drive the same API (--url is the queen)', async () => {
+    const keyFile = join(front.dataDir, 'cli-pool.key');
+    writeFileSync(keyFile, `${upstream.token}\n`, { mode: 0o600 });
+    const tokenFile = join(front.dataDir, 'front-token');
+    writeFileSync(tokenFile, front.token, { mode: 0o600 });
+    const cli = async (...args: string[]): Promise<{ code: number | null; output: string }> => {
+      const proc = startRbee('pools', [...args, '--url', front.url, '--token-file', tokenFile]);
+      const exit = await proc.exited;
+      return { code: exit.code, output: proc.output() };
+    };
+    const added = await cli('add', 'cli', '--base-url', `${upstream.url}/v1`, '--api-key-file', keyFile, '--models', `chat=${UPSTREAM_MODEL}`, '--max-concurrent', '2');
+    expect(added.code, added.output).toBe(0);
+    expect(added.output).toContain(tokenFingerprint(upstream.token));
+    const listed = await cli('ls');
+    expect(listed.output).toMatch(/cli\s+http:\/\/127\.0\.0\.1:\d+\/v1/);
+    expect(listed.output).toContain(`chat=${UPSTREAM_MODEL}`);
+    const tested = await cli('test', 'cli');
+    expect(tested.code, tested.output).toBe(0);
+    expect(tested.output).toContain('ok in');
+    // The alias routes: cli/chat is the upstream's tiny.gguf.
+    expect((await front.chat('cli/chat')).status).toBe(200);
+    expect((await cli('reset', 'cli')).code).toBe(0);
+    expect((await cli('rm', 'cli')).code).toBe(0);
+    expect(await front.pool('cli')).toBeUndefined();
+    const usage = await cli('add', 'nourl');
+    expect(usage.code).toBe(2);
+    expect(usage.output).toContain('--base-url is required');
+  }, 120_000);
 
   it('the upstream key appears nowhere in logs, audit, metrics, snapshot or the pool list', async () => {
     const metrics = await (await fetch(`${front.url}/metrics`, { headers: front.auth })).text();
