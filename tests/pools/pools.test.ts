@@ -126,7 +126,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect((await fetch(`${front.url}/health`)).status).toBe(200);
   });
 
-  it('a slow upstream (its worker SIGSTOPped): the client gets 504 at its deadline and the upstream sees the request end', async () => {
+  it('a slow upstream (its worker SIGSTOPped): the client gets 504 at its deadline, which does not count against the pool', async () => {
     const workerPid = (await upstream.snapshot()).workers.find((w) => w.state === 'idle' || w.state === 'busy')?.pid;
     expect(workerPid).toBeTypeOf('number');
     process.kill(workerPid!, 'SIGSTOP');
