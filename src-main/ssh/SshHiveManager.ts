@@ -9,7 +9,7 @@ import type { ErrorCode } from '../../src-shared/api/ApiError.js';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { resolveRestartPolicy } from '../../src-shared/policy/RestartPolicyConfig.js';
-import { RestartTracker } from '../../src-shared/policy/RestartTracker.js';
+import { ChildSupervisor } from '../common/supervision/ChildSupervisor.js';
 import type { RemoteHiveHost, RemoteHiveManager, RemoteHiveManagerFactory } from '../queen/hives/RemoteHiveManager.js';
 import { addRemoteHive } from './addRemoteHive.js';
 import type { RuntimeDepsMode } from './deployBundle.js';
@@ -51,7 +51,7 @@ export interface SshHiveManagerOptions {
   resolve?: { sshConfigPath?: string; agentSocket?: string | null };
   /**
    * The queen supervises its remote hive daemons with the same restart policy as the local one
-   * (src-shared RestartTracker: backoff, max consecutive restarts, breaker): a hive that is down
+   * (the shared ChildSupervisor over RestartTracker: backoff, start limit, breaker): a hive that is down
    * while SSH is up (crashed, or gone after the machine rebooted) is started again. Defaults to the
    * default restart policy.
    */
@@ -98,7 +98,8 @@ export class SshHiveManager implements RemoteHiveManager {
   private readonly recordsFile: string;
   private readonly audit: AuditSink;
   private readonly reviving = new Set<string>();
-  private readonly trackers = new Map<string, RestartTracker>();
+  /** One supervisor per remote hive (the shared core: backoff, start limit, breaker, half-open trial). */
+  private readonly supervisors = new Map<string, ChildSupervisor>();
   private readonly tokens = new Map<string, string>();
   private readonly offView: () => void;
 
@@ -194,6 +195,8 @@ export class SshHiveManager implements RemoteHiveManager {
     const known = this.records().some((r) => r.id === hiveId);
     if (!hive && !known) throw new ApiError(404, 'HIVE_NOT_FOUND', `No remote hive '${hiveId}'`);
     this.hives.delete(hiveId);
+    this.supervisors.get(hiveId)?.stop();
+    this.supervisors.delete(hiveId);
     await this.queen.hives.unlink(hiveId);
     if (hive) {
       if (options.stop && hive.connection.state === 'connected') await hive.stop().catch(() => false);
@@ -278,6 +281,8 @@ export class SshHiveManager implements RemoteHiveManager {
     this.offView();
     const all = [...this.hives.values()];
     this.hives.clear();
+    for (const supervisor of this.supervisors.values()) supervisor.stop();
+    this.supervisors.clear();
     await Promise.all(
       all.map(async (hive) => {
         if (options.stopRemote && hive.connection.state === 'connected') await hive.stop().catch(() => false);
@@ -326,67 +331,67 @@ export class SshHiveManager implements RemoteHiveManager {
   }
 
   /**
-   * A remote hive whose process is gone (SSH up) is a failure for its RestartTracker: restart after
-   * the policy's backoff, or give up (`failed`) / wait for the breaker, as the policy decides.
+   * A remote hive whose process is gone (SSH up) is a failure for its supervisor: restart after the
+   * policy's backoff, give up (`failed`), or wait for the breaker's half-open trial, as the policy
+   * decides; attempts come back after the stability window.
    */
   private async revive(hive: RemoteHive): Promise<void> {
     if (this.reviving.has(hive.id)) return;
     this.reviving.add(hive.id);
-    const current = (): boolean => this.hives.get(hive.id) === hive && hive.connection.state === 'connected';
     try {
-      for (;;) {
-        if (!current()) return;
-        if (await hive.isRunning().catch(() => true)) return; // alive: a link problem, HiveLink retries
-        const tracker = this.tracker(hive.id);
-        const { decision } = tracker.recordFailure();
-        if (decision.kind !== 'restart') {
-          const message =
-            decision.kind === 'give_up'
-              ? `the remote hive is gone and ${decision.attempts} restart attempts are used up; start it again by removing and re-adding it`
-              : `the remote hive is gone; circuit breaker open until ${new Date(decision.until).toISOString()}`;
-          if (this.queen.view.hive(hive.id)) this.queen.view.patchHive(hive.id, { state: 'failed', message });
-          return;
-        }
-        this.queen.view.patchHive(hive.id, {
-          message: `remote hive process gone; restart ${decision.attempt} in ${decision.delay_ms} ms`,
-        });
-        await new Promise((r) => setTimeout(r, decision.delay_ms));
-        if (!current()) return;
-        try {
-          tracker.recordStarted();
-          const { pid } = await hive.start();
-          tracker.recordHealthy();
-          if (!current()) return; // removed while it was starting
-          const restarts = (this.queen.view.hive(hive.id)?.restart_count ?? 0) + 1;
-          this.queen.view.patchHive(hive.id, { restart_count: restarts });
-          this.queen.logger.warn({ hive: hive.id, pid, restarts }, 'remote hive restarted');
-          this.queen.hives.link(
-            { id: hive.id, baseUrl: hive.baseUrl, token: this.tokens.get(hive.id), agent: hive.agent },
-            'remote',
-            targetAddress(hive.target),
-          );
-          return;
-        } catch (error) {
-          this.queen.logger.error({ hive: hive.id, err: error }, 'remote hive restart failed');
-        }
-      }
+      if (!this.isCurrent(hive)) return;
+      // Already restarting, waiting for its backoff or breaker, or given up: the supervisor has it.
+      if (this.supervisors.get(hive.id) && this.supervisors.get(hive.id)?.status().state !== 'running') return;
+      if (await hive.isRunning().catch(() => true)) return; // alive: a link problem, HiveLink retries
+      if (!this.isCurrent(hive)) return;
+      this.supervisor(hive).exited('the remote hive process is gone');
     } finally {
       this.reviving.delete(hive.id);
     }
   }
 
-  private tracker(id: string): RestartTracker {
-    let tracker = this.trackers.get(id);
-    if (!tracker) {
-      tracker = new RestartTracker(resolveRestartPolicy(this.options.hivePolicy ?? {}), {
-        clock: Date,
-        random: Math.random,
-      });
-      tracker.recordStarted();
-      tracker.recordHealthy();
-      this.trackers.set(id, tracker);
-    }
-    return tracker;
+  private isCurrent(hive: RemoteHive): boolean {
+    return this.hives.get(hive.id) === hive && hive.connection.state === 'connected';
+  }
+
+  /** The hive's supervisor; created on first use around the instance that is running now. */
+  private supervisor(hive: RemoteHive): ChildSupervisor {
+    let supervisor = this.supervisors.get(hive.id);
+    if (supervisor) return supervisor;
+    supervisor = new ChildSupervisor(
+      {
+        id: hive.id,
+        start: async () => {
+          if (!this.isCurrent(hive)) throw new Error('the SSH connection is down');
+          const { pid } = await hive.start();
+          if (!this.isCurrent(hive)) return; // removed while it was starting
+          const restarts = (this.queen.view.hive(hive.id)?.restart_count ?? 0) + 1;
+          this.queen.view.patchHive(hive.id, { restart_count: restarts });
+          this.queen.logger.warn({ hive: hive.id, pid, restarts }, 'remote hive restarted');
+          this.queen.hives.link({ id: hive.id, baseUrl: hive.baseUrl, token: this.tokens.get(hive.id), agent: hive.agent }, 'remote', targetAddress(hive.target));
+        },
+      },
+      {
+        policy: resolveRestartPolicy(this.options.hivePolicy ?? {}),
+        onFailure: ({ reason, decision }) => {
+          if (!this.queen.view.hive(hive.id)) return;
+          if (decision.kind === 'restart') {
+            this.queen.view.patchHive(hive.id, { message: `${reason}; restart ${decision.attempt} in ${decision.delay_ms} ms` });
+            return;
+          }
+          const message =
+            decision.kind === 'give_up'
+              ? `${reason}; ${decision.attempts} restart attempts are used up; start it again by removing and re-adding it`
+              : `${reason}; circuit breaker open until ${new Date(decision.until).toISOString()} (then one trial start)`;
+          this.queen.logger.error({ hive: hive.id, reason }, 'remote hive supervision');
+          this.queen.view.patchHive(hive.id, { state: 'failed', message });
+        },
+        onTransition: (transition) => this.queen.logger.info({ hive: hive.id, transition: transition.type }, 'remote hive supervision'),
+      },
+    );
+    supervisor.adopt();
+    this.supervisors.set(hive.id, supervisor);
+    return supervisor;
   }
 
   private newId(name: string): string {

@@ -42,7 +42,7 @@ beforeAll(async () => {
     },
   });
   unsubscribe = q.queen.control.subscribe((event) => events.push(event));
-});
+}, 120_000);
 afterAll(async () => {
   unsubscribe();
   await q?.close();

@@ -72,7 +72,8 @@ export async function startTestQueen(
       waiters.add(check);
     });
   };
-  await waitFor((s) => s.hives.some((h) => h.id === 'local' && h.state === 'online') && s.models.length > 0);
+  // Generous: on a loaded machine the hive's start (bundle, llama binding) can take tens of seconds.
+  await waitFor((s) => s.hives.some((h) => h.id === 'local' && h.state === 'online') && s.models.length > 0, 90_000);
   const ready = (w: WorkerInfo): boolean => w.state === 'idle' || w.state === 'busy';
   return {
     queen,

@@ -98,6 +98,23 @@ export class ChildSupervisor {
     return { ok: true };
   }
 
+  /**
+   * An instance is already running (started elsewhere, e.g. a remote hive found alive after a queen
+   * restart): supervise it from here without starting one.
+   */
+  adopt(): void {
+    this.run++;
+    this.clearTimers();
+    this.heldByBreaker = false;
+    this.nextRestartAt = null;
+    this.launched = Math.max(this.launched, 1);
+    this.tracker.recordStarted();
+    this.tracker.recordHealthy();
+    this.state = 'running';
+    this.armPolicyTimer();
+    this.changed();
+  }
+
   /** The running (or starting) instance died: a failure for the policy. */
   exited(reason: string): void {
     if (this.state !== 'running' && this.state !== 'starting') return;
