@@ -12,8 +12,11 @@ import type { HiveMetrics } from './HiveMetrics.js';
 import type { WorkerPlacement } from './admission/WorkerPlacement.js';
 import { childEnv } from '../common/process/childEnv.js';
 
-/** What to run: one model on one device, and how to supervise it. */
-export interface WorkerSpec {
+/**
+ * What the hive launches: one model on one device, and how to supervise it. (The queen's declared
+ * `WorkerSpec`, desired state, is a different thing; this is the hive's internal launch description.)
+ */
+export interface WorkerLaunchSpec {
   id: string;
   /** Catalog name (the `model` callers use). */
   model: string;
@@ -40,7 +43,7 @@ export interface WorkerSpec {
 }
 
 /** The worker's command-line arguments for a spec (the token travels in the environment). */
-export function workerArgs(spec: WorkerSpec): string[] {
+export function workerArgs(spec: WorkerLaunchSpec): string[] {
   return [
     '--model', spec.modelPath,
     '--model-name', spec.model,
@@ -138,7 +141,7 @@ export class ManagedWorker {
   private disposed = false;
 
   constructor(
-    private spec: WorkerSpec,
+    private spec: WorkerLaunchSpec,
     private readonly deps: ManagedWorkerDeps,
   ) {
     this.slotsTotal = spec.slots;
@@ -149,7 +152,7 @@ export class ManagedWorker {
     return this.spec.id;
   }
 
-  get workerSpec(): Readonly<WorkerSpec> {
+  get launchSpec(): Readonly<WorkerLaunchSpec> {
     return this.spec;
   }
 

@@ -174,7 +174,7 @@ export class WorkerSupervisor {
       },
     );
     this.workers.set(id, worker);
-    this.options.standby?.prewarmFor(device, worker.workerSpec.threads);
+    this.options.standby?.prewarmFor(device, worker.launchSpec.threads);
     worker.startInitial();
     return worker.info();
   }
@@ -185,7 +185,7 @@ export class WorkerSupervisor {
    */
   updatePolicy(patch: unknown): RestartPolicyConfig {
     const next = resolveRestartPolicy(patch, this.options.policy);
-    const perWorker = [...this.workers.values()].map((w) => [w, resolveRestartPolicy(w.workerSpec.policyOverride ?? {}, next)] as const);
+    const perWorker = [...this.workers.values()].map((w) => [w, resolveRestartPolicy(w.launchSpec.policyOverride ?? {}, next)] as const);
     this.options.policy = next;
     for (const [worker, policy] of perWorker) worker.updatePolicy(policy);
     return next;

@@ -6,7 +6,7 @@ import { DeviceMemoryMonitor } from '../../../src-main/hive/admission/DeviceMemo
 import { DeviceReservations, RAM } from '../../../src-main/hive/admission/DeviceReservations.js';
 import { parseNvidiaSmi } from '../../../src-main/hive/admission/nvidiaSmi.js';
 import { UNPLACED } from '../../../src-main/hive/admission/WorkerPlacement.js';
-import { workerArgs, type WorkerSpec } from '../../../src-main/hive/ManagedWorker.js';
+import { workerArgs, type WorkerLaunchSpec } from '../../../src-main/hive/ManagedWorker.js';
 import { resolveGpuLayersOption } from '../../../src-main/worker/ModelRuntime.js';
 import { DeviceSchema, GpuLayersSchema, parseDevice, parseGpuLayers, pinnedGpuIndex } from '../../../src-shared/worker/gpuOptions.js';
 import type { DeviceInfo } from '../../../src-shared/cluster/HiveInfo.js';
@@ -123,9 +123,9 @@ describe('DeviceMemoryMonitor', () => {
 });
 
 describe('worker argv', () => {
-  const spec: WorkerSpec = {
+  const spec: WorkerLaunchSpec = {
     id: 'w1', model: 'm.gguf', modelPath: '/m/m.gguf', device: 'gpu1', slots: 2, threads: 1, ctx: 512,
-    policy: {} as WorkerSpec['policy'], policyOverride: {}, idleTtlMs: null, gpuLayers: 12, placement: UNPLACED,
+    policy: {} as WorkerLaunchSpec['policy'], policyOverride: {}, idleTtlMs: null, gpuLayers: 12, placement: UNPLACED,
   };
   it('carries the GPU options, and only those that were set', () => {
     expect(workerArgs(spec).join(' ')).toBe('--model /m/m.gguf --model-name m.gguf --port 0 --host 127.0.0.1 --id w1 --slots 2 --threads 1 --ctx 512 --device gpu1 --gpu-layers 12');
