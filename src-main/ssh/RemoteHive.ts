@@ -69,7 +69,7 @@ export interface RemoteHiveOptions {
   deps?: RuntimeDepsMode;
   /**
    * argv of the remote hive; must contain `ctx.dir` (pid checks look for it, against pid reuse).
-   * Defaults to `node --import tsx/esm src-main/cli/main.ts hive --port … --host 127.0.0.1 --models-dir … --id …`. */
+   * Defaults to `node <dir>/out/main/cli.js hive --port … --host 127.0.0.1 --models-dir … --id …`. */
   command?: (ctx: RemoteHiveLaunchContext) => string[];
   /** Extra arguments for the default hive command (e.g. `['--gpu', 'off', '--threads', '1']`). */
   hiveArgs?: string[];
@@ -456,9 +456,8 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
 export function defaultHiveCommand(ctx: RemoteHiveLaunchContext): string[] {
   return [
     ctx.node,
-    '--import',
-    'tsx/esm',
-    posix.join(ctx.dir, 'src-main', 'cli', 'main.ts'),
+    // The built bundle the deploy uploaded (hiveBundleManifest): no TypeScript loader on the remote.
+    posix.join(ctx.dir, 'out', 'main', 'cli.js'),
     'hive',
     '--port',
     String(ctx.port),

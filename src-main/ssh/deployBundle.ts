@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, posix, relative, sep } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { hiveBundleManifest, remotePackageJson } from './hiveBundleManifest.js';
 import type { SFTPWrapper } from 'ssh2';
 import { PROJECT_ROOT } from '../common/rbeeCommand.js';
 import { SshError } from './errors.js';
@@ -12,44 +13,29 @@ import { validateRemotePath } from './SshTarget.js';
 export interface BundleFile {
   /** POSIX path relative to the bundle root. */
   path: string;
+  /** Where the bytes come from: a local file, or `content` for a generated one. */
   localPath: string;
+  /** A generated file's bytes (the remote package.json); uploaded instead of `localPath`. */
+  content?: Buffer;
   size: number;
   sha256: string;
 }
 
 /**
- * The hive bundle: what a remote machine needs to run `rbee hive` from sources (the programs run
- * through tsx, DESIGN/BUILD-FACTS): package.json + lockfile, src-shared/ and src-main/ without the
- * Electron folder, bin/. Runtime dependencies travel separately (see `RuntimeDepsMode`).
+ * The hive bundle: the built CLI bundle a remote hive runs (see hiveBundleManifest: the entries and
+ * every chunk they can load, no TypeScript, no loader) and a generated package.json naming exactly
+ * the packages those files import, at the versions installed here. Runtime dependencies travel
+ * separately (see `RuntimeDepsMode`).
  */
 export function hiveBundleFiles(projectRoot: string = PROJECT_ROOT): BundleFile[] {
-  const out: BundleFile[] = [];
-  const add = (abs: string): void => {
-    const data = readFileSync(abs);
-    out.push({
-      path: relative(projectRoot, abs).split(sep).join('/'),
-      localPath: abs,
-      size: data.length,
-      sha256: createHash('sha256').update(data).digest('hex'),
-    });
-  };
-  const walk = (dir: string, keep: (rel: string) => boolean): void => {
-    if (!existsSync(dir)) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const abs = join(dir, entry.name);
-      const rel = relative(projectRoot, abs).split(sep).join('/');
-      if (entry.isDirectory()) walk(abs, keep);
-      else if (entry.isFile() && keep(rel)) add(abs);
-    }
-  };
-  for (const f of ['package.json', 'package-lock.json'])
-    if (existsSync(join(projectRoot, f))) add(join(projectRoot, f));
-  walk(join(projectRoot, 'src-shared'), (rel) => /\.(ts|json)$/.test(rel));
-  walk(
-    join(projectRoot, 'src-main'),
-    (rel) => /\.(ts|json)$/.test(rel) && !rel.startsWith('src-main/electron/'),
-  );
-  walk(join(projectRoot, 'bin'), () => true);
+  const manifest = hiveBundleManifest(projectRoot);
+  const digestOf = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+  const out: BundleFile[] = manifest.files.map(({ path, localPath }) => {
+    const data = readFileSync(localPath);
+    return { path, localPath, size: data.length, sha256: digestOf(data) };
+  });
+  const pkg = Buffer.from(remotePackageJson(bundleVersion(projectRoot), manifest.dependencies));
+  out.push({ path: 'package.json', localPath: join(projectRoot, 'package.json'), content: pkg, size: pkg.length, sha256: digestOf(pkg) });
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
@@ -67,12 +53,12 @@ export function bundleDigest(files: readonly BundleFile[]): string {
 }
 
 /**
- * How the hive's runtime dependencies (node-llama-cpp with its prebuilt binaries, fastify, tsx, …)
+ * How the hive's runtime dependencies (node-llama-cpp with its prebuilt binaries, fastify, zod, …)
  * reach the remote:
- * - `registry`: `npm ci --omit=dev --omit=optional` in the version folder, then only the
- *   node-llama-cpp prebuilt packages for the remote's platform (+ CUDA when it has NVIDIA GPUs) at
- *   the exact pinned version. Needs the remote to reach the registry. Not exercised by the tests
- *   here (no network on the build machines).
+ * - `registry`: `npm install --omit=dev --omit=optional` of the generated package.json in the
+ *   version folder, together with only the node-llama-cpp prebuilt packages for the remote's platform (+ CUDA when it has NVIDIA GPUs) at
+ *   the exact pinned version. Needs the remote to reach the registry (tests/ssh/registryInstall.test.ts
+ *   installs this way for real, as a separate local user behind a real sshd).
  * - `upload`: offline labs. The dependency closure is taken from THIS machine's node_modules, only
  *   the node-llama-cpp platform packages named in `platformPackages`, packed as a tar.gz, uploaded
  *   by SFTP and unpacked. Works when this machine's packages fit the remote's platform (pure JS
@@ -117,6 +103,8 @@ export interface DeployResult {
   skipped: number;
   bytesUploaded: number;
   deps: 'installed' | 'skipped' | 'linked' | 'none';
+  /** Size of the installed runtime dependencies (`du` of node_modules), when installed by the deploy. */
+  depsBytes: number | null;
 }
 
 const UPLOAD_CONCURRENCY = 8;
@@ -170,7 +158,8 @@ export async function deployBundle(connection: SshConnection, options: DeployOpt
     for (let f = queue.shift(); f; f = queue.shift()) {
       options.signal?.throwIfAborted();
       const target = posix.join(dir, f.path);
-      await putFile(sftp, f.localPath, `${target}.rbee-part`, statSync(f.localPath).mode & 0o755);
+      if (f.content) await writeRemoteFile(sftp, `${target}.rbee-part`, f.content, 0o644);
+      else await putFile(sftp, f.localPath, `${target}.rbee-part`, statSync(f.localPath).mode & 0o755);
       await renameOver(sftp, `${target}.rbee-part`, target);
       bytesDone += f.size;
       filesDone += 1;
@@ -194,6 +183,7 @@ export async function deployBundle(connection: SshConnection, options: DeployOpt
     options.signal,
   );
 
+  const depsBytes = deps === 'installed' || deps === 'skipped' ? await remoteDiskUsage(connection, posix.join(dir, 'node_modules'), options.signal) : null;
   const digest = bundleDigest(files);
   await writeRemoteFile(sftp, posix.join(dir, '.rbee-complete'), `${digest}\n`, 0o644);
   progress({ phase: 'done', filesDone, bytesDone });
@@ -204,7 +194,15 @@ export async function deployBundle(connection: SshConnection, options: DeployOpt
     skipped: files.length - todo.length,
     bytesUploaded: bytesDone,
     deps,
+    depsBytes,
   };
+}
+
+/** `du` of a remote folder in bytes (null when it cannot be read): the installed size an operator pays. */
+async function remoteDiskUsage(connection: SshConnection, path: string, signal?: AbortSignal): Promise<number | null> {
+  const run = await connection.exec(shScript(`du -sk ${shQuote(path)} 2>/dev/null | cut -f1`), { signal });
+  const kib = Number(run.stdout.trim());
+  return run.code === 0 && Number.isFinite(kib) && kib > 0 ? kib * 1024 : null;
 }
 
 async function installDeps(
@@ -233,16 +231,15 @@ async function installDeps(
       const npm = posix.join(posix.dirname(node), 'npm');
       const registry = mode.registry ? ['--registry', mode.registry] : [];
       const platform = mode.platformPackages ?? [];
+      // One npm run: the generated package.json pins exactly what the bundle imports (no lockfile
+      // travels: the desktop app's names its devDependencies and every platform's binaries), plus the
+      // node-llama-cpp platform packages this remote needs (optional dependencies are omitted, so no
+      // other platform's binaries come along).
       const lines = [
         `cd ${shQuote(dir)}`,
         `PATH=${shQuote(posix.dirname(node))}:$PATH; export PATH`,
-        `${shCommand([node.includes('/') ? npm : 'npm', 'ci', '--omit=dev', '--omit=optional', '--no-audit', '--no-fund', ...registry])} >.rbee-npm.log 2>&1 || { tail -n 30 .rbee-npm.log >&2; exit 1; }`,
+        `${shCommand([node.includes('/') ? npm : 'npm', 'install', '--no-save', '--omit=dev', '--omit=optional', '--no-package-lock', '--no-audit', '--no-fund', ...registry, ...platform])} >.rbee-npm.log 2>&1 || { tail -n 30 .rbee-npm.log >&2; exit 1; }`,
       ];
-      if (platform.length > 0) {
-        lines.push(
-          `${shCommand([node.includes('/') ? npm : 'npm', 'install', '--no-save', '--no-audit', '--no-fund', ...registry, ...platform])} >>.rbee-npm.log 2>&1 || { tail -n 30 .rbee-npm.log >&2; exit 1; }`,
-        );
-      }
       const run = await connection.exec(shScript(lines.join('\n')), { timeoutMs: 600_000, signal });
       if (run.code !== 0) throw remoteFailure('installing dependencies from the registry', run.stderr);
       return 'installed';
@@ -278,15 +275,9 @@ async function installDeps(
   }
 }
 
-/** Renderer-only dependencies a hive never loads. */
-const UI_ONLY_PACKAGES = new Set(['react', 'react-dom', 'zustand', '@fastify/static']);
-
-/** The runtime dependencies a remote hive needs: package.json's `dependencies` minus UI-only ones. */
+/** The runtime dependencies a remote hive needs: exactly the packages the built bundle imports. */
 export function hiveRuntimePackages(projectRoot: string = PROJECT_ROOT): string[] {
-  const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
-    dependencies?: Record<string, string>;
-  };
-  return Object.keys(pkg.dependencies ?? {}).filter((name) => !UI_ONLY_PACKAGES.has(name));
+  return Object.keys(hiveBundleManifest(projectRoot).dependencies);
 }
 
 /**

@@ -240,8 +240,15 @@ describe('SSH layer against a real sshd', () => {
   it('deploys the real hive bundle by SFTP into a versioned folder, skips unchanged files by checksum, reports progress', async () => {
     const dataDir = join(dir, 'deploy-data');
     const files = hiveBundleFiles();
-    expect(files.some((f) => f.path === 'src-main/ssh/RemoteHive.ts')).toBe(true);
-    expect(files.some((f) => f.path.startsWith('src-main/electron/'))).toBe(false);
+    // The built bundle, never sources: the CLI entry, the standby entry, their chunks, a package.json.
+    expect(files.some((f) => f.path === 'out/main/cli.js')).toBe(true);
+    expect(files.some((f) => f.path === 'out/main/workerStandby.js')).toBe(true);
+    expect(files.filter((f) => /\.ts$/.test(f.path) || f.path.startsWith('src-'))).toEqual([]);
+    expect(files.some((f) => f.path === 'out/main/index.js')).toBe(false);
+    const remotePkg = JSON.parse(files.find((f) => f.path === 'package.json')!.content!.toString()) as { dependencies: Record<string, string> };
+    expect(remotePkg.dependencies['node-llama-cpp']).toBe('3.21.1');
+    expect(Object.keys(remotePkg.dependencies)).not.toContain('tsx');
+    expect(Object.keys(remotePkg.dependencies)).not.toContain('react');
     const seen: DeployProgress[] = [];
     const first = await deployBundle(connection, {
       dataDir,
@@ -253,9 +260,7 @@ describe('SSH layer against a real sshd', () => {
     expect(first.dir).toBe(join(dataDir, 'hive', '0.1.0'));
     expect(first.uploaded.length).toBe(files.length);
     expect(first.deps).toBe('linked');
-    expect(readFileSync(join(first.dir, 'src-main/ssh/RemoteHive.ts'), 'utf8')).toBe(
-      readFileSync('src-main/ssh/RemoteHive.ts', 'utf8'),
-    );
+    expect(readFileSync(join(first.dir, 'out/main/cli.js'), 'utf8')).toBe(readFileSync('out/main/cli.js', 'utf8'));
     expect(readlinkSync(join(first.dir, 'node_modules'))).toBe(PROJECT_NODE_MODULES);
     const uploads = seen.filter((p) => p.phase === 'uploading');
     expect(uploads.length).toBe(files.length);
@@ -279,7 +284,7 @@ describe('SSH layer against a real sshd', () => {
       deps: { kind: 'none' },
     });
     expect(third.uploaded).toEqual(['package.json']);
-    expect(readFileSync(join(first.dir, 'package.json'), 'utf8')).toBe(readFileSync('package.json', 'utf8'));
+    expect(readFileSync(join(first.dir, 'package.json'), 'utf8')).toBe(files.find((f) => f.path === 'package.json')!.content!.toString());
     expect((await preflight(connection, { dataDir, version: '0.1.0' })).installed_version).toBe('0.1.0');
 
     // Offline mode: the dependency closure from this machine's node_modules, packed, uploaded, unpacked; skipped when unchanged.
