@@ -315,5 +315,5 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
     } finally {
       unsubscribe();
     }
-  });
+  }, 180_000); // real SFTP, sshd and processes on a 2-core machine: generous, not a performance claim
 });

@@ -306,7 +306,7 @@ describe('SSH layer against a real sshd', () => {
       deps: { kind: 'upload', packages: ['zod'] },
     });
     expect(again.deps).toBe('skipped');
-  });
+  }, 180_000); // real SFTP, sshd and processes on a 2-core machine: generous, not a performance claim
 
   it('RemoteHive: starts detached with the token over the channel, HTTP and SSE through tunnels on one connection, adopts, stops', async () => {
     const dataDir = join(dir, 'hive-data');
@@ -389,7 +389,7 @@ describe('SSH layer against a real sshd', () => {
       await hive.dispose();
       if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
     }
-  });
+  }, 180_000); // real SFTP, sshd and processes on a 2-core machine: generous, not a performance claim
 
   it('a hive that dies on start fails with its log tail', async () => {
     const hive = await RemoteHive.connect({
