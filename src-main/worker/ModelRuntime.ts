@@ -1,9 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
 import { checkGgufHeader } from '../models/gguf/checkGgufHeader.js';
 import { StopSequenceFilter } from './StopSequenceFilter.js';
+import { forcedCallSchema, toChatFunctions, toChatHistory, UnsupportedRequestError } from './chatHistory.js';
+import { GrammarCache } from './GrammarCache.js';
+import { samplingOptions, type SamplingClasses } from './sampling.js';
+import { tokenLogprob } from './tokenLogprob.js';
 import type { Device, GpuLayers, KvCacheType, OffloadInfo } from '../../src-shared/cluster/WorkerInfo.js';
-import type { ParsedInferenceRequest, StopReason } from '../../src-shared/worker/inferenceWire.js';
+import type { ParsedInferenceRequest, StopReason, TokenLogprob, ToolCallEvent } from '../../src-shared/worker/inferenceWire.js';
 
 export interface ModelRuntimeOptions {
   modelPath: string;
@@ -32,8 +37,13 @@ export interface ModelRuntimeOptions {
 }
 
 export interface GenerateCallbacks {
-  /** Called for each piece of decoded text with the index of the last token it contains. */
-  onText: (text: string, tokenIndex: number) => void;
+  /**
+   * Called for each piece of decoded text with the index of the last token it contains, and (only
+   * when the request asked for logprobs) the log probabilities of the tokens generated since the last call.
+   */
+  onText: (text: string, tokenIndex: number, logprobs?: TokenLogprob[]) => void;
+  /** A complete tool call (forced calls: after the grammar completed it). */
+  onToolCall?: (call: Omit<ToolCallEvent, 'type'>) => void;
   signal: AbortSignal;
 }
 
@@ -59,7 +69,17 @@ export interface PreparedInput {
   tokens: Token[];
   /** Stop sequences the chat template adds (e.g. a turn separator). */
   stops: string[];
+  /** Constrains the output (JSON modes, forced tool calls). */
+  grammar?: LlamaGrammar;
+  /** The output is a forced tool call: held back and sent as a `tool_call` event, not as text. */
+  forcedToolCall?: boolean;
 }
+
+export { UnsupportedRequestError };
+
+/** What preparing needs of a request (a raw prompt alone is enough). */
+export type PrepareRequest = Pick<ParsedInferenceRequest, 'prompt' | 'messages'> &
+  Partial<Pick<ParsedInferenceRequest, 'logit_bias' | 'tools' | 'tool_choice' | 'response_format'>>;
 
 /** Why a job was aborted; the worker sets one of these as the AbortSignal's reason. */
 export type AbortCause = 'cancelled' | 'deadline';
@@ -139,6 +159,9 @@ export class ModelRuntime {
   private readonly dirtySlots = new Set<Slot>();
   private readonly eogReplacement: Token;
   private readonly chatWrapper: ChatWrapper;
+  private readonly grammars: GrammarCache;
+  private readonly vocabularySize: number;
+  private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
   private disposed = false;
 
   private constructor(
@@ -154,8 +177,12 @@ export class ModelRuntime {
     readonly vramMeasuredBytes: number | null,
     slots: Slot[],
     chatWrapper: ChatWrapper,
+    private readonly classes: SamplingClasses,
+    private readonly threads: number,
   ) {
     this.chatWrapper = chatWrapper;
+    this.grammars = new GrammarCache(llama);
+    this.vocabularySize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? Number.MAX_SAFE_INTEGER;
     this.freeSlots = slots;
     const newline = model.tokenize('\n');
     this.eogReplacement = newline[newline.length - 1] ?? (0 as Token);
@@ -163,7 +190,7 @@ export class ModelRuntime {
 
   static async load(options: ModelRuntimeOptions): Promise<ModelRuntime> {
     await checkGgufHeader(options.modelPath);
-    const { resolveChatWrapper } = await import('node-llama-cpp');
+    const { resolveChatWrapper, TokenBias, LlamaGrammarEvaluationState } = await import('node-llama-cpp');
     const device = options.device ?? 'auto';
     const threads = options.threads ?? defaultThreadCount((await import('node:os')).availableParallelism());
     const llama = await takeLlama(device, threads);
@@ -195,7 +222,10 @@ export class ModelRuntime {
     for (let index = 0; index < slots; index++) pool.push({ index, sequence: context.getSequence() });
     const offload = { layers: model.gpuLayers, total: model.fileInsights.totalLayers };
     const vramMeasured = onGpu ? Math.max(0, (await llama.getVramState()).used - vramBefore) : null;
-    return new ModelRuntime(llama, model, context, basename(options.modelPath), onGpu ? 'gpu' : 'cpu', slots, offload, vramMeasured, pool, resolveChatWrapper(model));
+    return new ModelRuntime(llama, model, context, basename(options.modelPath), onGpu ? 'gpu' : 'cpu', slots, offload, vramMeasured, pool, resolveChatWrapper(model), {
+      TokenBias,
+      LlamaGrammarEvaluationState,
+    }, threads);
   }
 
   get freeSlotCount(): number {
@@ -216,23 +246,26 @@ export class ModelRuntime {
   }
 
   /**
-   * Generates token by token with the sequence's own evaluator (not LlamaCompletion), so max_tokens,
-   * stop sequences, the deadline and cancellation are exact and each token reaches the caller at once.
-   */
-  /**
    * Turns a request into the tokens generation starts from: a raw prompt as is, chat messages through
-   * the model's own chat template (its stop triggers join the request's stop sequences).
-   * Throws PromptTooLongError when the input cannot fit the context.
+   * the model's own chat template (its stop triggers join the request's stop sequences; tools are
+   * documented the wrapper's way). Builds the grammar a JSON mode or a forced tool call needs.
+   * Throws PromptTooLongError when the input cannot fit the context, UnsupportedRequestError when the
+   * request asks for what cannot be honoured.
    */
-  prepare(request: Pick<ParsedInferenceRequest, 'prompt' | 'messages'>): PreparedInput {
+  async prepare(request: PrepareRequest): Promise<PreparedInput> {
     let tokens: Token[];
     const stops: string[] = [];
+    let grammar: LlamaGrammar | undefined;
+    let forcedToolCall = false;
+    for (const id of Object.keys(request.logit_bias ?? {})) {
+      if (Number(id) >= this.vocabularySize) throw new UnsupportedRequestError(`logit_bias: token ${id} is outside this model's vocabulary of ${this.vocabularySize}`);
+    }
     if (request.messages) {
-      const history: ChatHistoryItem[] = request.messages.map((m) =>
-        m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content },
-      );
+      const history = toChatHistory(request.messages);
       history.push({ type: 'model', response: [] });
-      const state = this.chatWrapper.generateContextState({ chatHistory: history });
+      const choice = request.tool_choice ?? 'auto';
+      const functions = request.tools && choice !== 'none' ? toChatFunctions(request.tools) : undefined;
+      const state = this.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true });
       tokens = state.contextText.tokenize(this.model.tokenizer);
       for (const trigger of state.stopGenerationTriggers) {
         // Special-token triggers (EOS and the like) end generation on their own; keep the textual ones.
@@ -241,14 +274,27 @@ export class ModelRuntime {
           if (text.length > 0) stops.push(text);
         }
       }
+      if (functions && choice !== 'auto') {
+        const allowed = typeof choice === 'object' ? [choice.name] : Object.keys(functions);
+        if (!(allowed[0]! in functions)) throw new UnsupportedRequestError(`tool_choice names ${allowed[0]}, which is not among the tools`);
+        grammar = await this.grammars.forSchema(forcedCallSchema(functions, allowed));
+        forcedToolCall = true;
+      }
     } else {
       tokens = this.model.tokenize(request.prompt ?? '');
       if (this.model.tokens.shouldPrependBosToken && this.model.tokens.bos !== null) tokens.unshift(this.model.tokens.bos);
     }
+    const format = request.response_format;
+    if (format?.type === 'json_object') grammar = await this.grammars.forJsonObject();
+    if (format?.type === 'json_schema') grammar = await this.grammars.forClientSchema(format.schema);
     if (tokens.length >= this.context.contextSize) throw new PromptTooLongError(tokens.length, this.context.contextSize);
-    return { tokens, stops };
+    return { tokens, stops, grammar, forcedToolCall };
   }
 
+  /**
+   * Generates token by token with the sequence's own evaluator (not LlamaCompletion), so max_tokens,
+   * stop sequences, the deadline and cancellation are exact and each token reaches the caller at once.
+   */
   async generate(slot: Slot, prepared: PreparedInput, request: ParsedInferenceRequest, callbacks: GenerateCallbacks): Promise<GenerateResult> {
     const model = this.model;
     const input = prepared.tokens;
@@ -263,18 +309,30 @@ export class ModelRuntime {
     // Tokens whose bytes do not yet form whole UTF-8 characters wait here (byte-level vocabularies).
     let pending: Token[] = [];
     let previous: Token[] = input.slice(-4);
+    const generated: Token[] = [];
+    const options = samplingOptions(this.classes, model, request, generated, prepared.grammar);
+    // Only a request that asks for logprobs pays for the probabilities (the plain path is unchanged).
+    const withLogprobs = request.logprobs === true;
+    const topLogprobs = request.top_logprobs ?? 0;
+    let logprobs: TokenLogprob[] = [];
+    const iterator = withLogprobs
+      ? slot.sequence.evaluateWithMetadata(input, { confidence: true, probabilities: topLogprobs > 0 }, options)
+      : slot.sequence.evaluate(input, options);
+    // A forced tool call is held back: its text is the call's JSON, not content.
+    let held = '';
+    const emitText = (text: string): void => {
+      if (prepared.forcedToolCall) {
+        held += text;
+        return;
+      }
+      const lp = withLogprobs ? logprobs : undefined;
+      if (withLogprobs) logprobs = [];
+      callbacks.onText(text, tokensOut - 1, lp);
+    };
     const emit = (text: string): void => {
       const safe = stops.push(text);
-      if (safe.length > 0) callbacks.onText(safe, tokensOut - 1);
+      if (safe.length > 0) emitText(safe);
     };
-
-    const iterator = slot.sequence.evaluate(input, {
-      temperature: request.temperature,
-      topK: request.top_k,
-      topP: request.top_p,
-      seed: request.seed,
-      yieldEogToken: true,
-    });
     try {
       let step = await iterator.next();
       while (!step.done) {
@@ -282,7 +340,8 @@ export class ModelRuntime {
           stopReason = callbacks.signal.reason === 'deadline' ? 'deadline' : 'cancelled';
           break;
         }
-        let token = step.value;
+        const sampled: Token = typeof step.value === 'number' ? step.value : step.value.token;
+        let token = sampled;
         if (model.isEogToken(token)) {
           if (!request.ignore_eos) {
             stopReason = 'eos';
@@ -293,6 +352,8 @@ export class ModelRuntime {
           token = this.eogReplacement;
         }
         tokensOut++;
+        generated.push(token);
+        if (withLogprobs && typeof step.value !== 'number') logprobs.push(tokenLogprob(model, token, step.value, topLogprobs));
         pending.push(token);
         const text = model.detokenize(pending, false, previous);
         if (!text.endsWith('\uFFFD') || pending.length >= 4) {
@@ -308,15 +369,51 @@ export class ModelRuntime {
           stopReason = 'max_tokens';
           break;
         }
-        step = await iterator.next(token === step.value ? undefined : token);
+        step = await iterator.next(token === sampled ? undefined : token);
       }
     } finally {
       await iterator.return();
     }
     if (pending.length > 0 && !stops.hasStopped) emit(model.detokenize(pending, false, previous));
     const rest = stops.flush();
-    if (rest.length > 0) callbacks.onText(rest, tokensOut - 1);
+    if (rest.length > 0 || logprobs.length > 0) emitText(rest);
+    if (prepared.forcedToolCall && stopReason === 'eos') {
+      // The grammar only lets the model end once the call is complete JSON.
+      const call = JSON.parse(held) as { name: string; arguments: unknown };
+      callbacks.onToolCall?.({ index: 0, id: `call_${randomUUID().replaceAll('-', '').slice(0, 24)}`, name: call.name, arguments: JSON.stringify(call.arguments) });
+      stopReason = 'tool_calls';
+    }
     return { tokensOut, decodeMs: performance.now() - started, stopReason };
+  }
+
+  /** node-llama-cpp's embedding context, created on the first embeddings request and kept. */
+  private embeddings(): Promise<LlamaEmbeddingContext> {
+    this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize: this.context.contextSize, threads: this.threads });
+    return this.embeddingContext;
+  }
+
+  get embeddingSize(): number {
+    return this.model.embeddingVectorSize;
+  }
+
+  /**
+   * Embeds each input (text or token ids) and counts its tokens. Throws PromptTooLongError for an input
+   * longer than the context.
+   */
+  async embed(inputs: ReadonlyArray<string | readonly number[]>, signal: AbortSignal): Promise<{ vectors: number[][]; tokens: number }> {
+    const context = await this.embeddings();
+    const vectors: number[][] = [];
+    let tokens = 0;
+    for (const input of inputs) {
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+      const ids = typeof input === 'string' ? this.model.tokenize(input) : (input as Token[]);
+      for (const id of ids) if (id >= this.vocabularySize) throw new UnsupportedRequestError(`input: token ${id} is outside this model's vocabulary of ${this.vocabularySize}`);
+      if (ids.length >= this.context.contextSize) throw new PromptTooLongError(ids.length, this.context.contextSize);
+      tokens += ids.length;
+      const embedding = await context.getEmbeddingFor(ids);
+      vectors.push([...embedding.vector]);
+    }
+    return { vectors, tokens };
   }
 
   async vramState(): Promise<{ total: number; used: number; free: number } | null> {
@@ -327,6 +424,7 @@ export class ModelRuntime {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.embeddingContext) await this.embeddingContext.then((c) => c.dispose(), () => undefined);
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

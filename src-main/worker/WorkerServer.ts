@@ -9,7 +9,8 @@ import { createHttpServer } from '../common/http/createHttpServer.js';
 import { parseBody } from '../common/http/parseBody.js';
 import { startSse } from '../common/http/sse.js';
 import type { Logger } from '../common/log/createLogger.js';
-import { PromptTooLongError, type AbortCause, type ModelRuntime, type PreparedInput } from './ModelRuntime.js';
+import { EmbeddingsRequestSchema, type TokenCountResponse } from '../../src-shared/worker/embeddingsWire.js';
+import { PromptTooLongError, UnsupportedRequestError, type AbortCause, type ModelRuntime, type PreparedInput } from './ModelRuntime.js';
 import { SseBatcher } from './SseBatcher.js';
 
 export type WorkerServerState = 'loading' | 'ready' | 'error' | 'stopping';
@@ -30,6 +31,12 @@ export interface WorkerServerOptions {
   streamFlushMs?: number;
   /** Asked by `POST /v1/shutdown`; the owner decides how to stop. */
   onShutdownRequested: () => void;
+}
+
+/** Input the worker cannot serve as asked becomes a 400; anything else stays a server error. */
+function asClientError(error: unknown): unknown {
+  if (error instanceof PromptTooLongError || error instanceof UnsupportedRequestError) return new ApiError(400, 'INVALID_REQUEST', error.message);
+  return error;
 }
 
 interface Job {
@@ -102,6 +109,23 @@ export class WorkerServer {
     await Promise.all([...this.jobs.values()].map((job) => job.done));
   }
 
+  /** The checks every model request passes first: deadline, model name, readiness. */
+  private readyRuntime(model: string | undefined, deadline: Deadline, requestId?: string): ModelRuntime {
+    if (deadline.expired()) {
+      void this.options.audit.emit({ event_type: 'deadline_exceeded', request_id: requestId, worker_id: this.options.workerId, reason: 'expired on arrival' }).catch(() => undefined);
+      throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The request deadline had passed when it arrived');
+    }
+    if (model !== undefined && model !== this.options.modelName) {
+      throw new ApiError(404, 'MODEL_NOT_FOUND', `This worker serves '${this.options.modelName}', not '${model}'`);
+    }
+    if (this.state === 'stopping') throw new ApiError(503, 'SHUTTING_DOWN', 'Worker is shutting down', undefined, { 'retry-after': '1' });
+    const runtime = this.runtime;
+    if (this.state !== 'ready' || !runtime) {
+      throw new ApiError(503, 'MODEL_NOT_READY', `Model is ${this.state}`, undefined, { 'retry-after': '1' });
+    }
+    return runtime;
+  }
+
   private publicRoutes(): void {
     this.app.get('/health', async () => ({
       status: this.state === 'ready' ? 'ok' : this.state,
@@ -139,27 +163,44 @@ export class WorkerServer {
       return reply.code(204).send();
     });
 
+    app.post('/v1/embeddings', async (request) => {
+      const deadline = Deadline.fromHeaders(request.headers, { maxMs: this.options.maxDeadlineMs ?? 600_000 });
+      const body = parseBody(EmbeddingsRequestSchema, request.body);
+      const runtime = this.readyRuntime(body.model, deadline);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed while embedding')), deadline.remainingMs());
+      this.lastRequestAt = Date.now();
+      try {
+        const { vectors, tokens } = await runtime.embed(body.input, controller.signal);
+        return { model: this.options.modelName, dimensions: runtime.embeddingSize, embeddings: vectors, tokens_in: tokens };
+      } catch (error) {
+        throw asClientError(error);
+      } finally {
+        clearTimeout(timer);
+        this.lastRequestAt = Date.now();
+      }
+    });
+
+    app.post('/v1/tokenize', async (request) => {
+      const deadline = Deadline.fromHeaders(request.headers, { maxMs: this.options.maxDeadlineMs ?? 600_000 });
+      const body = parseBody(InferenceRequestSchema, request.body);
+      const runtime = this.readyRuntime(body.model, deadline);
+      try {
+        return { tokens_in: (await runtime.prepare(body)).tokens.length } satisfies TokenCountResponse;
+      } catch (error) {
+        throw asClientError(error);
+      }
+    });
+
     app.post('/v1/inference', async (request, reply) => {
       const deadline = Deadline.fromHeaders(request.headers, { maxMs: this.options.maxDeadlineMs ?? 600_000 });
       const body = parseBody(InferenceRequestSchema, request.body);
-      if (deadline.expired()) {
-        void this.options.audit.emit({ event_type: 'deadline_exceeded', request_id: request.id, worker_id: this.options.workerId, reason: 'expired on arrival' }).catch(() => undefined);
-        throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The request deadline had passed when it arrived');
-      }
-      if (body.model !== undefined && body.model !== this.options.modelName) {
-        throw new ApiError(404, 'MODEL_NOT_FOUND', `This worker serves '${this.options.modelName}', not '${body.model}'`);
-      }
-      if (this.state === 'stopping') throw new ApiError(503, 'SHUTTING_DOWN', 'Worker is shutting down', undefined, { 'retry-after': '1' });
-      const runtime = this.runtime;
-      if (this.state !== 'ready' || !runtime) {
-        throw new ApiError(503, 'MODEL_NOT_READY', `Model is ${this.state}`, undefined, { 'retry-after': '1' });
-      }
+      const runtime = this.readyRuntime(body.model, deadline, request.id);
       let input: PreparedInput;
       try {
-        input = runtime.prepare(body);
+        input = await runtime.prepare(body);
       } catch (error) {
-        if (error instanceof PromptTooLongError) throw new ApiError(400, 'INVALID_REQUEST', error.message);
-        throw error;
+        throw asClientError(error);
       }
       const slot = runtime.acquireSlot();
       if (!slot) throw new ApiError(503, 'ALL_SLOTS_BUSY', 'All slots are busy', undefined, { 'retry-after': '1' });
@@ -192,7 +233,8 @@ export class WorkerServer {
       try {
         const result = await runtime.generate(slot, input, body, {
           signal: controller.signal,
-          onText: (t, i) => send({ type: 'token', t, i }),
+          onText: (t, i, lp) => send(lp ? { type: 'token', t, i, lp } : { type: 'token', t, i }),
+          onToolCall: (call) => send({ type: 'tool_call', ...call }),
         });
         if (result.stopReason === 'deadline') {
           void this.options.audit.emit({ event_type: 'deadline_exceeded', request_id: request.id, worker_id: this.options.workerId, reason: 'reached while generating' }).catch(() => undefined);

@@ -8,13 +8,57 @@ export const MAX_STOP_SEQUENCES = 8;
 
 export const MAX_CHAT_MESSAGES = 256;
 
+/** A call the assistant made, as the worker sees it: arguments stay the JSON text the model wrote. */
+export const WireToolCallSchema = z
+  .object({
+    id: z.string().min(1).max(128),
+    name: z.string().min(1).max(128),
+    arguments: z.string().max(PROMPT_MAX_CHARS),
+  })
+  .strict();
+export type WireToolCall = z.infer<typeof WireToolCallSchema>;
+
+/**
+ * One chat turn on the worker wire. The queen has already normalised the client's shape (developer →
+ * system, text parts joined); `tool` turns answer an assistant's `tool_calls` by `tool_call_id`.
+ */
 export const ChatMessageSchema = z
   .object({
-    role: z.enum(['system', 'user', 'assistant']),
+    role: z.enum(['system', 'user', 'assistant', 'tool']),
     content: z.string().max(PROMPT_MAX_CHARS),
+    name: z.string().max(128).optional(),
+    tool_calls: z.array(WireToolCallSchema).max(64).optional(),
+    tool_call_id: z.string().max(128).optional(),
   })
   .strict();
 export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+/** A JSON schema as the client sent it; the worker checks what its grammar can honour. */
+export const JsonSchemaValueSchema = z.record(z.string(), z.unknown());
+export type JsonSchemaValue = z.infer<typeof JsonSchemaValueSchema>;
+
+export const WireToolSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'function names are 1-64 letters, digits, _ or -'),
+    description: z.string().max(4096).optional(),
+    parameters: JsonSchemaValueSchema.optional(),
+  })
+  .strict();
+export type WireTool = z.infer<typeof WireToolSchema>;
+
+/** `auto`: the model may call; `none`: it may not; `required`/a name: a call is forced by a grammar. */
+export const WireToolChoiceSchema = z.union([z.enum(['auto', 'none', 'required']), z.object({ name: z.string().min(1).max(64) }).strict()]);
+export type WireToolChoice = z.infer<typeof WireToolChoiceSchema>;
+
+/** Output constrained by a grammar: any JSON object, or one that matches a schema. */
+export const WireResponseFormatSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }).strict(),
+  z.object({ type: z.literal('json_object') }).strict(),
+  z.object({ type: z.literal('json_schema'), schema: JsonSchemaValueSchema }).strict(),
+]);
+export type WireResponseFormat = z.infer<typeof WireResponseFormatSchema>;
+
+export const MAX_TOP_LOGPROBS = 20;
 
 /**
  * `POST /v1/inference` body: a raw `prompt`, or chat `messages` that the worker renders with the
@@ -29,7 +73,20 @@ export const InferenceRequestSchema = z
     top_p: z.number().gt(0).max(1).optional(),
     top_k: z.number().int().min(0).max(1000).optional(),
     seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    min_p: z.number().min(0).max(1).optional(),
     stop: z.array(z.string().min(1).max(64)).max(MAX_STOP_SEQUENCES).optional(),
+    /** OpenAI's penalties over the tokens generated so far (node-llama-cpp's repeatPenalty). */
+    frequency_penalty: z.number().min(-2).max(2).optional(),
+    presence_penalty: z.number().min(-2).max(2).optional(),
+    /** Token id → logit offset (-100 bans, 100 forces), as OpenAI's logit_bias. */
+    logit_bias: z.record(z.string().regex(/^\d{1,9}$/, 'logit_bias keys are token ids'), z.number().min(-100).max(100)).optional(),
+    response_format: WireResponseFormatSchema.optional(),
+    tools: z.array(WireToolSchema).min(1).max(128).optional(),
+    tool_choice: WireToolChoiceSchema.optional(),
+    parallel_tool_calls: z.boolean().optional(),
+    /** Per-token log probabilities on the token events (paid only when asked). */
+    logprobs: z.boolean().optional(),
+    top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).optional(),
     /** Never end on the model's end-of-generation token (as llama.cpp's server): benchmarks, tests. */
     ignore_eos: z.boolean().optional(),
     /** The model the caller expects; a worker rejects a mismatch with MODEL_NOT_FOUND. */
@@ -40,6 +97,11 @@ export const InferenceRequestSchema = z
     message: 'Give exactly one of prompt or messages',
     path: ['prompt'],
   })
+  .refine((r) => r.tools === undefined || r.messages !== undefined, { message: 'tools need chat messages', path: ['tools'] })
+  .refine((r) => r.tools === undefined || r.response_format === undefined || r.response_format.type === 'text', {
+    message: 'tools and a JSON response_format cannot be combined',
+    path: ['response_format'],
+  })
   .refine((r) => (r.messages ?? []).reduce((n, m) => n + m.content.length, 0) <= PROMPT_MAX_CHARS, {
     message: `messages hold more than ${PROMPT_MAX_CHARS} characters in all`,
     path: ['messages'],
@@ -48,7 +110,8 @@ export const InferenceRequestSchema = z
 export type InferenceRequest = z.input<typeof InferenceRequestSchema>;
 export type ParsedInferenceRequest = z.output<typeof InferenceRequestSchema>;
 
-export type StopReason = 'max_tokens' | 'eos' | 'stop_sequence' | 'cancelled' | 'deadline';
+/** `tool_calls`: the model called tools (the calls arrive as `tool_call` events before `end`). */
+export type StopReason = 'max_tokens' | 'eos' | 'stop_sequence' | 'cancelled' | 'deadline' | 'tool_calls';
 
 /** The worker's SSE events, in order: started, token*, end | error, then `data: [DONE]`. */
 export interface StartedEvent {
@@ -64,6 +127,24 @@ export interface TokenEvent {
   t: string;
   /** Zero-based index of the token in this job. */
   i: number;
+  /** Only when the request asked for logprobs: one entry per token this text covers. */
+  lp?: TokenLogprob[];
+}
+/** A token's log probability and the most likely alternatives (OpenAI's logprobs content item). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }>;
+}
+/** One complete tool call the model made (sent before `end`, whose stop reason is `tool_calls`). */
+export interface ToolCallEvent {
+  type: 'tool_call';
+  index: number;
+  id: string;
+  name: string;
+  /** The arguments as JSON text. */
+  arguments: string;
 }
 export interface EndEvent {
   type: 'end';
@@ -78,7 +159,7 @@ export interface ErrorEvent {
   code: string;
   message: string;
 }
-export type InferenceEvent = StartedEvent | TokenEvent | EndEvent | ErrorEvent;
+export type InferenceEvent = StartedEvent | TokenEvent | ToolCallEvent | EndEvent | ErrorEvent;
 
 /** Wire form: `event: <type>\ndata: <json without type>\n\n`. */
 export function encodeSseEvent(event: InferenceEvent): string {

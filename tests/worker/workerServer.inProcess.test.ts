@@ -74,7 +74,7 @@ describe('worker in-process', () => {
     expect(expired.status).toBe(504);
     const tooLong = await streamInference(`${url}/v1/inference`, { prompt: 'word '.repeat(2000) }, auth);
     expect(tooLong.status).toBe(400);
-    expect(() => runtime.prepare({ prompt: 'word '.repeat(2000) })).toThrow(PromptTooLongError);
+    await expect(runtime.prepare({ prompt: 'word '.repeat(2000) })).rejects.toThrow(PromptTooLongError);
   });
 
   it('ends on a stop sequence without emitting it', async () => {

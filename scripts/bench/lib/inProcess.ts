@@ -7,7 +7,7 @@ export async function inProcessRun(runtime: ModelRuntime, request: ParsedInferen
   const started = performance.now();
   let first = Number.NaN;
   let last = Number.NaN;
-  const result = await runtime.generate(slot, runtime.prepare(request), request, {
+  const result = await runtime.generate(slot, await runtime.prepare(request), request, {
     signal: new AbortController().signal,
     onText: () => {
       last = performance.now() - started;
