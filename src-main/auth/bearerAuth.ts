@@ -54,6 +54,17 @@ function pathOf(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/**
+ * Anthropic's clients send the key as `x-api-key` (Messages API and the models list): the same keys,
+ * read as if they came as a Bearer token, only on those paths.
+ */
+function anthropicApiKey(request: FastifyRequest): string | undefined {
+  const key = request.headers['x-api-key'];
+  const path = pathOf(request.url);
+  if (typeof key !== 'string' || !(path.startsWith('/v1/messages') || path.startsWith('/v1/models'))) return undefined;
+  return `Bearer ${key}`;
+}
+
 type Authenticated = { ok: true; principal: Principal; key?: StoredKey } | { ok: false; code: 'MISSING_API_KEY' | 'INVALID_API_KEY'; message: string; fingerprint: string | null };
 
 function authenticate(header: string | string[] | undefined, options: BearerAuthOptions): Authenticated {
@@ -87,7 +98,7 @@ const bearerAuthPlugin: FastifyPluginAsync<BearerAuthOptions> = async (scope, op
     const origin = originOf(request);
     if (origin !== undefined && !options.policy.originAllowed(origin) && !options.policy.isConfiguredOrigin(origin)) return refuseOrigin(origin, reply);
     const path = pathOf(request.url);
-    const outcome = authenticate(request.headers.authorization, options);
+    const outcome = authenticate(request.headers.authorization ?? anthropicApiKey(request), options);
     if (!outcome.ok) {
       const coolDownMs = options.failures.fail({ ip: request.ip, fingerprint: outcome.fingerprint, reason: outcome.code, path, requestId: request.id });
       request.log.info({ code: outcome.code, actor: outcome.fingerprint ?? 'anonymous', path }, 'auth failure');

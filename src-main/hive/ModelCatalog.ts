@@ -156,6 +156,7 @@ export class ModelCatalog {
       name,
       hive: this.hiveId,
       size_bytes: s.size,
+      modified_ms: Math.floor(s.mtimeMs),
       architecture: summary.architecture,
       quantization: summary.quantization,
       context_length: summary.context_length,

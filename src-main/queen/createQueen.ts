@@ -30,6 +30,7 @@ import { registerControlRoutes } from './routes/controlRoutes.js';
 import { registerInferenceRoute } from './routes/inferenceRoute.js';
 import { registerKeyRoutes } from './routes/keyRoutes.js';
 import { registerOpenAiRoutes } from './routes/openaiRoutes.js';
+import { registerAnthropicRoutes } from './routes/anthropicRoutes.js';
 import { registerUiRoutes } from './routes/uiRoutes.js';
 import { PoolForwarder } from './pools/PoolForwarder.js';
 import { PoolMetrics } from './pools/PoolMetrics.js';
@@ -200,6 +201,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     restrictToKeyModels(scope);
     registerInferenceRoute(scope, services);
     registerOpenAiRoutes(scope, services, view, { registry: pools, forwarder: poolForwarder });
+    registerAnthropicRoutes(scope, services);
   }, 'inference');
   security.protect((scope) => {
     scope.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));

@@ -40,6 +40,8 @@ export const ModelInfoSchema = z.object({
   name: z.string(),
   hive: z.string(),
   size_bytes: z.number(),
+  /** The file's modification time, epoch ms (OpenAI's `created` for the model). */
+  modified_ms: z.number().optional(),
   architecture: z.string().nullable(),
   quantization: z.string().nullable(),
   context_length: z.number().nullable(),

@@ -19,7 +19,7 @@ export interface TestQueen {
   auth: Record<string, string>;
   /** Resolves with the snapshot once `predicate` holds (driven by the queen's own event stream). */
   waitFor(predicate: (snapshot: ClusterSnapshot) => boolean, timeoutMs?: number): Promise<ClusterSnapshot>;
-  spawn(options?: { slots?: number; model?: string }): Promise<WorkerInfo>;
+  spawn(options?: { slots?: number; model?: string; ctx?: number }): Promise<WorkerInfo>;
   readyWorkers(model?: string): WorkerInfo[];
   close(): Promise<void>;
 }
@@ -32,11 +32,13 @@ export async function startTestQueen(
     models?: string[];
     /** Writes more files into the models folder before the queen starts. */
     prepareModels?: (modelsDir: string) => Promise<void>;
+    /** The tiny models' trained context (default 512); longer prompts (tools) need more. */
+    contextLength?: number;
   } = {},
 ): Promise<TestQueen> {
   const dataDir = mkdtempSync(join(tmpdir(), 'rbee-queen-'));
   mkdirSync(join(dataDir, 'models'), { recursive: true });
-  for (const name of options.models ?? [MODEL]) copyFileSync(await tinyModelPath(), join(dataDir, 'models', name));
+  for (const name of options.models ?? [MODEL]) copyFileSync(await tinyModelPath(1, options.contextLength), join(dataDir, 'models', name));
   await options.prepareModels?.(join(dataDir, 'models'));
   const token = 'queen-test-token-0123456789';
   const queen = await createQueen({
@@ -84,7 +86,7 @@ export async function startTestQueen(
     waitFor,
     readyWorkers: (model = MODEL) => latest.workers.filter((w) => w.model === model && ready(w)),
     async spawn(spawnOptions = {}) {
-      const info = await queen.control.spawnWorker({ hive_id: 'local', model: spawnOptions.model ?? MODEL, slots: spawnOptions.slots ?? 2, threads: 1, ctx: 512, device: 'cpu' });
+      const info = await queen.control.spawnWorker({ hive_id: 'local', model: spawnOptions.model ?? MODEL, slots: spawnOptions.slots ?? 2, threads: 1, ctx: spawnOptions.ctx ?? 512, device: 'cpu' });
       await waitFor((s) => s.workers.some((w) => w.id === info.id && ready(w)));
       return info;
     },

@@ -9,6 +9,7 @@ import {
   type StartedEvent,
 } from '../../../src-shared/worker/inferenceWire.js';
 import { SseParser } from '../../../src-shared/util/SseParser.js';
+import type { EmbeddingsRequest, EmbeddingsResponse, TokenCountResponse } from '../../../src-shared/worker/embeddingsWire.js';
 import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import type { HiveClient } from '../hives/HiveClient.js';
@@ -110,6 +111,95 @@ export class InferenceDispatcher {
     }
     if (context.deadline.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed before any worker answered');
     throw new ApiError(502, 'UPSTREAM_ERROR', `No worker could serve the request: ${lastError?.message ?? 'unknown error'}`);
+  }
+
+  /** Embeddings: one JSON call on a worker of the model (see callWorker). */
+  embed(request: EmbeddingsRequest & { model: string }, context: DispatchContext): Promise<{ response: EmbeddingsResponse; worker: string }> {
+    return this.callWorker<EmbeddingsResponse>(request.model, '/v1/embeddings', request, context);
+  }
+
+  /** Counts the prompt tokens of a request as its worker would render it (chat template, tools). */
+  countTokens(request: InferenceRequest & { model: string }, context: DispatchContext): Promise<{ response: TokenCountResponse; worker: string }> {
+    return this.callWorker<TokenCountResponse>(request.model, '/v1/tokenize', request, context);
+  }
+
+  /**
+   * A JSON request to a worker of `model`, scheduled like an inference (a slot lease, the deadline,
+   * retries on another worker while nothing was answered).
+   */
+  private async callWorker<T>(model: string, path: string, request: unknown, context: DispatchContext): Promise<{ response: T; worker: string }> {
+    const exclude = new Set<string>();
+    let lastError: Error | undefined;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (context.deadline.expired()) break;
+      const lease = await this.scheduler.acquire(model, context.deadline, { exclude, signal: context.signal });
+      try {
+        const { creds, agent } = await this.credentialsFor(lease);
+        const response = await this.postJson<T>(creds, agent, path, request, context);
+        return { response, worker: `${lease.worker.hive}/${lease.worker.id}` };
+      } catch (error) {
+        if (!(error instanceof RetryableError)) throw error;
+        lastError = error;
+        if (!error.busy) {
+          exclude.add(lease.key);
+          this.credentials.delete(lease.key);
+        }
+      } finally {
+        lease.release();
+      }
+    }
+    if (context.deadline.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed before any worker answered');
+    throw new ApiError(502, 'UPSTREAM_ERROR', `No worker could serve the request: ${lastError?.message ?? 'unknown error'}`);
+  }
+
+  private postJson<T>(creds: WorkerCredentials, agent: http.Agent, path: string, payload: unknown, context: DispatchContext): Promise<T> {
+    const target = new URL(path, creds.url);
+    const body = JSON.stringify(payload);
+    const nextHop = context.deadline.forNextHop();
+    if (nextHop.expired()) return Promise.reject(new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed before the request reached a worker'));
+    return new Promise<T>((resolve, reject) => {
+      const req = http.request(
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: 'POST',
+          agent,
+          signal: context.signal,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            [REQUEST_ID_HEADER]: context.requestId,
+            ...nextHop.toHeaders(),
+            ...(creds.token ? { authorization: `Bearer ${creds.token}` } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (error) => reject(new RetryableError(error.message)));
+          res.on('end', () => {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              parsed = undefined;
+            }
+            const status = res.statusCode ?? 502;
+            if (status === 200 && parsed !== undefined) return resolve(parsed as T);
+            if (status === 504 && isApiErrorBody(parsed)) return reject(new ApiError(504, parsed.error.code, parsed.error.message));
+            if (status >= 500 || !isApiErrorBody(parsed)) {
+              const busy = status === 503 && isApiErrorBody(parsed) && parsed.error.code === 'ALL_SLOTS_BUSY';
+              return reject(new RetryableError(`worker answered ${status}${isApiErrorBody(parsed) ? ` ${parsed.error.code}` : ''}`, busy));
+            }
+            reject(new ApiError(status, parsed.error.code, parsed.error.message, parsed.error.details));
+          });
+        },
+      );
+      // A client that went away ends the attempt for good (nobody is left to answer).
+      req.on('error', (error) => reject(context.signal.aborted ? new Error('client went away') : new RetryableError(error.message)));
+      req.end(body);
+    });
   }
 
   /** Asks the worker running `jobId` to cancel it (it ends with stop reason `cancelled`). */

@@ -17,6 +17,8 @@ export interface ResponseFormat {
   onStart?(started: StartedEvent): string;
   onEvent?(event: Exclude<InferenceEvent, StartedEvent>): string;
   onClose?(): string;
+  /** Non-streaming: sees every event as it arrives (tool calls, logprobs) before `collect`. */
+  observe?(event: Exclude<InferenceEvent, StartedEvent>): void;
   /** Non-streaming: the JSON body from the collected text and the end event. */
   collect?(text: string, end: EndEvent | null, started: StartedEvent | null): unknown;
   /**
@@ -109,6 +111,7 @@ export async function serveInference(
             if (!format.stream) text += event.t;
           }
           if (event.type === 'error') failure = event;
+          if (!format.stream) format.observe?.(event);
           if (streaming) write(format.onEvent?.(event) ?? '');
         },
         flush: () => {

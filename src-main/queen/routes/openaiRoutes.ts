@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { isApiErrorBody } from '../../../src-shared/api/ApiError.js';
-import { ChatMessageSchema, MAX_TOKENS_LIMIT, PROMPT_MAX_CHARS, SSE_DONE, type EndEvent, type ErrorEvent, type StopReason } from '../../../src-shared/worker/inferenceWire.js';
+import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
+import { ChatCompletionRequestSchema, CompletionRequestSchema } from '../../../src-shared/openai/openaiRequests.js';
+import { SSE_DONE, type EndEvent, type ErrorEvent, type StopReason, type TokenLogprob, type ToolCallEvent } from '../../../src-shared/worker/inferenceWire.js';
 import { parseBody } from '../../common/http/parseBody.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import { endingOf, partialOf } from '../inference/honestEnding.js';
 import { serveInference, type InferenceServices } from '../inference/serveInference.js';
 import type { PoolForwarder, PoolRoute } from '../pools/PoolForwarder.js';
 import type { PoolRegistry } from '../pools/PoolRegistry.js';
+import { anthropicModelList, isAnthropicRequest } from './anthropicShapes.js';
+import { registerEmbeddingsRoute } from './embeddingsRoute.js';
+import { chatLogprobs, chatWireRequest, completionLogprobs, openAiToolCall } from './openaiChat.js';
 
 /** External engines behind the queen (docs/pools.md): a model id can resolve to a pool instead of a worker. */
 export interface PoolRouting {
@@ -16,51 +19,19 @@ export interface PoolRouting {
   forwarder: PoolForwarder;
 }
 
-/** Fields OpenAI clients commonly send that we accept and ignore (documented in docs/api.md). */
-const ignored = {
-  user: z.string().max(256).optional(),
-  presence_penalty: z.number().min(-2).max(2).optional(),
-  frequency_penalty: z.number().min(-2).max(2).optional(),
-  logit_bias: z.record(z.string(), z.number()).optional(),
-  n: z.literal(1).optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).strict().optional(),
-};
+const OPENAI_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models', '/v1/embeddings']);
+const isOpenAiPath = (path: string): boolean => OPENAI_PATHS.has(path) || path.startsWith('/v1/models/');
 
-const common = {
-  model: z.string().min(1).max(256),
-  stream: z.boolean().optional(),
-  max_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT).optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  top_p: z.number().gt(0).max(1).optional(),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
-  stop: z.union([z.string().min(1).max(64), z.array(z.string().min(1).max(64)).max(4)]).optional(),
-  ...ignored,
-};
-
-const ChatCompletionSchema = z
-  .object({
-    ...common,
-    messages: z.array(ChatMessageSchema).min(1).max(256),
-    max_completion_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT).optional(),
-  })
-  .strict();
-
-const CompletionSchema = z
-  .object({
-    ...common,
-    prompt: z.union([z.string().min(1).max(PROMPT_MAX_CHARS), z.array(z.string().min(1).max(PROMPT_MAX_CHARS)).length(1)]),
-  })
-  .strict();
-
-const OPENAI_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models']);
+type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 /** Only for complete endings (honestEnding.ts): a cut answer never gets a finish_reason. */
-function finishReason(reason: StopReason | undefined): 'stop' | 'length' {
+function finishReason(reason: StopReason | undefined): FinishReason {
+  if (reason === 'tool_calls') return 'tool_calls';
   return reason === 'max_tokens' ? 'length' : 'stop';
 }
 
 /** A stream's end event: the finish chunk when complete, else the error frame of the cut (then [DONE]). */
-function streamEnding(end: EndEvent, finish: (reason: 'stop' | 'length') => string): string {
+function streamEnding(end: EndEvent, finish: (reason: FinishReason) => string): string {
   const ending = endingOf(end, null);
   return ending.kind === 'complete' ? finish(finishReason(end.stop_reason)) : sseError({ type: 'error', code: ending.code, message: ending.message });
 }
@@ -118,7 +89,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
   // Every error on these paths, incl. auth and body parsing, leaves in OpenAI's envelope.
   app.addHook('onSend', async (request, reply, payload) => {
     const path = request.url.split('?')[0] ?? '';
-    if (!OPENAI_PATHS.has(path) || reply.statusCode < 400 || typeof payload !== 'string') return payload;
+    if (!isOpenAiPath(path) || reply.statusCode < 400 || typeof payload !== 'string') return payload;
     try {
       const parsed: unknown = JSON.parse(payload);
       if (!isApiErrorBody(parsed)) return payload;
@@ -137,77 +108,117 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
     }
   });
 
+  /**
+   * Catalog models, running workers' models and pools' models by id (those the caller's key may use),
+   * with their owner (`rbee:<hive>` or `pool:<pool>`).
+   */
+  const models = (allowed: readonly string[] | null): Map<string, { owner: string; created: number }> => {
+    const byId = new Map<string, { owner: string; created: number }>();
+    for (const m of view.allModels()) if (!byId.has(m.name)) byId.set(m.name, { owner: `rbee:${m.hive}`, created: Math.floor((m.modified_ms ?? 0) / 1000) });
+    for (const w of view.allWorkers()) if (!byId.has(w.model)) byId.set(w.model, { owner: `rbee:${w.hive}`, created: 0 });
+    for (const { id, pool } of pools?.registry.models() ?? []) if (!byId.has(id)) byId.set(id, { owner: `pool:${pool}`, created: 0 });
+    if (allowed !== null) for (const id of byId.keys()) if (!allowed.includes(id)) byId.delete(id);
+    return byId;
+  };
+  const modelObject = (id: string, m: { owner: string; created: number }) => ({ id, object: 'model', created: m.created, owned_by: m.owner });
+
   app.get('/v1/models', async (request) => {
-    const allowed = request.principal?.models ?? null;
-    const names = new Map<string, string>();
-    for (const m of view.allModels()) names.set(m.name, m.hive);
-    for (const w of view.allWorkers()) if (!names.has(w.model)) names.set(w.model, w.hive);
-    return {
-      object: 'list',
-      data: [
-        ...[...names].map(([id, hive]) => ({ id, object: 'model', created: 0, owned_by: `rbee:${hive}` })),
-        ...(pools?.registry.models() ?? []).map(({ id, pool }) => ({ id, object: 'model', created: 0, owned_by: `pool:${pool}` })),
-      ].filter(({ id }) => allowed === null || allowed.includes(id)),
-    };
+    const all = models(request.principal?.models ?? null);
+    // Anthropic's SDK lists models on the same path; its version header picks its shape.
+    if (isAnthropicRequest(request.headers)) return anthropicModelList(all);
+    return { object: 'list', data: [...all].map(([id, m]) => modelObject(id, m)) };
+  });
+
+  app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
+    const id = request.params['*'];
+    const model = models(request.principal?.models ?? null).get(id);
+    if (!model) throw new ApiError(404, 'MODEL_NOT_FOUND', `The model '${id}' does not exist`);
+    return modelObject(id, model);
   });
 
   app.post('/v1/chat/completions', async (request, reply) => {
     if (await forwardedToPool('/chat/completions', request, reply)) return;
-    const body = parseBody(ChatCompletionSchema, request.body);
+    const body = parseBody(ChatCompletionRequestSchema, request.body);
+    const wire = chatWireRequest(body);
+    const withLogprobs = body.logprobs === true;
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    const chunk = (delta: Record<string, string>, finish: string | null): string =>
-      sse({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] });
-    let end: EndEvent | null = null;
-    await serveInference(
-      services,
-      '/v1/chat/completions',
-      request,
-      reply,
-      {
+    const chunk = (delta: Record<string, unknown>, finish: string | null, lp?: TokenLogprob[]): string =>
+      sse({
+        id,
+        object: 'chat.completion.chunk',
+        created,
         model: body.model,
-        messages: body.messages,
-        max_tokens: body.max_completion_tokens ?? body.max_tokens,
-        temperature: body.temperature,
-        top_p: body.top_p,
-        seed: body.seed,
-        stop: typeof body.stop === 'string' ? [body.stop] : body.stop,
+        choices: [{ index: 0, delta, ...(withLogprobs ? { logprobs: lp ? chatLogprobs(lp) : null } : {}), finish_reason: finish }],
+      });
+    let end: EndEvent | null = null;
+    const calls: Array<Omit<ToolCallEvent, 'type'>> = [];
+    const logprobs: TokenLogprob[] = [];
+    await serveInference(services, '/v1/chat/completions', request, reply, wire, {
+      stream: body.stream === true,
+      onStart: () => chunk({ role: 'assistant', content: '' }, null),
+      onEvent: (event) => {
+        if (event.type === 'token') return chunk({ content: event.t }, null, event.lp);
+        if (event.type === 'tool_call') {
+          const { type: _type, ...call } = event;
+          return chunk({ tool_calls: [{ index: call.index, ...openAiToolCall(call) }] }, null);
+        }
+        if (event.type === 'end') {
+          end = event;
+          return streamEnding(event, (reason) => chunk({}, reason));
+        }
+        return sseError(event);
       },
-      {
-        stream: body.stream === true,
-        onStart: () => chunk({ role: 'assistant', content: '' }, null),
-        onEvent: (event) => {
-          if (event.type === 'token') return chunk({ content: event.t }, null);
-          if (event.type === 'end') {
-            end = event;
-            return streamEnding(event, (reason) => chunk({}, reason));
-          }
-          return sseError(event);
-        },
-        onClose: () =>
-          (body.stream_options?.include_usage ? sse({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage(end) }) : '') + SSE_DONE,
-        collect: (text, endEvent) => ({
-          id,
-          object: 'chat.completion',
-          created,
-          model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason(endEvent?.stop_reason), logprobs: null }],
-          usage: usage(endEvent),
-        }),
-        partial,
+      onClose: () =>
+        (body.stream_options?.include_usage ? sse({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage(end) }) : '') + SSE_DONE,
+      observe: (event) => {
+        if (event.type === 'tool_call') {
+          const { type: _type, ...call } = event;
+          calls.push(call);
+        }
+        if (event.type === 'token' && event.lp) logprobs.push(...event.lp);
       },
-    );
+      collect: (text, endEvent) => ({
+        id,
+        object: 'chat.completion',
+        created,
+        model: body.model,
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: calls.length > 0 && text.length === 0 ? null : text,
+              refusal: null,
+              ...(calls.length > 0 ? { tool_calls: calls.map(openAiToolCall) } : {}),
+            },
+            finish_reason: finishReason(endEvent?.stop_reason),
+            logprobs: withLogprobs ? chatLogprobs(logprobs) : null,
+          },
+        ],
+        usage: usage(endEvent),
+      }),
+      partial,
+    });
   });
+
+  registerEmbeddingsRoute(app, services);
 
   app.post('/v1/completions', async (request, reply) => {
     if (await forwardedToPool('/completions', request, reply)) return;
-    const body = parseBody(CompletionSchema, request.body);
+    const body = parseBody(CompletionRequestSchema, request.body);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
+    const withLogprobs = typeof body.logprobs === 'number';
     const id = `cmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    const chunk = (text: string, finish: string | null): string =>
-      sse({ id, object: 'text_completion', created, model: body.model, choices: [{ index: 0, text, finish_reason: finish, logprobs: null }] });
+    let streamedChars = 0;
+    const chunk = (text: string, finish: string | null, lp?: TokenLogprob[]): string => {
+      const logprobs = withLogprobs && lp ? completionLogprobs(lp, streamedChars) : null;
+      streamedChars += text.length;
+      return sse({ id, object: 'text_completion', created, model: body.model, choices: [{ index: 0, text, finish_reason: finish, logprobs }] });
+    };
     let end: EndEvent | null = null;
+    const logprobs: TokenLogprob[] = [];
     await serveInference(
       services,
       '/v1/completions',
@@ -217,29 +228,39 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
         model: body.model,
         prompt,
         max_tokens: body.max_tokens ?? 16,
-        temperature: body.temperature,
-        top_p: body.top_p,
-        seed: body.seed,
-        stop: typeof body.stop === 'string' ? [body.stop] : body.stop,
+        temperature: body.temperature ?? undefined,
+        top_p: body.top_p ?? undefined,
+        top_k: body.top_k,
+        min_p: body.min_p,
+        seed: body.seed ?? undefined,
+        stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
+        ...(body.frequency_penalty ? { frequency_penalty: body.frequency_penalty } : {}),
+        ...(body.presence_penalty ? { presence_penalty: body.presence_penalty } : {}),
+        ...(body.logit_bias && Object.keys(body.logit_bias).length > 0 ? { logit_bias: body.logit_bias } : {}),
+        ...(withLogprobs ? { logprobs: true, top_logprobs: body.logprobs ?? 0 } : {}),
       },
       {
         stream: body.stream === true,
         onEvent: (event) => {
-          if (event.type === 'token') return chunk(event.t, null);
+          if (event.type === 'token') return chunk(event.t, null, event.lp);
           if (event.type === 'end') {
             end = event;
             return streamEnding(event, (reason) => chunk('', reason));
           }
+          if (event.type === 'tool_call') return '';
           return sseError(event);
         },
         onClose: () =>
           (body.stream_options?.include_usage ? sse({ id, object: 'text_completion', created, model: body.model, choices: [], usage: usage(end) }) : '') + SSE_DONE,
+        observe: (event) => {
+          if (event.type === 'token' && event.lp) logprobs.push(...event.lp);
+        },
         collect: (text, endEvent) => ({
           id,
           object: 'text_completion',
           created,
           model: body.model,
-          choices: [{ index: 0, text, finish_reason: finishReason(endEvent?.stop_reason), logprobs: null }],
+          choices: [{ index: 0, text, finish_reason: finishReason(endEvent?.stop_reason), logprobs: withLogprobs ? completionLogprobs(logprobs, 0) : null }],
           usage: usage(endEvent),
         }),
         partial,
