@@ -287,6 +287,11 @@ export class ModelRuntime {
     const format = request.response_format;
     if (format?.type === 'json_object') grammar = await this.grammars.forJsonObject();
     if (format?.type === 'json_schema') grammar = await this.grammars.forClientSchema(format.schema);
+    // A JSON grammar lets whitespace run on after the value is complete; its own trigger ends that.
+    for (const trigger of grammar?.stopGenerationTriggers ?? []) {
+      const parts: ReadonlyArray<unknown> = typeof trigger === 'string' ? [trigger] : Array.isArray(trigger) ? trigger : (trigger as { values: readonly unknown[] }).values;
+      if (parts.length > 0 && parts.every((p) => typeof p === 'string')) stops.push(parts.join(''));
+    }
     if (tokens.length >= this.context.contextSize) throw new PromptTooLongError(tokens.length, this.context.contextSize);
     return { tokens, stops, grammar, forcedToolCall };
   }
@@ -377,8 +382,8 @@ export class ModelRuntime {
     if (pending.length > 0 && !stops.hasStopped) emit(model.detokenize(pending, false, previous));
     const rest = stops.flush();
     if (rest.length > 0 || logprobs.length > 0) emitText(rest);
-    if (prepared.forcedToolCall && stopReason === 'eos') {
-      // The grammar only lets the model end once the call is complete JSON.
+    if (prepared.forcedToolCall && (stopReason === 'eos' || stopReason === 'stop_sequence')) {
+      // The grammar only lets the model end (or reach its whitespace stop) once the call is complete JSON.
       const call = JSON.parse(held) as { name: string; arguments: unknown };
       callbacks.onToolCall?.({ index: 0, id: `call_${randomUUID().replaceAll('-', '').slice(0, 24)}`, name: call.name, arguments: JSON.stringify(call.arguments) });
       stopReason = 'tool_calls';
