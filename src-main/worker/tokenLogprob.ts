@@ -10,10 +10,15 @@ export interface SampledMetadata {
 /** A byte-fallback token (`<0xE2>`): its text alone is not valid UTF-8, its byte is what it holds. */
 const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 
+/** SentencePiece marks a word-initial space with U+2581; a lone token's text must keep that space. */
+const SPM_SPACE = /\u2581/g;
+
 function describe(model: LlamaModel, token: Token): { token: string; bytes: number[] } {
-  const text = model.detokenize([token], true);
-  const raw = BYTE_TOKEN.exec(model.fileInfo.metadata.tokenizer?.ggml?.tokens?.[token] ?? '');
-  return { token: text, bytes: raw ? [Number.parseInt(raw[1]!, 16)] : [...Buffer.from(text, 'utf8')] };
+  const piece = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.[token] ?? '';
+  const raw = BYTE_TOKEN.exec(piece);
+  if (raw) return { token: model.detokenize([token], true), bytes: [Number.parseInt(raw[1]!, 16)] };
+  const text = model.fileInfo.metadata.tokenizer?.ggml?.model === 'llama' && !model.isSpecialToken(token) ? piece.replace(SPM_SPACE, ' ') : model.detokenize([token], true);
+  return { token: text, bytes: [...Buffer.from(text, 'utf8')] };
 }
 
 /** Natural log, with a floor so a zero probability stays a finite JSON number (as OpenAI's -9999). */
