@@ -60,7 +60,7 @@ try {
       const after = (await firstGpu()).memory_free;
       const slot = runtime.acquireSlot();
       if (!slot) throw new Error('no slot');
-      const prepared = runtime.prepare(request);
+      const prepared = await runtime.prepare(request);
       const result = await runtime.generate(slot, prepared, request, { onText: () => undefined, signal: new AbortController().signal });
       runtime.releaseSlot(slot);
       const tps = (result.tokensOut / result.decodeMs) * 1000;
