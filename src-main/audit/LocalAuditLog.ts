@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { AuditEvent, AuditPage, AuditQuery, AuditRecord, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
+import type { AuditEvent, AuditHead, AuditPage, AuditQuery, AuditRecord, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { AUDIT_GENESIS_HASH, isCriticalAuditEvent } from '../../src-shared/audit/AuditEvent.js';
 import { AuditClosedError, AuditIoError, AuditLowDiskError, AuditQueueFullError } from '../../src-shared/audit/AuditErrors.js';
 import type { AuditEmitOptions, AuditLog, AuditRecordListener, AuditRecovery, AuditStats } from './AuditLog.js';
@@ -45,6 +45,11 @@ export interface LocalAuditLogOptions {
   metrics?: AuditMetrics;
   /** Known secrets (tokens) to replace by fingerprints wherever they appear. */
   secrets?: () => readonly string[];
+  /**
+   * The sealing key: each record then carries `mac` = HMAC-SHA256(key, hash), so write access to the
+   * folder alone cannot rebuild the chain. Keep it outside the folder (see `readAuditKeyFile`). Defaults to none.
+   */
+  sealKey?: Buffer;
   /** Told about failures the caller of `emit` cannot see (a failed background write, low disk starting). */
   onError?: (error: Error) => void;
 }
@@ -92,6 +97,9 @@ export class LocalAuditLog implements AuditLog {
   private lock: AuditWriterLock | null = null;
 
   private lastHash = AUDIT_GENESIS_HASH;
+  /** The seq of the chain's last written record (0: none yet). */
+  private lastSeq = 0;
+  private readonly sealKey: Buffer | null;
   private pending: Pending[] = [];
   private unsynced: Waiter[] = [];
   private urgent = false;
@@ -123,6 +131,7 @@ export class LocalAuditLog implements AuditLog {
     this.metrics = options.metrics ?? NOOP_AUDIT_METRICS;
     this.secrets = options.secrets;
     this.onError = options.onError ?? (() => undefined);
+    this.sealKey = options.sealKey ?? null;
     this.disk = new DiskSpaceGuard({
       dir: this.dir,
       minFreeBytes: options.minFreeBytes ?? 64 * 1024 * 1024,
@@ -146,7 +155,10 @@ export class LocalAuditLog implements AuditLog {
     try {
       const recovered = await recoverAuditDir(log.dir, { clock: log.clock, onError: log.onError });
       log.recovery = recovered.recovery;
-      if (recovered.last) log.lastHash = recovered.last.hash;
+      if (recovered.last) {
+        log.lastHash = recovered.last.hash;
+        log.lastSeq = recovered.lastSeq;
+      }
       if (recovered.newest) log.files.resume(recovered.newest.file, recovered.newest.size);
     } catch (error) {
       await log.lock.release();
@@ -217,6 +229,26 @@ export class LocalAuditLog implements AuditLog {
     return verifyAuditDir(this.dir, { allowPartialTail: true });
   }
 
+  /** The chain's newest written record: what a witness records. */
+  head(): AuditHead {
+    return { chain: this.serviceId, seq: this.lastSeq, hash: this.lastHash };
+  }
+
+  /**
+   * Records other chains' heads (one `witness` record each), so cutting one of them is seen from
+   * this chain. Resolves once they are on disk.
+   */
+  async witness(heads: readonly AuditHead[], source: string): Promise<void> {
+    await Promise.all(
+      heads.map((h) =>
+        this.emit(
+          { event_type: 'witness', actor: 'system', reason: source, details: { chain: h.chain, seq: h.seq, hash: h.hash } },
+          { durable: true },
+        ),
+      ),
+    );
+  }
+
   stats(): AuditStats {
     return { ...this.counts, rejected: { ...this.counts.rejected }, queueDepth: this.pending.length, lowDisk: this.disk.low !== null };
   }
@@ -227,6 +259,8 @@ export class LocalAuditLog implements AuditLog {
     this.closing = (async () => {
       try {
         if (!this.failed) {
+          // The clean-shutdown seal: a chain that does not end in one was cut or crashed.
+          if (!this.disk.low) this.enqueue({ event_type: 'audit_sealed', actor: 'system', reason: 'clean_shutdown' }, false).catch(() => undefined);
           await new Promise<void>((resolve, reject) => {
             this.pending.push({ event: null, timestamp: '', auditId: '', waiter: { resolve, reject } });
             this.schedule();
@@ -357,6 +391,7 @@ export class LocalAuditLog implements AuditLog {
     let records: AuditRecord[] = [];
     let waiters: Waiter[] = [];
     let hash = this.lastHash;
+    let seq = this.lastSeq;
     let i = 0;
     try {
       for (; i < batch.length; i++) {
@@ -365,20 +400,22 @@ export class LocalAuditLog implements AuditLog {
           if (entry.waiter) waiters.push(entry.waiter);
           continue;
         }
-        const sealed = sealRecord(entry.auditId, entry.timestamp, this.serviceId, canonicalJson(entry.event), hash);
+        const sealed = sealRecord(entry.auditId, entry.timestamp, this.serviceId, canonicalJson(entry.event), hash, seq + 1, this.sealKey);
         const record: AuditRecord = {
           audit_id: entry.auditId,
+          seq: seq + 1,
           timestamp: entry.timestamp,
           service_id: this.serviceId,
           event: entry.event,
           prev_hash: hash,
           hash: sealed.hash,
+          ...(sealed.mac ? { mac: sealed.mac } : {}),
         };
         const line = sealed.line;
         const lineBytes = Buffer.byteLength(line);
         const day = this.files.dayFor(entry.timestamp);
         if (this.files.needsRotation(day, bytes, lineBytes)) {
-          await this.appendChunk(lines, bytes, records, waiters, hash);
+          await this.appendChunk(lines, bytes, records, waiters, hash, seq);
           lines = [];
           bytes = 0;
           records = [];
@@ -391,8 +428,9 @@ export class LocalAuditLog implements AuditLog {
         records.push(record);
         if (entry.waiter) waiters.push(entry.waiter);
         hash = record.hash;
+        seq += 1;
       }
-      await this.appendChunk(lines, bytes, records, waiters, hash);
+      await this.appendChunk(lines, bytes, records, waiters, hash, seq);
     } catch (error) {
       // Nothing of the failed chunk or the rest of the batch is on disk; the chain stays at lastHash.
       const failure = error instanceof AuditIoError ? error : new AuditIoError(`audit write failed: ${errorOf(error).message}`, error);
@@ -410,7 +448,7 @@ export class LocalAuditLog implements AuditLog {
   }
 
   /** Appends one chunk to the current file; on success the chain advances to `chunkHash`. */
-  private async appendChunk(lines: string[], bytes: number, records: AuditRecord[], waiters: Waiter[], chunkHash: string): Promise<void> {
+  private async appendChunk(lines: string[], bytes: number, records: AuditRecord[], waiters: Waiter[], chunkHash: string, chunkSeq: number): Promise<void> {
     if (lines.length === 0) {
       if (waiters.length > 0) {
         this.unsynced.push(...waiters);
@@ -421,6 +459,7 @@ export class LocalAuditLog implements AuditLog {
     await this.files.append(Buffer.from(lines.join(''), 'utf8'));
     this.disk.wrote(bytes);
     this.lastHash = chunkHash;
+    this.lastSeq = chunkSeq;
     if (waiters.length > 0) {
       this.unsynced.push(...waiters);
       this.urgent = true;

@@ -1,12 +1,10 @@
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AuditQuery, AuditVerifyResult, MergedAuditPage } from '../../src-shared/audit/AuditEvent.js';
+import type { AuditQuery, MergedAuditPage } from '../../src-shared/audit/AuditEvent.js';
 import { queryAuditSources } from '../../src-shared/audit/mergeAuditPages.js';
 import { AUDIT_FILE_RE } from './auditFiles.js';
 import { queryAuditDir } from './queryAuditDir.js';
-import type { VerifyAuditDirOptions } from './verifyAuditDir.js';
-import { verifyAuditDir } from './verifyAuditDir.js';
 
 /**
  * The folder a service writes under an audit root (`LLORCH_AUDIT_DIR`): its id with every character
@@ -39,26 +37,6 @@ export async function listAuditChains(root: string): Promise<{ id: string; dir: 
     if (names.some((n) => AUDIT_FILE_RE.test(n))) chains.push({ id: e.name, dir });
   }
   return chains.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-/**
- * Verifies every chain under `root` (see `listAuditChains`); stops at the first bad entry, whose
- * `file` is then given relative to `root` (`hive_gpu1/2026-11-27.audit`). Counts are totals.
- */
-export async function verifyAuditTree(root: string, options: VerifyAuditDirOptions = {}): Promise<AuditVerifyResult & { chains: number }> {
-  const chains = await listAuditChains(root);
-  let entries = 0;
-  let files = 0;
-  for (const chain of chains) {
-    const r = await verifyAuditDir(chain.dir, options);
-    if (!r.ok) {
-      const file = chain.id === '.' ? r.error.file : `${chain.id}/${r.error.file}`;
-      return { ok: false, entries: entries + r.entries, files: files + r.files, chains: chains.length, error: { ...r.error, file } };
-    }
-    entries += r.entries;
-    files += r.files;
-  }
-  return { ok: true, entries, files, chains: chains.length };
 }
 
 /** One newest-first page over every chain under `root` (a hive's own log plus its workers'). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { AuditRecord } from '../../src-shared/audit/AuditEvent.js';
 
 /** A JSON value as it appears in an audit record. */
@@ -49,6 +49,7 @@ export function canonicalJson(value: unknown): string {
 export function recordHashInput(record: Omit<AuditRecord, 'hash'> & { hash?: string }): string {
   const copy: Record<string, unknown> = { ...record };
   delete copy.hash;
+  delete copy.mac; // the MAC is computed over `hash`, so it cannot be inside it
   return canonicalJson(copy);
 }
 
@@ -69,15 +70,24 @@ export function sealRecord(
   serviceId: string,
   canonicalEvent: string,
   prevHash: string,
-): { hash: string; line: string } {
+  seq: number,
+  sealKey: Buffer | null = null,
+): { hash: string; line: string; mac: string | null } {
   const id = JSON.stringify(auditId);
   const ts = JSON.stringify(timestamp);
   const svc = JSON.stringify(serviceId);
   const prev = JSON.stringify(prevHash);
-  const input = `{"audit_id":${id},"event":${canonicalEvent},"prev_hash":${prev},"service_id":${svc},"timestamp":${ts}}`;
+  const input = `{"audit_id":${id},"event":${canonicalEvent},"prev_hash":${prev},"seq":${seq},"service_id":${svc},"timestamp":${ts}}`;
   const hash = createHash('sha256').update(input, 'utf8').digest('hex');
-  const line = `{"audit_id":${id},"timestamp":${ts},"service_id":${svc},"event":${canonicalEvent},"prev_hash":${prev},"hash":"${hash}"}\n`;
-  return { hash, line };
+  const mac = sealKey ? recordMac(sealKey, hash) : null;
+  const macPart = mac ? `,"mac":"${mac}"` : '';
+  const line = `{"audit_id":${id},"seq":${seq},"timestamp":${ts},"service_id":${svc},"event":${canonicalEvent},"prev_hash":${prev},"hash":"${hash}"${macPart}}\n`;
+  return { hash, line, mac };
+}
+
+/** The sealing MAC: HMAC-SHA256 over the record's hash (hex), lowercase hex. */
+export function recordMac(key: Buffer, hash: string): string {
+  return createHmac('sha256', key).update(hash, 'utf8').digest('hex');
 }
 
 /**
@@ -86,9 +96,9 @@ export function sealRecord(
  */
 export function serializeRecordLine(record: AuditRecord): string {
   return (
-    `{"audit_id":${JSON.stringify(record.audit_id)},"timestamp":${JSON.stringify(record.timestamp)},` +
+    `{"audit_id":${JSON.stringify(record.audit_id)},${record.seq === undefined ? '' : `"seq":${record.seq},`}"timestamp":${JSON.stringify(record.timestamp)},` +
     `"service_id":${JSON.stringify(record.service_id)},"event":${canonicalJson(record.event)},` +
-    `"prev_hash":${JSON.stringify(record.prev_hash)},"hash":${JSON.stringify(record.hash)}}`
+    `"prev_hash":${JSON.stringify(record.prev_hash)},"hash":${JSON.stringify(record.hash)}${record.mac === undefined ? '' : `,"mac":${JSON.stringify(record.mac)}`}}`
   );
 }
 
@@ -107,6 +117,8 @@ export function isAuditRecordShape(value: unknown): value is AuditRecord {
     HEX64.test(r.prev_hash) &&
     typeof r.hash === 'string' &&
     HEX64.test(r.hash) &&
+    (r.seq === undefined || (typeof r.seq === 'number' && Number.isSafeInteger(r.seq) && r.seq >= 1)) &&
+    (r.mac === undefined || (typeof r.mac === 'string' && HEX64.test(r.mac))) &&
     typeof event === 'object' &&
     event !== null &&
     !Array.isArray(event) &&

@@ -7,12 +7,17 @@ import type { AuditFileName } from './auditFiles.js';
 import { listAuditFiles } from './auditFiles.js';
 import { computeRecordHash, parseRecordLine } from './canonicalJson.js';
 import { isFsyncUnsupported, syncDirectory } from './fsyncHelpers.js';
-import { readLinesBackward } from './lineReaders.js';
+import { readLinesBackward, readLinesForward } from './lineReaders.js';
 
 export interface RecoveredAuditDir {
   recovery: AuditRecovery;
   /** The entry the chain continues from; null: a fresh chain. */
   last: AuditRecord | null;
+  /**
+   * The seq the chain continues from: the last record's, or, for a chain written before seq existed,
+   * the number of records it holds (so the first seq'd record follows on).
+   */
+  lastSeq: number;
   /** The newest file and its size after repair; the writer appends to it. */
   newest: { file: AuditFileName; size: number } | null;
 }
@@ -43,14 +48,15 @@ export async function recoverAuditDir(dir: string, options: RecoverAuditDirOptio
     }
   }
   const newestFile = files[files.length - 1];
-  if (!newestFile) return { recovery, last, newest: null };
+  const lastSeq = last === null ? 0 : (last.seq ?? (await countRecords(dir, files)));
+  if (!newestFile) return { recovery, last, lastSeq, newest: null };
   const fh = await open(join(dir, newestFile.name), 'r+');
   try {
     await fh.datasync().catch((error: unknown) => {
       if (!isFsyncUnsupported(error)) throw error;
       options.onError(new AuditIoError(`fsync is not supported for ${newestFile.name}: durability is what the filesystem gives`, error));
     });
-    return { recovery, last, newest: { file: newestFile, size: (await fh.stat()).size } };
+    return { recovery, last, lastSeq, newest: { file: newestFile, size: (await fh.stat()).size } };
   } finally {
     await fh.close();
   }
@@ -101,4 +107,13 @@ async function recoverTail(dir: string, name: string, recovery: AuditRecovery, c
     await syncDirectory(dir);
   }
   return last;
+}
+
+/** Lines of a legacy chain (before seq): the seq its last record would have had. */
+async function countRecords(dir: string, files: AuditFileName[]): Promise<number> {
+  let n = 0;
+  for (const f of files) {
+    for await (const l of readLinesForward(join(dir, f.name))) if (l.terminated) n++;
+  }
+  return n;
 }

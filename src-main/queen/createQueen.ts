@@ -5,7 +5,8 @@ import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/
 import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { createAuditSink } from '../audit/index.js';
-import { auditServiceDirName, queryAuditTree, verifyAuditTree } from '../audit/auditTree.js';
+import { auditServiceDirName, queryAuditTree } from '../audit/auditTree.js';
+import { verifyAuditTree } from '../audit/verifyAuditChains.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
 import { ApiKeyStore } from '../auth/ApiKeyStore.js';
 import { restrictToKeyModels } from '../auth/restrictToKeyModels.js';

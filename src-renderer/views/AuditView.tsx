@@ -48,6 +48,8 @@ function VerifyStatusView() {
     text = `Chain BROKEN (${err.kind}) at ${err.file} line ${err.line}${err.audit_id ? `, entry ${err.audit_id}` : ''}.`;
     tone = 'bad';
   }
+  // The same verdicts as `rbee audit verify`, one per chain (UNSEALED-TAIL is a warning: a live writer or a crash).
+  const chains = verify.state === 'done' ? (verify.result.chains ?? []) : [];
   return (
     <div className="verify">
       <span className={`badge tone-${tone}`} role="status" data-testid="verify-status">
@@ -56,6 +58,17 @@ function VerifyStatusView() {
       <button type="button" className="small" onClick={() => void run()} disabled={verify.state === 'running'}>
         Verify chain
       </button>
+      {chains.length > 0 && (
+        <ul className="verify-chains" data-testid="verify-chains">
+          {chains.map((c) => (
+            <li key={c.chain} data-verdict={c.verdict}>
+              <span className={`badge tone-${c.verdict === 'OK' ? 'ok' : c.verdict === 'UNSEALED-TAIL' ? 'muted' : 'bad'}`}>{c.verdict}</span> {c.chain}
+              {c.head_seq !== null ? ` · seq ${c.head_seq}` : ''}
+              {c.detail ? ` · ${c.detail}` : ''}
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }

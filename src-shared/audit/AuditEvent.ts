@@ -32,6 +32,12 @@ export const AUDIT_EVENT_TYPES = [
   'pool_state_changed',
   'audit_integrity_violation',
   'audit_writes_resumed',
+  /** A clean shutdown: the last record a writer writes at close. A chain not ending in one was cut or crashed. */
+  'audit_sealed',
+  /** Another chain's head `(chain, seq, hash)` as this tier saw it (details.chain/seq/hash). */
+  'witness',
+  /** Old files are about to be deleted by policy: details.first_kept_seq / first_kept_prev_hash. */
+  'retention',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -60,6 +66,45 @@ export interface AuditRecord {
   event: AuditEvent;
   prev_hash: string;
   hash: string;
+  /** The record's place in its chain: 1, 2, 3 … across rotation and restarts. Absent on records written before seq existed. */
+  seq?: number;
+  /** HMAC-SHA256 (hex) over `hash` with the sealing key, when the writer has one. Not covered by `hash`. */
+  mac?: string;
+}
+
+/** A chain's newest record as seen by a writer or a witness: one JSON line of `rbee audit head`. */
+export interface AuditHead {
+  /** The chain's service id (`queen`, `hive:gpu1`, `worker:…`). */
+  chain: string;
+  seq: number;
+  hash: string;
+}
+
+/** Verify's verdict for one chain, worst first: a failing one makes `rbee audit verify` exit 1. */
+export const AUDIT_VERDICTS = ['EDITED', 'GAP', 'TRUNCATED', 'MISSING', 'UNSEALED-TAIL', 'OK'] as const;
+export type AuditVerdict = (typeof AUDIT_VERDICTS)[number];
+
+/** Verdicts that are failures (UNSEALED-TAIL is a warning: a crash, or a cut seal). */
+export function isFailingVerdict(verdict: AuditVerdict): boolean {
+  return verdict !== 'OK' && verdict !== 'UNSEALED-TAIL';
+}
+
+export interface AuditChainVerdict {
+  chain: string;
+  verdict: AuditVerdict;
+  /** Where it was found and why, for a person to read. */
+  detail?: string;
+  file?: string;
+  line?: number;
+  audit_id?: string | null;
+  /** Records that verified, and the chain's last seq (null: no seq-carrying record). */
+  entries: number;
+  head_seq: number | null;
+  head_hash: string | null;
+  /** The highest seq a witness (another chain, or --heads) saw. */
+  witnessed_seq?: number;
+  /** Set when retention removed the chain's start: the first kept seq. */
+  retention_from_seq?: number;
 }
 
 /** Where call sites send events. The disabled sink is a no-op; the local one writes the hash chain. */
@@ -92,12 +137,13 @@ export interface AuditPage {
 }
 
 export type AuditVerifyResult =
-  | { ok: true; entries: number; files: number }
+  | { ok: true; entries: number; files: number; chains?: AuditChainVerdict[] }
   | {
       ok: false;
       entries: number;
       files: number;
-      error: { kind: 'InvalidHash' | 'BrokenChain' | 'Unparsable'; file: string; line: number; audit_id: string | null };
+      error: { kind: 'InvalidHash' | 'BrokenChain' | 'Unparsable' | 'BadMac' | 'WitnessMismatch' | AuditVerdict; file: string; line: number; audit_id: string | null };
+      chains?: AuditChainVerdict[];
     };
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, computeRecordHash, recordHashInput, sealRecord } from '../../src-main/audit/canonicalJson.js';
 import type { AuditRecord } from '../../src-shared/audit/AuditEvent.js';
@@ -26,11 +26,22 @@ describe('canonical form and hash (docs/audit.md "The hash")', () => {
     );
     const hash = createHash('sha256').update(Buffer.from(input, 'utf8')).digest('hex');
     expect(computeRecordHash(base as unknown as AuditRecord)).toBe(hash);
-    const sealed = sealRecord(base.audit_id, base.timestamp, base.service_id, canonicalJson(base.event), base.prev_hash);
-    expect(sealed.hash).toBe(hash);
+    // The writer's fast path adds seq (covered by the hash, sorted between prev_hash and service_id)
+    // and, with a sealing key, the MAC over the hash (not covered by it).
+    const withSeq = { ...base, seq: 7 };
+    const seqInput = recordHashInput(withSeq as unknown as AuditRecord);
+    expect(seqInput).toContain(`"prev_hash":"${'0'.repeat(64)}","seq":7,"service_id":"hive:gpu1"`);
+    const seqHash = createHash('sha256').update(Buffer.from(seqInput, 'utf8')).digest('hex');
+    const key = Buffer.from('k'.repeat(32));
+    const sealed = sealRecord(base.audit_id, base.timestamp, base.service_id, canonicalJson(base.event), base.prev_hash, 7, key);
+    expect(sealed.hash).toBe(seqHash);
     const parsed = JSON.parse(sealed.line) as AuditRecord;
-    expect(Object.keys(parsed)).toEqual(['audit_id', 'timestamp', 'service_id', 'event', 'prev_hash', 'hash']);
+    expect(Object.keys(parsed)).toEqual(['audit_id', 'seq', 'timestamp', 'service_id', 'event', 'prev_hash', 'hash', 'mac']);
     expect(computeRecordHash(parsed)).toBe(parsed.hash);
+    expect(parsed.mac).toBe(createHmac('sha256', key).update(seqHash).digest('hex'));
+    expect(computeRecordHash({ ...parsed, mac: 'f'.repeat(64) })).toBe(parsed.hash);
+    expect(computeRecordHash({ ...parsed, seq: 8 })).not.toBe(parsed.hash);
     expect(sealed.line.endsWith('\n')).toBe(true);
+    expect(hash).not.toBe(seqHash);
   });
 });

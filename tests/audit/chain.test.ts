@@ -42,10 +42,14 @@ describe('audit hash chain (acceptance 1)', () => {
     for (const f of files) expect((await stat(join(dir, f.name))).mode & 0o777).toBe(0o600);
 
     const result = await verifyAuditDir(dir);
-    expect(result).toEqual({ ok: true, entries: 1000, files: files.length });
+    // 1,000 events plus one clean-shutdown seal per writer run (two runs).
+    expect(result).toEqual({ ok: true, entries: 1002, files: files.length });
 
     const all = await readAllRecords(dir);
-    expect(all.map((r) => r.record.event.details?.n)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    const events = all.filter((r) => r.record.event.event_type !== 'audit_sealed');
+    expect(events.map((r) => r.record.event.details?.n)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    // seq runs 1, 2, 3 … across day and size rotation and the restart.
+    expect(all.map((r) => r.record.seq)).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
     expect(all[0]?.record.prev_hash).toBe(AUDIT_GENESIS_HASH);
     for (let i = 1; i < all.length; i++) expect(all[i]?.record.prev_hash).toBe(all[i - 1]?.record.hash);
     for (const { record } of all) expect(computeRecordHash(record)).toBe(record.hash);

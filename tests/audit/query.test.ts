@@ -72,7 +72,7 @@ describe('audit query', () => {
       all.filter((r) => ['worker_crashed', 'auth_failure'].includes(r.event.event_type)).reverse().map((r) => r.audit_id),
     );
     expect(await q({ service_id: 'queen' })).toEqual([]);
-    expect((await q({ service_id: 'hive:gpu1' })).length).toBe(120);
+    expect((await q({ service_id: 'hive:gpu1' })).length).toBe(121); // 120 events + the close's seal
 
     const from = all[30]?.timestamp as string;
     const to = all[89]?.timestamp as string;
@@ -90,7 +90,7 @@ describe('audit query', () => {
     const { listAuditFiles } = await import('../../src-main/audit/auditFiles.js');
     const name = (await listAuditFiles(dirA)).at(-1)?.name as string;
     await appendFile(`${dirA}/${name}`, '{"audit_id":"partial","times');
-    expect((await queryAuditDir(dirA, {})).records).toHaveLength(5);
+    expect((await queryAuditDir(dirA, {})).records).toHaveLength(6); // 5 events + the seal
     await expect(queryAuditDir(dirA, { cursor: 'garbage' })).rejects.toBeInstanceOf(AuditQueryError);
     const evil = Buffer.from(JSON.stringify({ v: 1, f: '../../etc/passwd', o: 0 })).toString('base64url');
     await expect(queryAuditDir(dirA, { cursor: evil })).rejects.toBeInstanceOf(AuditQueryError);

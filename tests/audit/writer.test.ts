@@ -9,7 +9,8 @@ import { auditSinkFromEnv, createAuditSink } from '../../src-main/audit/createAu
 import { registerAuditMetrics } from '../../src-main/audit/auditMetrics.js';
 import { verifyAuditDir } from '../../src-main/audit/verifyAuditDir.js';
 import { listAuditFiles } from '../../src-main/audit/auditFiles.js';
-import { queryAuditTree, verifyAuditTree } from '../../src-main/audit/auditTree.js';
+import { queryAuditTree } from '../../src-main/audit/auditTree.js';
+import { verifyAuditTree } from '../../src-main/audit/verifyAuditChains.js';
 import { makeTempDir, readAllRecords, sideFiles, workerEvent } from './helpers.js';
 
 let dir: string;
@@ -39,7 +40,7 @@ describe('disabled mode', () => {
     expect(log.mode).toBe('local');
     await log.emit(workerEvent(1), { durable: true });
     await log.close();
-    expect((await readAllRecords(join(dir, 'hive'))).map((r) => r.record.service_id)).toEqual(['hive']);
+    expect((await readAllRecords(join(dir, 'hive'))).map((r) => r.record.event.event_type)).toEqual(['worker_spawned', 'audit_sealed']);
   });
 
   it('services sharing one LLORCH_AUDIT_DIR get one folder (one chain) each; the tree verifies and queries as one', async () => {
@@ -54,9 +55,10 @@ describe('disabled mode', () => {
       await worker.emit({ event_type: 'worker_ready', worker_id: 'w/1', details: { i } }, { durable: true });
     }
     await Promise.all([queen.close(), hive.close(), worker.close()]);
-    expect(await verifyAuditTree(dir)).toEqual({ ok: true, entries: 12, files: 3, chains: 3 });
+    // 12 events + one seal per chain at close.
+    expect(await verifyAuditTree(dir)).toMatchObject({ ok: true, entries: 15, files: 3, chain_count: 3 });
     const page = await queryAuditTree(dir, { limit: 100 });
-    expect(page.records).toHaveLength(12);
+    expect(page.records).toHaveLength(15);
     expect(new Set(page.records.map((r) => r.service_id))).toEqual(new Set(['queen', 'hive:gpu1', 'worker:w/1']));
     for (let k = 1; k < page.records.length; k++) expect(page.records[k - 1]!.timestamp >= page.records[k]!.timestamp).toBe(true);
 
@@ -64,7 +66,7 @@ describe('disabled mode', () => {
     const lines = (await readFile(join(dir, 'hive_gpu1', hiveFile), 'utf8')).split('\n');
     lines.splice(1, 1);
     await writeFile(join(dir, 'hive_gpu1', hiveFile), lines.join('\n'));
-    expect(await verifyAuditTree(dir)).toMatchObject({ ok: false, error: { kind: 'BrokenChain', file: `hive_gpu1/${hiveFile}`, line: 2 } });
+    expect(await verifyAuditTree(dir)).toMatchObject({ ok: false, error: { kind: 'GAP', file: `hive_gpu1/${hiveFile}`, line: 2 } }); // seq 2 is gone
   });
 });
 
@@ -131,7 +133,8 @@ describe('local writer', () => {
     await log.close();
     const events = (await readAllRecords(dir)).map((r) => r.record.event);
     expect(events.filter((e) => e.event_type === 'worker_spawned')).toHaveLength(5);
-    expect(events.at(-1)).toMatchObject({ event_type: 'audit_writes_resumed', reason: 'queue_drained', details: { refused_events: 7 } });
+    expect(events.at(-2)).toMatchObject({ event_type: 'audit_writes_resumed', reason: 'queue_drained', details: { refused_events: 7 } });
+    expect(events.at(-1)?.event_type).toBe('audit_sealed');
     expect((await verifyAuditDir(dir)).ok).toBe(true);
   });
 
@@ -159,7 +162,7 @@ describe('local writer', () => {
     await log.emit(workerEvent(2), { durable: true });
     await log.close();
     const events = (await readAllRecords(dir)).map((r) => r.record.event);
-    expect(events.map((e) => e.event_type)).toEqual(['worker_spawned', 'audit_writes_resumed', 'worker_spawned']);
+    expect(events.map((e) => e.event_type)).toEqual(['worker_spawned', 'audit_writes_resumed', 'worker_spawned', 'audit_sealed']);
     expect(events[1]).toMatchObject({ reason: 'disk_space_recovered', details: { refused_events: 2 } });
     expect((await verifyAuditDir(dir)).ok).toBe(true);
   });
@@ -172,10 +175,10 @@ describe('local writer', () => {
     const good = await readAllRecords(dir);
     const torn = '{"audit_id":"half-written","timestamp":"2026-';
     await appendFile(join(dir, name), torn);
-    expect(await verifyAuditDir(dir)).toMatchObject({ ok: false, error: { kind: 'Unparsable', line: 11 } });
+    expect(await verifyAuditDir(dir)).toMatchObject({ ok: false, error: { kind: 'Unparsable', line: 12 } }); // 10 events + the seal, then the torn line
 
     log = await LocalAuditLog.open({ dir, serviceId: 'hive' });
-    expect(log.recovery.resumedFrom).toEqual({ file: name, audit_id: good[9]?.record.audit_id });
+    expect(log.recovery.resumedFrom).toEqual({ file: name, audit_id: good[10]?.record.audit_id });
     expect(log.recovery.quarantined).toEqual([{ file: name, quarantineFile: expect.stringMatching(/\.torn-\d+$/), bytes: torn.length, lines: 1 }]);
     await log.emit(workerEvent(10), { durable: true });
     await log.close();
@@ -184,10 +187,11 @@ describe('local writer', () => {
     expect(await readFile(join(dir, side as string), 'utf8')).toBe(torn);
     expect((await stat(join(dir, side as string))).mode & 0o777).toBe(0o600);
     const all = await readAllRecords(dir);
-    expect(all[10]?.record.event).toMatchObject({ event_type: 'audit_integrity_violation', reason: 'torn_tail_quarantined' });
-    expect(all[10]?.record.prev_hash).toBe(good[9]?.record.hash);
-    expect(all[11]?.record.event.details).toEqual({ n: 10 });
-    expect(await verifyAuditDir(dir)).toEqual({ ok: true, entries: 12, files: 1 });
+    expect(all[11]?.record.event).toMatchObject({ event_type: 'audit_integrity_violation', reason: 'torn_tail_quarantined' });
+    expect(all[11]?.record.prev_hash).toBe(good[10]?.record.hash);
+    expect(all[11]?.record.seq).toBe(12); // seq continues across the restart
+    expect(all[12]?.record.event.details).toEqual({ n: 10 });
+    expect(await verifyAuditDir(dir)).toEqual({ ok: true, entries: 14, files: 1 });
   });
 
   it('trailing garbage lines (NULs after a power cut) are quarantined too; an edited-but-parsable tail is not hidden', async () => {
@@ -212,7 +216,7 @@ describe('local writer', () => {
     expect(log.recovery.tailHashMismatch).toBe(true);
     await log.close();
     const all = await readAllRecords(dir);
-    expect(all.at(-1)?.record.event).toMatchObject({ event_type: 'audit_integrity_violation', reason: 'tail_hash_mismatch' });
+    expect(all.at(-2)?.record.event).toMatchObject({ event_type: 'audit_integrity_violation', reason: 'tail_hash_mismatch' });
     expect(await verifyAuditDir(dir)).toMatchObject({ ok: false, error: { kind: 'InvalidHash', line: lines.length } });
   });
 

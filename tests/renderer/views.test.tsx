@@ -139,6 +139,34 @@ describe('App shell', () => {
     expect(text('[data-testid="verify-status"]')).toContain('Chain intact: 3 entries in 1 files.');
   });
 
+  it("verify shows each chain's verdict, as `rbee audit verify` does", async () => {
+    const chain = (name: string, verdict: 'OK' | 'TRUNCATED' | 'UNSEALED-TAIL', detail?: string) => ({
+      chain: name,
+      verdict,
+      entries: 4,
+      head_seq: 4,
+      head_hash: 'a'.repeat(64),
+      ...(detail ? { detail } : {}),
+    });
+    const result = {
+      ok: false as const,
+      entries: 8,
+      files: 2,
+      error: { kind: 'TRUNCATED' as const, file: '', line: 0, audit_id: null },
+      chains: [chain('hive:gpu1', 'TRUNCATED', 'a witness saw seq 9; the chain ends at seq 4'), chain('queen', 'UNSEALED-TAIL')],
+    };
+    installApi(fakeApi({ verifyAudit: async () => result }), 'ipc');
+    useRbee.getState().setBridge('ipc');
+    useRbee.getState().setAuth('ok');
+    window.location.hash = '#/audit';
+    await act(async () => render(<App />));
+    await act(async () => button('Verify chain').click());
+    expect(text('[data-testid="verify-status"]')).toContain('Chain BROKEN (TRUNCATED)');
+    const items = [...container.querySelectorAll('[data-testid="verify-chains"] li')];
+    expect(items.map((li) => li.getAttribute('data-verdict'))).toEqual(['TRUNCATED', 'UNSEALED-TAIL']);
+    expect(items[0]?.textContent).toContain('hive:gpu1 · seq 4 · a witness saw seq 9');
+  });
+
   it('shows the disconnection banner while the stream is down', () => {
     installApi(fakeApi(), 'ipc');
     useRbee.getState().setBridge('ipc');
