@@ -39,6 +39,8 @@ export interface QueenOptions {
   localHive?: boolean;
   /** Audit mode for the queen and its local hive. Defaults to 'disabled'. */
   auditMode?: 'disabled' | 'local';
+  /** The audit root (`--audit-dir`, else `LLORCH_AUDIT_DIR`): the queen's chain and its local hive's go under it. Defaults to `<dataDir>/audit`. */
+  auditDir?: string;
   /** Where the built dashboard lives, served at /ui. Defaults to `<project>/out/renderer`. */
   uiDir?: string;
 }

@@ -95,7 +95,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   let poolSecrets = (): string[] => [];
   const settings = await SettingsStore.open(join(dataDir, 'settings.json'), { audit_mode: options.auditMode ?? 'disabled' });
   const auditMode = options.auditMode ?? settings.auditMode;
-  const auditRoot = join(dataDir, 'audit');
+  const auditRoot = options.auditDir ?? join(dataDir, 'audit');
   const audit = await createAuditSink(
     auditMode === 'local'
       ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()] }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { intOption } from '../intOption.js';
 import { loadToken } from '../../auth/loadToken.js';
 import { defaultDataDir } from '../../common/dataDir.js';
@@ -17,6 +18,7 @@ const USAGE = `usage: rbee queen [options]
   --demo              generate the tiny demo model and serve it with one worker
   --no-local-hive     do not start a hive on this machine
   --audit MODE        local | disabled (default: $LLORCH_AUDIT_MODE, else the saved setting)
+  --audit-dir DIR     the audit root (default: $LLORCH_AUDIT_DIR, else <data-dir>/audit)
   --token-file PATH   API token file (else env ${QUEEN_TOKEN_ENV}, else <data-dir>/api-token, generated 0600)
   --allowed-host NAME a Host name to answer to besides loopback and the bound address (repeatable)
   --allowed-origin O  a browser origin (scheme://host[:port]) allowed to call the API, with CORS (repeatable)
@@ -38,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
         demo: { type: 'boolean', default: false },
         'no-local-hive': { type: 'boolean', default: false },
         audit: { type: 'string' },
+        'audit-dir': { type: 'string' },
         'token-file': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true },
         'allowed-origin': { type: 'string', multiple: true },
@@ -84,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const logger = createLogger('queen');
 
+  const auditDir = values['audit-dir'] ?? (process.env.LLORCH_AUDIT_DIR?.trim() || undefined);
   let queen;
   try {
     queen = await createQueen({
@@ -96,6 +100,7 @@ export async function run(argv: string[]): Promise<number> {
       demo: values.demo,
       localHive: !values['no-local-hive'],
       auditMode: auditRaw === 'local' || auditRaw === 'disabled' ? auditRaw : undefined,
+      ...(auditDir ? { auditDir: resolve(auditDir) } : {}),
       workerPolicy,
       hivePolicy,
       logger,
