@@ -49,7 +49,8 @@ function cap(value: string, max: number): string {
   return value.slice(0, Math.max(0, max - suffix.length)).replace(LONE_SURROGATE_RE, '\uFFFD') + suffix;
 }
 
-function scrub(value: string, secrets: readonly string[]): string {
+/** Secrets → `token:<fp6>`, `Bearer <x>` → `Bearer token:<fp6>`, controls → U+FFFD: the audit log's redaction, for any text. */
+export function scrubSecrets(value: string, secrets: readonly string[]): string {
   let out = value;
   for (const secret of secrets) {
     if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(auditTokenFingerprint(secret));
@@ -65,7 +66,7 @@ function scrub(value: string, secrets: readonly string[]): string {
 
 function text(value: unknown, max: number, secrets: readonly string[]): string | undefined {
   if (value === undefined || value === null) return undefined;
-  return cap(scrub(typeof value === 'string' ? value : String(value), secrets), max);
+  return cap(scrubSecrets(typeof value === 'string' ? value : String(value), secrets), max);
 }
 
 function detailValue(key: string, value: unknown, secrets: readonly string[]): AuditDetailValue | undefined {
@@ -74,7 +75,7 @@ function detailValue(key: string, value: unknown, secrets: readonly string[]): A
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   const s = typeof value === 'string' ? value : safeString(value);
   if (SECRET_KEY_RE.test(key) && !FP_RE.test(s)) return auditTokenFingerprint(s);
-  return cap(scrub(s, secrets), AUDIT_FIELD_LIMITS.detailValue);
+  return cap(scrubSecrets(s, secrets), AUDIT_FIELD_LIMITS.detailValue);
 }
 
 function safeString(value: unknown): string {

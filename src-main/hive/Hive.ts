@@ -3,6 +3,7 @@ import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { DeviceInfo, HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { HiveEventHub } from './HiveEventHub.js';
 import type { HiveMetrics } from './HiveMetrics.js';
+import type { WorkerLogs } from './WorkerLogs.js';
 import type { ModelCatalog } from './ModelCatalog.js';
 import type { ModelDownloader } from './ModelDownloader.js';
 import type { WorkerSupervisor } from './WorkerSupervisor.js';
@@ -17,6 +18,7 @@ export interface Hive {
   readonly events: HiveEventHub;
   readonly metrics: HiveMetrics;
   readonly catalog: ModelCatalog;
+  readonly logs: WorkerLogs;
   readonly downloader: ModelDownloader;
   readonly closing: boolean;
   info(): HiveInfo;

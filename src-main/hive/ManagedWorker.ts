@@ -78,6 +78,8 @@ export interface ManagedWorkerDeps {
   onUpdate(info: WorkerInfo): void;
   /** A pre-started worker process waiting for its arguments (see WorkerStandbyPool), if any. */
   takeStandby?: () => ChildProcess | null;
+  /** Sees every process this worker starts (log capture: see WorkerLogs). */
+  onProcess?: (id: string, child: ChildProcess) => void;
 }
 
 /** Stop phases of the shutdown cascade. */
@@ -282,6 +284,7 @@ export class ManagedWorker {
 
     // stdout carries the same lifecycle lines as IPC; drain it so the pipe never fills.
     child.stdout?.resume();
+    this.deps.onProcess?.(this.id, child);
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });

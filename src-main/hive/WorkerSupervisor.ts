@@ -16,6 +16,7 @@ import { UNPLACED, type WorkerPlacement } from './admission/WorkerPlacement.js';
 import type { HiveEventHub } from './HiveEventHub.js';
 import type { HiveMetrics } from './HiveMetrics.js';
 import { ManagedWorker, type WorkerLauncher } from './ManagedWorker.js';
+import type { WorkerLogs } from './WorkerLogs.js';
 import type { ModelCatalog } from './ModelCatalog.js';
 import type { WorkerStandbyPool } from './WorkerStandbyPool.js';
 
@@ -37,6 +38,8 @@ export interface SpawnOptions extends GpuLaunchOptions {
 
 export interface WorkerSupervisorOptions {
   hiveId: string;
+  /** Captures each worker process's output (the logs routes read it). */
+  logs?: WorkerLogs;
   catalog: ModelCatalog;
   hub: HiveEventHub;
   metrics: HiveMetrics;
@@ -168,6 +171,7 @@ export class WorkerSupervisor {
         metrics: this.options.metrics,
         launcher: this.options.launcher,
         logger: this.options.logger,
+        onProcess: (workerId, child) => this.options.logs?.attach(workerId, child),
         token: randomBytes(24).toString('base64url'),
         onUpdate: (info) => this.onUpdate(info),
         takeStandby: this.options.standby ? () => this.options.standby?.take() ?? null : undefined,

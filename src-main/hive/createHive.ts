@@ -28,6 +28,7 @@ import { ModelCatalog } from './ModelCatalog.js';
 import { ModelDownloader, type ModelDownloaderOptions } from './ModelDownloader.js';
 import { ModelFolderWatcher, type ModelFolderWatcherOptions } from './ModelFolderWatcher.js';
 import { WorkerStandbyPool } from './WorkerStandbyPool.js';
+import { WorkerLogs } from './WorkerLogs.js';
 import { WorkerSupervisor } from './WorkerSupervisor.js';
 
 export interface HiveOptions {
@@ -80,6 +81,8 @@ export interface HiveOptions {
   onShutdownRequested?: () => void;
   clock?: PolicyClock;
   random?: RandomSource;
+  /** Where each worker's output is kept (`<data>/logs`, rotated); none = the in-memory ring only. */
+  logsDir?: string;
   /** Watching the models folder (fs.watch + periodic rescan); `false` turns it off. Defaults to on. */
   watchModels?: ModelFolderWatcherOptions | false;
   /** Options for the model downloader: retry pacing, SSRF network policy, size and space limits. */
@@ -152,7 +155,9 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
           threads: defaultThreads,
         })
       : null;
+  const logs = new WorkerLogs({ dir: options.logsDir, secrets: () => [options.token] });
   const supervisor = new WorkerSupervisor({
+    logs,
     standby,
     hiveId: id,
     catalog,
@@ -241,6 +246,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     events,
     metrics,
     catalog,
+    logs,
     downloader,
     get closing() {
       return closing;

@@ -6,6 +6,7 @@ import { InvalidRestartPolicyError } from '../../src-shared/policy/RestartPolicy
 import { parseBody } from '../common/http/parseBody.js';
 import { startSse } from '../common/http/sse.js';
 import type { Hive } from './Hive.js';
+import type { WorkerLogLine } from './WorkerLogs.js';
 
 const SSE_HEARTBEAT_MS = 15_000;
 /** A subscriber this far behind is cut off; it reconnects and gets a fresh snapshot. */
@@ -79,6 +80,42 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
   });
 
   /**
+   * `GET /v1/workers/:id/logs?tail=N&follow=1`: the worker's captured output (redacted). Without
+   * `follow`: `{lines}`, the last N (default 200, at most 5 000). With it: SSE, the tail first, then
+   * every new line, one `event: log` per line (`id` = its seq).
+   */
+  app.get<{ Params: { id: string }; Querystring: { tail?: string; follow?: string } }>('/v1/workers/:id/logs', (request, reply) => {
+    supervisor.get(request.params.id);
+    const tail = parseTail(request.query.tail);
+    const lines = hive.logs.tail(request.params.id, tail);
+    if (request.query.follow !== '1' && request.query.follow !== 'true') return reply.send({ worker_id: request.params.id, lines });
+    reply.hijack();
+    const res = reply.raw;
+    startSse(res);
+    const write = (line: WorkerLogLine): void => {
+      if (res.destroyed) return;
+      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+        res.destroy();
+        return;
+      }
+      res.write(`event: log\nid: ${line.seq}\ndata: ${JSON.stringify(line)}\n\n`);
+    };
+    for (const line of lines) write(line);
+    const unsubscribe = hive.logs.follow(request.params.id, write);
+    const heartbeat = setInterval(() => {
+      if (!res.destroyed) res.write(': ping\n\n');
+    }, SSE_HEARTBEAT_MS);
+    heartbeat.unref();
+    const cleanup = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    res.once('close', cleanup);
+    request.raw.once('close', cleanup);
+    return reply;
+  });
+
+  /**
    * `GET /v1/events`: Server-Sent Events, one `ClusterEvent` per message:
    * `event: cluster\nid: <seq>\ndata: <json>\n\n`, a snapshot first, `: ping` comments every 15 s.
    */
@@ -107,4 +144,11 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
     res.once('close', cleanup);
     request.raw.once('close', cleanup);
   });
+}
+
+function parseTail(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 200;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 5_000) throw new ApiError(400, 'INVALID_REQUEST', 'tail must be an integer from 0 to 5000');
+  return n;
 }

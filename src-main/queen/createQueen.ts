@@ -234,6 +234,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     localHive = new LocalHiveProcess({
       id: LOCAL_HIVE_ID,
       modelsDir,
+      dataDir: join(dataDir, 'hive'),
       port: options.hivePort,
       policy: options.hivePolicy,
       workerPolicy: options.workerPolicy ?? settings.restartPolicy,

@@ -24,7 +24,7 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
   --host HOST           bind address (default 127.0.0.1; others need a token of ≥ 16 characters)
   --port N              default 7835; 0 = ephemeral (the bound port is printed as JSON on stdout)
   --token-file PATH     bearer token file (else env ${HIVE_TOKEN_ENV}, else <data-dir>/${HIVE_TOKEN_FILE}, generated 0600)
-  --data-dir DIR        where a generated token is kept (default ${defaultDataDir()})
+  --data-dir DIR        where a generated token and the worker logs (logs/) are kept (default ${defaultDataDir()})
   --allowed-host NAME   a Host name to answer to besides loopback and the bound address (repeatable)
   --download-allow-loopback  let model downloads reach 127.0.0.0/8 and ::1 (default: refused;
                         env ${DOWNLOAD_ALLOW_LOOPBACK_ENV}=1)
@@ -181,6 +181,7 @@ export async function run(argv: string[]): Promise<number> {
       port,
       token,
       allowedHosts: values['allowed-host'] ?? [],
+      logsDir: join(values['data-dir'] ?? defaultDataDir(), 'logs'),
       download: {
         network: {
           allowLoopback: values['download-allow-loopback'] || process.env[DOWNLOAD_ALLOW_LOOPBACK_ENV] === '1',

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { RemoteHiveManager } from '../hives/RemoteHiveManager.js';
 import type { HiveWorkerAction } from '../../../src-shared/hive/hiveApi.js';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
@@ -93,6 +94,18 @@ export class QueenControl implements ControlApi {
   private async workerAction(hiveId: string, workerId: string, action: WorkerAction): Promise<void> {
     if (!this.options.view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
     await this.client(hiveId).workerAction(workerId, action);
+  }
+
+  /** The last `tail` lines a worker wrote (redacted by its hive). */
+  async workerLogs(hiveId: string, workerId: string, tail: number): Promise<{ worker_id: string; lines: unknown[] }> {
+    if (!this.options.view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
+    return this.client(hiveId).request('GET', `/v1/workers/${encodeURIComponent(workerId)}/logs?tail=${tail}`);
+  }
+
+  /** The hive's SSE stream of a worker's lines (the tail first), for the route to relay; ends with `signal`. */
+  followWorkerLogs(hiveId: string, workerId: string, tail: number, signal: AbortSignal): Promise<IncomingMessage> {
+    if (!this.options.view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
+    return this.client(hiveId).openStream(`/v1/workers/${encodeURIComponent(workerId)}/logs?tail=${tail}&follow=1`, signal);
   }
 
   stopWorker(hiveId: string, workerId: string): Promise<void> {

@@ -182,4 +182,42 @@ export class HiveClient {
       req.end();
     });
   }
+
+  /**
+   * Opens a streaming GET (an SSE route such as a worker's followed logs) and hands back the response
+   * once its status is 200, for the caller to relay; the hive's error envelope becomes an ApiError.
+   */
+  openStream(path: string, signal: AbortSignal): Promise<http.IncomingMessage> {
+    const url = new URL(path, this.endpoint.baseUrl);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          hostname: url.hostname,
+          port: url.port,
+          path: `${url.pathname}${url.search}`,
+          method: 'GET',
+          agent: this.agent,
+          signal,
+          headers: { accept: 'text/event-stream', ...(this.endpoint.token ? { authorization: `Bearer ${this.endpoint.token}` } : {}) },
+        },
+        (res) => {
+          if (res.statusCode === 200) return resolve(res);
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            try {
+              const body: unknown = JSON.parse(text);
+              if (isApiErrorBody(body)) return reject(new ApiError(res.statusCode ?? 502, body.error.code, body.error.message));
+            } catch {
+              // not the envelope: reported below
+            }
+            reject(new ApiError(502, 'HIVE_UNREACHABLE', `Hive ${this.endpoint.id} answered ${res.statusCode} to ${url.pathname}`));
+          });
+        },
+      );
+      req.on('error', (error) => reject(this.unreachable(error)));
+      req.end();
+    });
+  }
 }

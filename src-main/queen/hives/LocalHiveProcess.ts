@@ -11,6 +11,8 @@ import { childEnv } from '../../common/process/childEnv.js';
 export interface LocalHiveProcessOptions {
   id: string;
   modelsDir: string;
+  /** The hive's `--data-dir` (its worker logs go to `<data>/logs`). Defaults to the hive's own default. */
+  dataDir?: string;
   /** Defaults to 0 (ephemeral): the hive reports its port. */
   port?: number;
   /** Extra environment (audit mode/dir). */
@@ -93,6 +95,7 @@ export class LocalHiveProcess {
     const args = ['--models-dir', options.modelsDir, '--id', options.id, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--exit-with-parent'];
     if (options.workerPolicy && Object.keys(options.workerPolicy).length > 0) args.push('--policy', JSON.stringify(options.workerPolicy));
     if (options.threads) args.push('--threads', String(options.threads));
+    if (options.dataDir) args.push('--data-dir', options.dataDir);
     const launch = rbeeCommand('hive', args);
     const child = spawn(launch.command, launch.args, {
       env: { ...childEnv(process.env, ['HF_TOKEN']), ...launch.env, ...options.env, RBEE_HIVE_TOKEN: this.token },

@@ -66,6 +66,32 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
     return reply.code(201).send(await as(request.actor).spawnWorker(body));
   });
 
+  /** A worker's output through its hive (remote hives: through the tunnel): JSON, or SSE with `follow=1`. */
+  app.get<{ Params: { hive: string; worker: string }; Querystring: { tail?: string; follow?: string } }>(
+    '/v1/control/hives/:hive/workers/:worker/logs',
+    async (request, reply) => {
+      const hive = IdSchema.parse(request.params.hive);
+      const worker = IdSchema.parse(request.params.worker);
+      const tail = request.query.tail === undefined ? 200 : Number(request.query.tail);
+      if (!Number.isInteger(tail) || tail < 0 || tail > 5_000) throw new ApiError(400, 'INVALID_REQUEST', 'tail must be an integer from 0 to 5000');
+      if (request.query.follow !== '1' && request.query.follow !== 'true') return control.workerLogs(hive, worker, tail);
+      const abort = new AbortController();
+      const upstream = await control.followWorkerLogs(hive, worker, tail, abort.signal);
+      reply.hijack();
+      startSse(reply.raw);
+      upstream.pipe(reply.raw);
+      const end = (): void => {
+        abort.abort();
+        upstream.destroy();
+        if (!reply.raw.destroyed) reply.raw.end();
+      };
+      upstream.once('end', end);
+      upstream.once('error', end);
+      reply.raw.once('close', end);
+      return reply;
+    },
+  );
+
   app.post<{ Params: { hive: string; worker: string; action: string } }>('/v1/control/hives/:hive/workers/:worker/:action', async (request, reply) => {
     const { hive, worker, action } = request.params;
     if (!(WORKER_ACTIONS as readonly string[]).includes(action)) throw new ApiError(404, 'NOT_FOUND', `Unknown worker action '${action}'`);
