@@ -103,7 +103,10 @@ describe('hive HTTP API', () => {
       ['POST', '/v1/models/download', { source: 'hf:justauser' }, 400, 'INVALID_REQUEST', /hf:/],
       ['POST', '/v1/models/download', { source: 'hf:u/r/../../x.gguf' }, 400, 'INVALID_REQUEST'],
       ['POST', '/v1/models/download', { source: 'http://127.0.0.1:9/m.gguf', name: '../evil.gguf' }, 400, 'INVALID_REQUEST', /not a path/],
-      ['POST', '/v1/models/download', { source: 'http://127.0.0.1:9/m.gguf', name: 'tiny.gguf' }, 409, 'CONFLICT'],
+      // Loopback sources are refused (403, SSRF) before the name is looked at; a LAN address passes that check
+      // and the existing name answers 409 before anything is fetched.
+      ['POST', '/v1/models/download', { source: 'http://127.0.0.1:9/m.gguf', name: 'tiny.gguf' }, 403, 'DOWNLOAD_REFUSED'],
+      ['POST', '/v1/models/download', { source: 'http://10.0.0.1:9/m.gguf', name: 'tiny.gguf' }, 409, 'CONFLICT'],
       ['POST', '/v1/models/download', { source: 'not a url' }, 400, 'INVALID_REQUEST'],
       ['POST', '/v1/models/download', {}, 400, 'INVALID_REQUEST', /source/],
       ['GET', '/v1/nothing-here', undefined, 404, 'NOT_FOUND'],

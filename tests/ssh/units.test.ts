@@ -191,8 +191,11 @@ describe('preflight parsing', () => {
 
   it('the hive runtime closure comes from this machine’s node_modules, without UI packages or foreign platform binaries', () => {
     const names = hiveRuntimePackages();
-    expect(names).toEqual(expect.arrayContaining(['node-llama-cpp', 'fastify', 'tsx', 'zod', 'pino']));
+    // Exactly what the built bundle imports: no loader (the remote runs out/main/cli.js), no UI packages.
+    expect(names).toEqual(expect.arrayContaining(['node-llama-cpp', 'fastify', 'zod', 'pino']));
+    expect(names).not.toContain('tsx');
     expect(names).not.toContain('react');
+    expect(names).not.toContain('electron');
     const closure = dependencyClosure(process.cwd(), ['node-llama-cpp', '@node-llama-cpp/linux-x64']);
     const dirs = closure.map((p) => p.dir);
     expect(dirs).toContain('node-llama-cpp');
