@@ -73,7 +73,8 @@ describe('worker lifecycle', () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'rbee-bad-')), 'corrupt.gguf');
     writeFileSync(bad, Buffer.from('GGUF this is not a model'));
     const { startRbee } = await import('../helpers/childProcess.js');
-    const proc = startRbee('worker', ['--model', bad, '--threads', '1', '--device', 'cpu']);
+    // A worker never runs without its token (its hive hands one to each worker).
+    const proc = startRbee('worker', ['--model', bad, '--threads', '1', '--device', 'cpu'], { RBEE_WORKER_TOKEN: 'lifecycle-worker-token-0123' });
     const failed = await proc.waitForLine<{ message: string }>((l) => l.event === 'load_failed');
     expect(failed.message).toMatch(/unsupported GGUF version/);
     expect((await proc.exited).code).toBe(1);

@@ -87,6 +87,11 @@ export async function run(argv: string[]): Promise<number> {
         }
       }
     }
+    // Ctrl-C may end the body quietly instead of as an AbortError: the answer is cut either way.
+    if (interrupted) {
+      process.stderr.write('\n[cancelled]\n');
+      return 130;
+    }
     return 0;
   } catch (error) {
     if (interrupted) {
