@@ -8,19 +8,15 @@
  *
  * Standalone: `node --import tsx scripts/bench/coldstart.ts`.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureBuilt } from '../ensureBuilt.mjs';
+import { startQueenProcess } from './lib/queenProcess.js';
 import { fmt, median } from './lib/stats.js';
 
 const RUNS = Number(process.env.BENCH_COLDSTART_RUNS ?? 5);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TOKEN = 'bench-token-0123456789abcdef';
 const GOAL_FIRST_TOKEN_MS = 3_000;
 
 function timeCommand(args: string[]): number {
@@ -32,32 +28,13 @@ function timeCommand(args: string[]): number {
 
 /** Process start → `listening` line → the first streamed token of a chat on the demo model. */
 async function queenToFirstToken(): Promise<{ listeningMs: number; firstTokenMs: number }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'rbee-bench-cold-'));
   const started = performance.now();
-  const queen = spawn(process.execPath, ['bin/rbee.mjs', 'queen', '--demo', '--port', '0', '--data-dir', dataDir, '--audit', 'disabled'], {
-    cwd: ROOT,
-    env: { ...process.env, LLORCH_API_TOKEN: TOKEN, RBEE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const queen = await startQueenProcess();
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      queen.once('exit', (code) => reject(new Error(`queen exited ${code}`)));
-      createInterface({ input: queen.stdout! }).on('line', (line) => {
-        if (line.includes('"listening"')) resolve((JSON.parse(line) as { url: string }).url);
-      });
-    });
-    const listeningMs = performance.now() - started;
-    // Until the local hive has reported its catalog, the model is unknown (404): a client would retry,
-    // so does this one (every 20 ms). Once known, a request waits for the loading worker.
-    const headers = { authorization: `Bearer ${TOKEN}` };
-    for (;;) {
-      const models = (await (await fetch(`${url}/v1/models`, { headers })).json()) as { data?: Array<{ id: string }> };
-      if (models.data?.some((m) => m.id === 'rbee-demo-tiny.gguf')) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const res = await fetch(`${url}/v1/chat/completions`, {
+    await queen.waitForModel('rbee-demo-tiny.gguf');
+    const res = await fetch(`${queen.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      headers: { ...queen.headers, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'rbee-demo-tiny.gguf', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, stream: true }),
     });
     if (!res.ok || !res.body) throw new Error(`chat answered ${res.status}`);
@@ -67,11 +44,9 @@ async function queenToFirstToken(): Promise<{ listeningMs: number; firstTokenMs:
       text += decoder.decode(chunk, { stream: true });
       if (text.includes('"content"')) break;
     }
-    return { listeningMs, firstTokenMs: performance.now() - started };
+    return { listeningMs: queen.listeningMs, firstTokenMs: performance.now() - started };
   } finally {
-    queen.kill('SIGTERM');
-    await new Promise((resolve) => (queen.exitCode !== null ? resolve(null) : queen.once('exit', resolve)));
-    await rm(dataDir, { recursive: true, force: true });
+    await queen.stop();
   }
 }
 

@@ -8,19 +8,13 @@
  * Verdict, after a warm-up of a tenth of the run: RSS growth ≤ 5 % and no fd growth (medians of the last
  * quarter of the samples against the first quarter), and no extra process. Exits 1 when a budget is missed.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { readdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import { ensureBuilt } from '../ensureBuilt.mjs';
+import { BENCH_TOKEN, startQueenProcess } from './lib/queenProcess.js';
 import { fmt, median } from './lib/stats.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TOKEN = 'bench-token-0123456789abcdef';
 const SAMPLE_EVERY_MS = 10_000;
 const { values } = parseArgs({ options: { minutes: { type: 'string' } }, allowPositionals: true });
 const MINUTES = Number(values.minutes ?? process.env.BENCH_SOAK_MINUTES ?? 30);
@@ -73,7 +67,7 @@ const errorStatuses = new Map<number, number>();
 /** One streamed chat; `cancelAfterTokens` aborts it mid-stream, `deadlineMs` sets X-Deadline. */
 async function chat(url: string, options: { cancelAfterTokens?: number; deadlineMs?: number } = {}): Promise<Outcome> {
   const controller = new AbortController();
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  const headers: Record<string, string> = { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json' };
   if (options.deadlineMs) headers['x-deadline'] = String(Date.now() + options.deadlineMs);
   try {
     const res = await fetch(`${url}/v1/chat/completions`, {
@@ -107,26 +101,15 @@ async function chat(url: string, options: { cancelAfterTokens?: number; deadline
 
 async function main(): Promise<number> {
   if (!ensureBuilt()) return 1;
-  const dataDir = await mkdtemp(join(tmpdir(), 'rbee-bench-soak-'));
-  const queen = spawn(process.execPath, ['bin/rbee.mjs', 'queen', '--demo', '--port', '0', '--data-dir', dataDir, '--audit', 'local'], {
-    cwd: ROOT,
-    env: { ...process.env, LLORCH_API_TOKEN: TOKEN, RBEE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const queen = await startQueenProcess('local');
+  const url = queen.url;
   const outcomes: Record<Outcome, number> = { complete: 0, cancelled: 0, deadline: 0, error: 0 };
   const samples: Sample[] = [];
   let kills = 0;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      queen.once('exit', (code) => reject(new Error(`queen exited ${code}`)));
-      createInterface({ input: queen.stdout! }).on('line', (line) => {
-        if (line.includes('"listening"')) resolve((JSON.parse(line) as { url: string }).url);
-      });
-    });
     const snapshot = async (): Promise<ClusterSnapshot> =>
-      (await (await fetch(`${url}/v1/control/snapshot`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as ClusterSnapshot;
-    // The demo model is unknown until the local hive has reported its catalog.
-    while (!(await snapshot()).models.some((m) => m.name === 'rbee-demo-tiny.gguf')) await new Promise((r) => setTimeout(r, 100));
+      (await (await fetch(`${url}/v1/control/snapshot`, { headers: queen.headers })).json()) as ClusterSnapshot;
+    await queen.waitForModel('rbee-demo-tiny.gguf');
     const startedAt = performance.now();
     const endAt = startedAt + MINUTES * 60_000;
     let nextKill = startedAt + KILL_EVERY_MS;
@@ -143,7 +126,7 @@ async function main(): Promise<number> {
       while (performance.now() < endAt) {
         const now = performance.now();
         if (now >= nextSample) {
-          samples.push(await sample(queen.pid!, startedAt));
+          samples.push(await sample(queen.pid, startedAt));
           nextSample += SAMPLE_EVERY_MS;
         }
         if (now >= nextKill) {
@@ -159,9 +142,7 @@ async function main(): Promise<number> {
     };
     await Promise.all([client('stream'), client('deadline'), supervisor()]);
   } finally {
-    queen.kill('SIGTERM');
-    await new Promise((resolve) => (queen.exitCode !== null ? resolve(null) : queen.once('exit', resolve)));
-    await rm(dataDir, { recursive: true, force: true });
+    await queen.stop();
   }
 
   const warm = samples.filter((s) => s.atMs >= (MINUTES * 60_000) / 10);
