@@ -58,6 +58,12 @@ export const PoolRecordSchema = PoolTuningSchema.extend({
   models: z.array(PoolModelSpecSchema).max(1024).optional(),
   /** PEM CA bundle on the queen's machine for https pools; verification is always on. */
   ca_file: z.string().min(1).max(4096).optional(),
+  /**
+   * A fallback pool also serves bare model names the hives serve, after them: when no hive can answer
+   * before its first token (no worker, breaker open, hive offline), the request goes on to this pool.
+   * Fallback pools are tried in the order they were added. Defaults to false.
+   */
+  fallback: z.boolean().optional(),
 }).strict();
 
 export type PoolRecord = z.output<typeof PoolRecordSchema>;
@@ -98,6 +104,8 @@ export interface PoolInfo {
   tuning: PoolTuning;
   ca_file: string | null;
   models_filter: string[] | null;
+  /** Serves bare names the hives serve, after them (see PoolRecordSchema.fallback). */
+  fallback: boolean;
 }
 
 /** `POST /v1/control/pools/{name}/test`: one health check, now. */

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTinyModel } from '../../src-main/models/ensureTinyModel.js';
@@ -19,4 +19,19 @@ export async function endlessTinyModelPath(seed = 1): Promise<string> {
   const dir = join(tmpdir(), 'rbee-test-models');
   mkdirSync(dir, { recursive: true });
   return ensureTinyModel(join(dir, `tiny-endless-seed${seed}.gguf`), { seed, silentEos: true });
+}
+
+/**
+ * The bytes of a tiny model that the catalog serves (complete: every tensor's data is in the file)
+ * but that never loads: the token embedding's first dimension is halved, a shape llama.cpp refuses
+ * at once. A truncated file would not do: the catalog holds it back as a copy still in progress.
+ */
+export async function unloadableTinyModel(seed = 1): Promise<Buffer> {
+  const copy = Buffer.from(readFileSync(await tinyModelPath(seed)));
+  const name = Buffer.from('token_embd.weight', 'utf8');
+  const at = copy.indexOf(name);
+  if (at < 0) throw new Error('the tiny model has no token_embd.weight tensor');
+  const dim0 = at + name.length + 4;
+  copy.writeBigUInt64LE(copy.readBigUInt64LE(dim0) / 2n, dim0);
+  return copy;
 }

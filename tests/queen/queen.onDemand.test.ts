@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
-import { tinyModelPath } from '../helpers/tinyModel.js';
+import { unloadableTinyModel } from '../helpers/tinyModel.js';
 import { MODEL, startTestQueen, type TestQueen } from './queenHarness.js';
 
 /**
@@ -34,11 +34,7 @@ beforeAll(async () => {
     workerPolicy: POLICY,
     extra: { onDemandIdleTtlMs: 1_500 },
     prepareModels: async (dir) => {
-      const whole = readFileSync(await tinyModelPath());
-      // Complete (the catalog serves it: every tensor's data is in the file) but never loads: the
-      // embedding's first dimension is halved, a shape llama.cpp refuses at once. A truncated file
-      // would not do: the catalog holds it back as a copy still in progress.
-      writeFileSync(join(dir, BROKEN), withHalvedFirstDimension(whole, 'token_embd.weight'));
+      writeFileSync(join(dir, BROKEN), await unloadableTinyModel());
     },
   });
   unsubscribe = q.queen.control.subscribe((event) => events.push(event));
@@ -132,11 +128,3 @@ describe('on-demand rules for stopped workers', () => {
 });
 
 /** A copy of a GGUF whose tensor `name` has its first dimension halved (tensor info: name, u32 n_dims, u64 dims). */
-function withHalvedFirstDimension(gguf: Buffer, name: string): Buffer {
-  const copy = Buffer.from(gguf);
-  const at = copy.indexOf(Buffer.from(name, 'utf8'));
-  if (at < 0) throw new Error(`no tensor ${name}`);
-  const dim0 = at + name.length + 4;
-  copy.writeBigUInt64LE(copy.readBigUInt64LE(dim0) / 2n, dim0);
-  return copy;
-}

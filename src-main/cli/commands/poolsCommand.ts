@@ -7,7 +7,7 @@ import { describeFailure, queenConnection } from '../queenClient.js';
 
 const USAGE = `usage: rbee pools add NAME --base-url URL [--api-key-file F] [--models a,b|alias=upstream] [--max-concurrent N]
                  [--ca-file F] [--connect-timeout-ms N] [--first-byte-timeout-ms N] [--health-period-ms N]
-                 [--breaker-failures N] [--breaker-cooldown-ms N] [--replace]
+                 [--breaker-failures N] [--breaker-cooldown-ms N] [--fallback] [--replace]
        rbee pools list|ls [--json]
        rbee pools remove|rm NAME
        rbee pools test NAME
@@ -15,6 +15,7 @@ const USAGE = `usage: rbee pools add NAME --base-url URL [--api-key-file F] [--m
   common: --url URL (the queen; default $RBEE_URL or http://127.0.0.1:7833), --token-file PATH, --data-dir DIR
   A pool is an external OpenAI-compatible engine; clients name its models POOL/MODEL (docs/pools.md).
   The key file is read here and sent once; the queen stores it 0600 and shows only token:<fp6>.
+  --fallback: the pool also serves bare model names the hives serve, when no hive can (hives first).
 `;
 
 const CONNECTION = { url: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' } } as const;
@@ -93,6 +94,7 @@ async function add(argv: string[]): Promise<number> {
     'health-period-ms': { type: 'string' },
     'breaker-failures': { type: 'string' },
     'breaker-cooldown-ms': { type: 'string' },
+    fallback: { type: 'boolean' },
     replace: { type: 'boolean' },
     json: { type: 'boolean' },
   } as const;
@@ -122,6 +124,7 @@ async function add(argv: string[]): Promise<number> {
     health_period_ms: number('health-period-ms', 100, 3_600_000),
     breaker_failures: number('breaker-failures', 1, 1000),
     breaker_cooldown_ms: number('breaker-cooldown-ms', 100, 86_400_000),
+    ...(values.fallback ? { fallback: true } : {}),
     ...(values.replace ? { replace: true } : {}),
   };
   const res = await call(values, 'POST', ControlRoutes.pools, JSON.parse(JSON.stringify(body)));
@@ -141,7 +144,7 @@ async function list(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(pools, null, 2)}\n`);
     return 0;
   }
-  const rows = [['POOL', 'BASE URL', 'HEALTH', 'BREAKER', 'IN FLIGHT', 'LATENCY', 'KEY', 'MODELS']];
+  const rows = [['POOL', 'BASE URL', 'HEALTH', 'BREAKER', 'IN FLIGHT', 'LATENCY', 'KEY', 'FALLBACK', 'MODELS']];
   for (const p of pools) {
     rows.push([
       p.name,
@@ -151,6 +154,7 @@ async function list(argv: string[]): Promise<number> {
       `${p.in_flight}/${p.tuning.max_concurrent}`,
       p.latency_ms === null ? '-' : `${p.latency_ms} ms`,
       p.key_fingerprint ?? '-',
+      p.fallback ? 'yes' : 'no',
       p.models.map((m) => (m.id === m.upstream ? m.id : `${m.id}=${m.upstream}`)).join(',') || '-',
     ]);
   }

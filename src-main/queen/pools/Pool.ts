@@ -98,7 +98,7 @@ export class Pool {
   }
 
   info(): PoolInfo {
-    const { name, base_url, models, ca_file, ...tuning } = this.record;
+    const { name, base_url, models, ca_file, fallback, ...tuning } = this.record;
     return {
       name,
       base_url,
@@ -114,6 +114,7 @@ export class Pool {
       tuning,
       ca_file: ca_file ?? null,
       models_filter: models ?? null,
+      fallback: fallback === true,
     };
   }
 

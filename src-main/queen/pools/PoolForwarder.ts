@@ -6,6 +6,7 @@ import { Deadline, DEADLINE_REMAINING_HEADER } from '../../../src-shared/deadlin
 import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import { startSse } from '../../common/http/sse.js';
 import type { Logger } from '../../common/log/createLogger.js';
+import { mayTryElsewhere } from '../inference/tryElsewhere.js';
 import type { Pool } from './Pool.js';
 import { PoolCallError, readBody } from './PoolHttp.js';
 import type { PoolMetrics } from './PoolMetrics.js';
@@ -16,7 +17,7 @@ export interface PoolTarget {
   upstreamModel: string;
 }
 
-export type PoolRoute = '/chat/completions' | '/completions';
+export type PoolRoute = '/chat/completions' | '/completions' | '/embeddings';
 
 /** An engine's error answer is read up to this size (it is only for the message). */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -73,6 +74,23 @@ export class PoolForwarder {
   constructor(
     private readonly deps: { metrics: PoolMetrics; audit: AuditSink; logger: Logger; maxDeadlineMs: number },
   ) {}
+
+  /**
+   * Tries each target in order until one answers. It moves on only before the first byte of an
+   * answer and only when a pool cannot serve now (breaker open, unreachable, busy: mayTryElsewhere);
+   * the last target's error is the client's.
+   */
+  async forwardFirst(targets: readonly PoolTarget[], route: PoolRoute, body: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    for (const [index, target] of targets.entries()) {
+      try {
+        return await this.forward(target, route, body, request, reply);
+      } catch (error) {
+        const next = targets[index + 1];
+        if (!next || !mayTryElsewhere(error, reply)) throw error;
+        this.deps.logger.info({ request_id: request.id, pool: target.pool.name, next: next.pool.name, error: (error as Error).message }, 'pool could not serve; trying the next');
+      }
+    }
+  }
 
   async forward(target: PoolTarget, route: PoolRoute, body: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { pool } = target;

@@ -9,6 +9,15 @@ import { Pool, type PoolEvents } from './Pool.js';
 import type { PoolTarget } from './PoolForwarder.js';
 import { PoolStore } from './PoolStore.js';
 
+/**
+ * The targets of one model id, in the order they are tried: the hives (when `hives`), then each pool.
+ * A target is left for the next only before the first byte of an answer (see `mayTryElsewhere`).
+ */
+export interface RoutePlan {
+  hives: boolean;
+  pools: PoolTarget[];
+}
+
 const BREAKER_EVENT = {
   breaker_opened: 'breaker_opened',
   breaker_half_open: 'breaker_half_open',
@@ -109,35 +118,38 @@ export class PoolRegistry {
   }
 
   /**
-   * Where a model id goes, if to a pool: `pool/model` names one directly; a bare name goes to a pool
-   * only when no hive serves it (`servedByHives`) and exactly one pool exposes it.
+   * Where a model id goes, in order (docs/pools.md, "Routing"):
+   * - `pool/model` names one pool and only that pool;
+   * - a bare name the hives serve goes to the hives first, then to the fallback pools that expose it;
+   * - a bare name no hive serves goes to the one pool that exposes it; several are ambiguous (400)
+   *   unless every one of them is a fallback pool, which are then tried in the order they were added.
    */
-  resolve(model: string, servedByHives: (model: string) => boolean): PoolTarget | undefined {
+  plan(model: string, servedByHives: (model: string) => boolean): RoutePlan {
     const slash = model.indexOf('/');
     if (slash > 0) {
       const pool = this.pools.get(model.slice(0, slash));
-      if (pool) {
-        const id = model.slice(slash + 1);
-        const upstream = pool.upstreamModel(id);
-        if (upstream === undefined) {
-          // The engine's list may lag (first health check pending): an unfiltered pool takes any name.
-          if (pool.record.models && pool.record.models.length > 0) {
-            throw new ApiError(404, 'MODEL_NOT_FOUND', `Pool ${pool.name} does not expose '${id}' (it exposes: ${pool.models().map((m) => m.id).join(', ') || 'nothing'})`);
-          }
-          return { pool, upstreamModel: id };
-        }
-        return { pool, upstreamModel: upstream };
-      }
+      if (pool) return { hives: false, pools: [this.direct(pool, model.slice(slash + 1))] };
     }
-    if (servedByHives(model)) return undefined;
-    const matches = [...this.pools.values()].flatMap((pool) => {
+    const exposing = [...this.pools.values()].flatMap((pool) => {
       const upstream = pool.upstreamModel(model);
       return upstream === undefined ? [] : [{ pool, upstreamModel: upstream }];
     });
-    if (matches.length > 1) {
-      throw new ApiError(400, 'INVALID_REQUEST', `Model '${model}' is served by several pools; name one: ${matches.map((m) => `${m.pool.name}/${model}`).join(', ')}`);
+    if (servedByHives(model)) return { hives: true, pools: exposing.filter((t) => t.pool.record.fallback === true) };
+    if (exposing.length > 1 && !exposing.every((t) => t.pool.record.fallback === true)) {
+      throw new ApiError(400, 'INVALID_REQUEST', `Model '${model}' is served by several pools; name one: ${exposing.map((m) => `${m.pool.name}/${model}`).join(', ')}`);
     }
-    return matches[0];
+    return { hives: exposing.length === 0, pools: exposing };
+  }
+
+  /** `pool/id`: the engine's name for `id`, or 404 when the pool filters its models and `id` is not one. */
+  private direct(pool: Pool, id: string): PoolTarget {
+    const upstream = pool.upstreamModel(id);
+    if (upstream !== undefined) return { pool, upstreamModel: upstream };
+    // The engine's list may lag (first health check pending): an unfiltered pool takes any name.
+    if (pool.record.models && pool.record.models.length > 0) {
+      throw new ApiError(404, 'MODEL_NOT_FOUND', `Pool ${pool.name} does not expose '${id}' (it exposes: ${pool.models().map((m) => m.id).join(', ') || 'nothing'})`);
+    }
+    return { pool, upstreamModel: id };
   }
 
   /** `/v1/models` entries: `pool/model`, owned by `pool:NAME`. */

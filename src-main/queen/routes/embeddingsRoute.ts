@@ -1,10 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { EmbeddingRequestSchema, type EmbeddingRequest } from '../../../src-shared/openai/openaiRequests.js';
 import type { EmbeddingsRequest } from '../../../src-shared/worker/embeddingsWire.js';
 import { parseBody } from '../../common/http/parseBody.js';
 import type { InferenceServices } from '../inference/serveInference.js';
+import type { Routed } from './poolRouting.js';
 
 /** OpenAI's four input forms → one list of texts or token arrays. */
 function inputsOf(input: EmbeddingRequest['input']): EmbeddingsRequest['input'] {
@@ -20,10 +21,12 @@ function toBase64(vector: readonly number[]): string {
 
 /**
  * `POST /v1/embeddings`: scheduled like a completion (a slot on a worker of the model, the deadline,
- * retries before any answer, deadline audit), served from the worker's embedding context.
+ * retries before any answer, deadline audit), served from the worker's embedding context — or
+ * forwarded to a pool along the model's route plan (`routed`).
  */
-export function registerEmbeddingsRoute(app: FastifyInstance, services: InferenceServices): void {
-  app.post('/v1/embeddings', async (request, reply) => {
+export function registerEmbeddingsRoute(app: FastifyInstance, services: InferenceServices, routed: Routed): void {
+  app.post('/v1/embeddings', (request, reply) => routed('/embeddings', request, reply, () => embedViaHives(request, reply)));
+  const embedViaHives = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const arrived = performance.now();
     const body = parseBody(EmbeddingRequestSchema, request.body);
     const deadline = Deadline.fromHeaders(request.headers, { maxMs: services.maxDeadlineMs });
@@ -57,11 +60,11 @@ export function registerEmbeddingsRoute(app: FastifyInstance, services: Inferenc
     services.metrics.duration.observe({ route: '/v1/embeddings' }, (performance.now() - arrived) / 1000);
     reply.header('x-rbee-worker', worker);
     const base64 = body.encoding_format === 'base64';
-    return {
+    await reply.send({
       object: 'list',
       data: response.embeddings.map((vector, index) => ({ object: 'embedding', index, embedding: base64 ? toBase64(vector) : vector })),
       model: body.model,
       usage: { prompt_tokens: response.tokens_in, total_tokens: response.tokens_in },
-    };
-  });
+    });
+  };
 }

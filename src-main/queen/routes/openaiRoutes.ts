@@ -7,17 +7,10 @@ import { parseBody } from '../../common/http/parseBody.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import { endingOf, partialOf } from '../inference/honestEnding.js';
 import { serveInference, type InferenceServices } from '../inference/serveInference.js';
-import type { PoolForwarder, PoolRoute } from '../pools/PoolForwarder.js';
-import type { PoolRegistry } from '../pools/PoolRegistry.js';
 import { anthropicModelList, isAnthropicRequest } from './anthropicShapes.js';
 import { registerEmbeddingsRoute } from './embeddingsRoute.js';
 import { chatLogprobs, chatWireRequest, completionLogprobs, openAiToolCall } from './openaiChat.js';
-
-/** External engines behind the queen (docs/pools.md): a model id can resolve to a pool instead of a worker. */
-export interface PoolRouting {
-  registry: PoolRegistry;
-  forwarder: PoolForwarder;
-}
+import { createRouter, type PoolRouting } from './poolRouting.js';
 
 const OPENAI_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models', '/v1/embeddings']);
 const isOpenAiPath = (path: string): boolean => OPENAI_PATHS.has(path) || path.startsWith('/v1/models/');
@@ -69,22 +62,7 @@ function openAiErrorType(status: number): string {
  * worker with the model's own template).
  */
 export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceServices, view: ClusterView, pools?: PoolRouting): void {
-  const servedByHives = (model: string): boolean => view.allModels().some((m) => m.name === model) || view.allWorkers().some((w) => w.model === model);
-  /**
-   * The one routing hook for pools: a model id that resolves to a pool is forwarded there with the
-   * client's body as sent (tools and other fields the engine supports pass through); the engine
-   * validates it. Everything else goes on to the hives' schema and scheduler.
-   */
-  const forwardedToPool = async (route: PoolRoute, request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
-    const raw = request.body;
-    if (!pools || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
-    const model = (raw as { model?: unknown }).model;
-    if (typeof model !== 'string' || model.length === 0 || model.length > 256) return false;
-    const target = pools.registry.resolve(model, servedByHives);
-    if (!target) return false;
-    await pools.forwarder.forward(target, route, raw as Record<string, unknown>, request, reply);
-    return true;
-  };
+  const routed = createRouter(view, pools);
 
   // Every error on these paths, incl. auth and body parsing, leaves in OpenAI's envelope.
   app.addHook('onSend', async (request, reply, payload) => {
@@ -136,8 +114,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
     return modelObject(id, model);
   });
 
-  app.post('/v1/chat/completions', async (request, reply) => {
-    if (await forwardedToPool('/chat/completions', request, reply)) return;
+  app.post('/v1/chat/completions', (request, reply) => routed('/chat/completions', request, reply, () => chatViaHives(request, reply)));
+  const chatViaHives = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const body = parseBody(ChatCompletionRequestSchema, request.body);
     const wire = chatWireRequest(body);
     const withLogprobs = body.logprobs === true;
@@ -200,12 +178,12 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
       }),
       partial,
     });
-  });
+  };
 
-  registerEmbeddingsRoute(app, services);
+  registerEmbeddingsRoute(app, services, routed);
 
-  app.post('/v1/completions', async (request, reply) => {
-    if (await forwardedToPool('/completions', request, reply)) return;
+  app.post('/v1/completions', (request, reply) => routed('/completions', request, reply, () => completionViaHives(request, reply)));
+  const completionViaHives = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const body = parseBody(CompletionRequestSchema, request.body);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
     const withLogprobs = typeof body.logprobs === 'number';
@@ -266,5 +244,5 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
         partial,
       },
     );
-  });
+  };
 }
