@@ -1,12 +1,23 @@
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRbee } from '../helpers/childProcess.js';
+import { endlessTinyModelPath } from '../helpers/tinyModel.js';
 import { MODEL, startTestQueen, type TestQueen } from '../queen/queenHarness.js';
+
+/**
+ * Answers of this model never end by themselves and its context holds 2048 answer tokens: a job that is
+ * still streaming when Ctrl-C arrives, however loaded the machine.
+ */
+const ENDLESS = 'endless.gguf';
+const ENDLESS_CTX = 4_096;
 
 let q: TestQueen;
 let env: Record<string, string>;
 beforeAll(async () => {
-  q = await startTestQueen();
+  q = await startTestQueen({ prepareModels: async (dir) => copyFileSync(await endlessTinyModelPath(1, ENDLESS_CTX), join(dir, ENDLESS)) });
   await q.spawn({ slots: 1 });
+  await q.spawn({ slots: 1, model: ENDLESS, ctx: ENDLESS_CTX });
   env = { RBEE_URL: q.url, LLORCH_API_TOKEN: q.token };
 });
 afterAll(async () => {
@@ -22,14 +33,24 @@ describe('rbee CLI against a real queen', () => {
   });
 
   it('infer: Ctrl-C (SIGINT) cancels the job and exits 130; the slot is free again', async () => {
-    const proc = startRbee('infer', ['--model', MODEL, '--max-tokens', '2048', 'Go on forever'], env);
-    // Tokens on stdout = the job is streaming.
+    const proc = startRbee('infer', ['--model', ENDLESS, '--max-tokens', '2048', 'Go on forever'], env);
+    // Tokens on stdout = the job is streaming. The worker is then frozen (SIGSTOP) so the answer
+    // cannot finish before Ctrl-C lands, however loaded the machine; it resumes once the CLI is gone.
     await proc.waitForOutput((out) => out.length > 20);
-    proc.child.kill('SIGINT');
-    const exit = await proc.exited;
-    expect(exit.code).toBe(130);
+    const worker = (await q.queen.control.getSnapshot()).workers.find((w) => w.model === ENDLESS);
+    if (!worker?.pid) throw new Error('the endless worker has no pid');
+    process.kill(worker.pid, 'SIGSTOP');
+    let exit: Awaited<typeof proc.exited>;
+    try {
+      proc.child.kill('SIGINT');
+      exit = await proc.exited;
+    } finally {
+      process.kill(worker.pid, 'SIGCONT');
+    }
+    expect(exit.code, proc.output()).toBe(130);
     expect(proc.output()).toContain('[cancelled]');
-    const next = startRbee('infer', ['--model', MODEL, '--max-tokens', '2', 'next'], env);
+    // The endless worker has one slot: this answer proves the cancelled job freed it.
+    const next = startRbee('infer', ['--model', ENDLESS, '--max-tokens', '2', 'next'], env);
     expect((await next.exited).code).toBe(0);
   });
 

@@ -14,11 +14,15 @@ export async function tinyModelPath(seed = 1, contextLength?: number): Promise<s
   return ensureTinyModel(join(dir, name), { seed, ...(contextLength === undefined ? {} : { contextLength }) });
 }
 
-/** A tiny model whose greedy answers never end by themselves (see TinyLlamaOptions.silentEos). */
-export async function endlessTinyModelPath(seed = 1): Promise<string> {
+/**
+ * A tiny model whose greedy answers never end by themselves (see TinyLlamaOptions.silentEos): they run
+ * to max_tokens, the context limit or the deadline. A longer trained context makes them run longer.
+ */
+export async function endlessTinyModelPath(seed = 1, contextLength?: number): Promise<string> {
   const dir = join(tmpdir(), 'rbee-test-models');
   mkdirSync(dir, { recursive: true });
-  return ensureTinyModel(join(dir, `tiny-endless-seed${seed}.gguf`), { seed, silentEos: true });
+  const name = contextLength === undefined ? `tiny-endless-seed${seed}.gguf` : `tiny-endless-seed${seed}-ctx${contextLength}.gguf`;
+  return ensureTinyModel(join(dir, name), { seed, silentEos: true, ...(contextLength === undefined ? {} : { contextLength }) });
 }
 
 /**
