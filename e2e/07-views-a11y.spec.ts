@@ -1,3 +1,4 @@
+import type { Page } from '@playwright/test';
 import { expect, expectAccessible, login, readyWorker, screenshot, test } from './fixtures.js';
 
 const VIEWS = [
@@ -9,8 +10,20 @@ const VIEWS = [
   { route: 'settings', nav: 'Settings', heading: 'Settings' },
 ] as const;
 
+/** Panels opened inside a view, checked with it: the Workers view's logs panel. */
+async function checkPanels(page: Page, route: string, workerId: string, label: string): Promise<void> {
+  if (route !== 'workers') return;
+  await page.getByRole('button', { name: `Logs of ${workerId}` }).click();
+  await expect(page.getByTestId('logs-output')).toContainText('listening');
+  await screenshot(page, `panel-logs${label}`);
+  const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+  expect(overflow, `the logs panel scrolls sideways${label}`).toBeLessThanOrEqual(0);
+  await expectAccessible(page, `workers logs panel${label}`);
+  await page.getByRole('button', { name: 'Close logs' }).click();
+}
+
 test('every view: screenshot (desktop and 360 px) and no serious axe violations', async ({ page, queen }) => {
-  await readyWorker(queen.current);
+  const worker = await readyWorker(queen.current);
   await login(page, queen.current, 'settings'); // so that every click below changes the route
   for (const view of VIEWS) {
     await page.getByRole('link', { name: view.nav, exact: true }).click();
@@ -21,6 +34,7 @@ test('every view: screenshot (desktop and 360 px) and no serious axe violations'
     await expect(page.locator('[role="status"][aria-busy="true"]')).toHaveCount(0);
     await screenshot(page, `view-${view.route}`);
     await expectAccessible(page, view.route);
+    await checkPanels(page, view.route, worker.id, '');
   }
 
   // Narrow: the tray popup's width.
@@ -33,6 +47,7 @@ test('every view: screenshot (desktop and 360 px) and no serious axe violations'
     expect(overflow, `${view.route} scrolls sideways at 360 px`).toBeLessThanOrEqual(0);
     await screenshot(page, `view-${view.route}-360px`);
     await expectAccessible(page, `${view.route} at 360 px`);
+    await checkPanels(page, view.route, worker.id, '-360px');
   }
 
   // Dark palette (prefers-color-scheme): contrast holds there too.
@@ -44,6 +59,7 @@ test('every view: screenshot (desktop and 360 px) and no serious axe violations'
     await expect(page.locator('[role="status"][aria-busy="true"]')).toHaveCount(0);
     await screenshot(page, `view-${view.route}-dark`);
     await expectAccessible(page, `${view.route} (dark)`);
+    await checkPanels(page, view.route, worker.id, '-dark');
   }
 });
 

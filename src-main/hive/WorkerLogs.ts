@@ -2,15 +2,10 @@ import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { scrubSecrets } from '../audit/sanitizeAuditEvent.js';
+import type { WorkerLogLine } from '../../src-shared/control/workerLogs.js';
 
-/** One captured line of a worker's output. */
-export interface WorkerLogLine {
-  /** Increasing per worker (across restarts), so a follower resumes without duplicates. */
-  seq: number;
-  at: number;
-  stream: 'stdout' | 'stderr';
-  text: string;
-}
+/** One captured line of a worker's output (the wire shape, shared with the dashboard). */
+export type { WorkerLogLine };
 
 export type WorkerLogListener = (line: WorkerLogLine) => void;
 

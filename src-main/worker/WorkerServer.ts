@@ -240,6 +240,8 @@ export class WorkerServer {
           void this.options.audit.emit({ event_type: 'deadline_exceeded', request_id: request.id, worker_id: this.options.workerId, reason: 'reached while generating' }).catch(() => undefined);
         }
         send({ type: 'end', tokens_in: input.tokens.length, tokens_out: result.tokensOut, decode_ms: Math.round(result.decodeMs * 1000) / 1000, stop_reason: result.stopReason });
+        // One line per job: what an operator following the worker's log (dashboard, `rbee logs -f`) sees.
+        request.log.info({ job_id: jobId, tokens_in: input.tokens.length, tokens_out: result.tokensOut, stop_reason: result.stopReason }, 'job finished');
       } catch (error) {
         request.log.error({ err: error, job_id: jobId }, 'generation failed');
         send({ type: 'error', code: 'INTERNAL', message: error instanceof Error ? error.message : 'generation failed' });

@@ -16,6 +16,7 @@ import type {
 import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
 import type { CancelSignal } from '../../src-shared/util/CancelSignal.js';
 import { InferenceSseParser, type InferenceEvent, type InferenceRequest } from '../../src-shared/worker/inferenceWire.js';
+import { WorkerLogLineSchema, WorkerLogsPageSchema, type WorkerLogsPage, type WorkerLogsStreamEvent } from '../../src-shared/control/workerLogs.js';
 import { reconnectDelayMs } from '../lib/backoff.js';
 import { SseParser } from '../../src-shared/util/SseParser.js';
 
@@ -218,6 +219,108 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     };
   }
 
+  /**
+   * Follows `…/logs?follow=1` (SSE, `event: log` per line). Each (re)connection starts with `reset`
+   * and the tail; drops reconnect with the event stream's backoff. A 401 ends it (and logs out), as
+   * does a 404 (the worker is gone).
+   */
+  function watchWorkerLogs(hiveId: string, workerId: string, tail: number, onEvent: (event: WorkerLogsStreamEvent) => void): () => void {
+    let stopped = false;
+    let attempt = 0;
+    let controller: AbortController | null = null;
+    let retryTimer: unknown = null;
+    let idleTimer: unknown = null;
+    const url = `${base}${ControlRoutes.workerLogs(hiveId, workerId)}?tail=${tail}&follow=1`;
+
+    const armIdle = (): void => {
+      if (idleTimer !== null) clearTimer(idleTimer);
+      idleTimer = setTimer(() => controller?.abort(), idleTimeoutMs);
+    };
+    const end = (message: string): void => {
+      stopped = true;
+      onEvent({ type: 'state', state: 'closed', message });
+    };
+    const scheduleRetry = (): void => {
+      if (stopped) return;
+      onEvent({ type: 'state', state: 'reconnecting' });
+      const delay = reconnectDelayMs(attempt, random);
+      attempt += 1;
+      retryTimer = setTimer(() => {
+        retryTimer = null;
+        void connect();
+      }, delay);
+    };
+    const connect = async (): Promise<void> => {
+      if (stopped) return;
+      controller = new AbortController();
+      let response: Response;
+      try {
+        response = await doFetch(url, { headers: headers({ Accept: 'text/event-stream' }), signal: controller.signal, cache: 'no-store' });
+      } catch {
+        scheduleRetry();
+        return;
+      }
+      if (stopped) return;
+      if (response.status === 401 || response.status === 404 || response.status === 400) {
+        const error = await errorFromResponse(response);
+        if (response.status === 401) options.onUnauthorized?.(error);
+        end(error.message);
+        return;
+      }
+      if (!response.ok || !response.body) {
+        scheduleRetry();
+        return;
+      }
+      attempt = 0;
+      onEvent({ type: 'reset' });
+      onEvent({ type: 'state', state: 'open' });
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      const parser = new SseParser();
+      armIdle();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          armIdle();
+          for (const frame of parser.push(decoder.decode(value, { stream: true }))) {
+            if (frame.event !== 'log' || !frame.data) continue;
+            let json: unknown;
+            try {
+              json = JSON.parse(frame.data);
+            } catch {
+              continue;
+            }
+            const line = WorkerLogLineSchema.safeParse(json);
+            if (line.success) onEvent({ type: 'line', line: line.data });
+          }
+        }
+      } catch {
+        // Network drop or idle abort: reconnect below.
+      } finally {
+        if (idleTimer !== null) clearTimer(idleTimer);
+        idleTimer = null;
+      }
+      scheduleRetry();
+    };
+
+    void connect();
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      if (retryTimer !== null) clearTimer(retryTimer);
+      if (idleTimer !== null) clearTimer(idleTimer);
+      controller?.abort();
+    };
+  }
+
+  async function getWorkerLogs(hiveId: string, workerId: string, tail: number): Promise<WorkerLogsPage> {
+    const body = await call<unknown>('GET', `${ControlRoutes.workerLogs(hiveId, workerId)}?tail=${tail}`);
+    const page = WorkerLogsPageSchema.safeParse(body);
+    if (!page.success) throw new ApiError(502, 'UPSTREAM_ERROR', 'The queen sent malformed worker logs');
+    return page.data;
+  }
+
   async function infer(
     request: InferenceRequest & { model: string },
     onEvent: (event: InferenceEvent) => void,
@@ -292,6 +395,8 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     startWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'start'), {}),
     restartWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'restart'), {}),
     resetBreaker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'reset-breaker'), {}),
+    getWorkerLogs,
+    watchWorkerLogs,
     listModels: async () => unwrapList(await call<ModelInfo[] | { models: ModelInfo[] }>('GET', ControlRoutes.models), 'models'),
     downloadModel: (request: DownloadModelRequest) => call<{ download_id: string }>('POST', ControlRoutes.modelDownload, request),
     listHives: async () => unwrapList(await call<HiveInfo[] | { hives: HiveInfo[] }>('GET', ControlRoutes.hives), 'hives'),

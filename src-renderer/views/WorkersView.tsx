@@ -4,6 +4,7 @@ import { KV_CACHE_TYPES, parseGpuLayers } from '../../src-shared/worker/gpuOptio
 import { getApi } from '../bridge/apiRegistry.js';
 import { BreakerBadge, WorkerStateBadge } from '../components/badges.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { LogsPanel } from '../components/LogsPanel.js';
 import { EmptyState, Field, LoadingState } from '../components/states.js';
 import { useNow } from '../components/useNow.js';
 import { formatAgo, formatCountdown } from '../lib/format.js';
@@ -39,7 +40,7 @@ function exitSummary(w: WorkerInfo): string {
   return parts.join(' · ');
 }
 
-function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: number; onAction: (w: WorkerInfo, a: Action) => void }) {
+function WorkerRow({ worker: w, now, onAction, onLogs }: { worker: WorkerInfo; now: number; onAction: (w: WorkerInfo, a: Action) => void; onLogs: (w: WorkerInfo) => void }) {
   const used = w.slots.total - w.slots.free;
   return (
     <tr data-worker-id={w.id} data-hive-id={w.hive} data-state={w.state}>
@@ -137,6 +138,9 @@ function WorkerRow({ worker: w, now, onAction }: { worker: WorkerInfo; now: numb
               {ACTION_LABEL[a]}
             </button>
           ))}
+          <button type="button" className="small" aria-label={`Logs of ${w.id}`} onClick={() => onLogs(w)}>
+            Logs
+          </button>
         </div>
       </td>
     </tr>
@@ -288,6 +292,7 @@ export function WorkersView() {
   const now = useNow(250, needsClock) + offset;
   const [pending, setPending] = useState<{ worker: WorkerInfo; action: Action } | null>(null);
   const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [logsOf, setLogsOf] = useState<{ hive: string; id: string } | null>(null);
 
   const perform = async (worker: WorkerInfo, action: Action) => {
     setPending(null);
@@ -340,12 +345,14 @@ export function WorkersView() {
                   worker={w}
                   now={now}
                   onAction={(worker, action) => (DESTRUCTIVE.has(action) ? setPending({ worker, action }) : void perform(worker, action))}
+                  onLogs={(worker) => setLogsOf({ hive: worker.hive, id: worker.id })}
                 />
               ))}
             </tbody>
           </table>
         </div>
       )}
+      {logsOf ? <LogsPanel key={`${logsOf.hive}/${logsOf.id}`} hiveId={logsOf.hive} workerId={logsOf.id} onClose={() => setLogsOf(null)} /> : null}
       <SpawnForm />
       {pending ? (
         <ConfirmDialog

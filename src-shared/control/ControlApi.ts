@@ -6,6 +6,7 @@ import type { RestartPolicyConfig } from '../policy/RestartPolicyConfig.js';
 import type { GpuLaunchOptions } from '../worker/gpuOptions.js';
 import type { CancelSignal } from '../util/CancelSignal.js';
 import type { InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
+import type { WorkerLogsPage, WorkerLogsStreamEvent } from './workerLogs.js';
 
 /**
  * The one contract between the dashboard and its host. Two implementations carry it:
@@ -25,6 +26,14 @@ export interface ControlApi {
   startWorker(hiveId: string, workerId: string): Promise<void>;
   restartWorker(hiveId: string, workerId: string): Promise<void>;
   resetBreaker(hiveId: string, workerId: string): Promise<void>;
+  /** The last `tail` lines a worker wrote (stdout and stderr, redacted by its hive). */
+  getWorkerLogs(hiveId: string, workerId: string, tail: number): Promise<WorkerLogsPage>;
+  /**
+   * Follows a worker's output: a `reset` then the tail, then every new line, reconnecting after a
+   * drop (another `reset` and tail). Returns the stop function. Optional: a bridge that cannot carry
+   * the stream (the Electron IPC bridge) leaves it out and the dashboard polls `getWorkerLogs`.
+   */
+  watchWorkerLogs?(hiveId: string, workerId: string, tail: number, onEvent: (event: WorkerLogsStreamEvent) => void): () => void;
 
   listModels(): Promise<ModelInfo[]>;
   downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }>;

@@ -5,6 +5,7 @@ export const ControlRoutes = {
   workers: '/v1/control/workers',
   workerAction: (hiveId: string, workerId: string, action: 'stop' | 'start' | 'restart' | 'reset-breaker') =>
     `/v1/control/hives/${encodeURIComponent(hiveId)}/workers/${encodeURIComponent(workerId)}/${action}`,
+  workerLogs: (hiveId: string, workerId: string) => `/v1/control/hives/${encodeURIComponent(hiveId)}/workers/${encodeURIComponent(workerId)}/logs`,
   models: '/v1/control/models',
   modelDownload: '/v1/control/models/download',
   hives: '/v1/control/hives',

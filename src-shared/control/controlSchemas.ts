@@ -3,6 +3,7 @@ import { AUDIT_EVENT_TYPES } from '../audit/AuditEvent.js';
 import { RestartPolicyPatchSchema } from '../policy/RestartPolicyConfig.js';
 import { GpuLaunchShape } from '../worker/gpuOptions.js';
 import { InferenceRequestSchema } from '../worker/inferenceWire.js';
+import { MAX_LOG_TAIL } from './workerLogs.js';
 
 /**
  * The one definition of the control API's request shapes. The queen's HTTP routes
@@ -146,6 +147,7 @@ export const ControlArgSchemas = {
   startWorker: z.tuple([IdSchema, IdSchema]),
   restartWorker: z.tuple([IdSchema, IdSchema]),
   resetBreaker: z.tuple([IdSchema, IdSchema]),
+  getWorkerLogs: z.tuple([IdSchema, IdSchema, z.number().int().min(0).max(MAX_LOG_TAIL)]),
   listModels: z.tuple([]),
   downloadModel: z.tuple([DownloadModelRequestSchema]),
   listHives: z.tuple([]),

@@ -26,6 +26,7 @@ function api(patch: Partial<ControlApi>): ControlApi {
     startWorker: no,
     restartWorker: no,
     resetBreaker: no,
+    getWorkerLogs: no,
     listModels: no,
     downloadModel: no,
     listHives: no,

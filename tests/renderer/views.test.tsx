@@ -24,6 +24,7 @@ function fakeApi(patch: Partial<ControlApi> = {}): ControlApi {
     startWorker: vi.fn(async () => undefined),
     restartWorker: vi.fn(async () => undefined),
     resetBreaker: vi.fn(async () => undefined),
+    getWorkerLogs: async (_hive, id) => ({ worker_id: id, lines: [] }),
     listModels: async () => [],
     downloadModel: notUsed,
     listHives: async () => [],

@@ -62,6 +62,7 @@ function bindAll(control: ControlApi): ControlApi {
     startWorker: (h, w) => control.startWorker(h, w),
     restartWorker: (h, w) => control.restartWorker(h, w),
     resetBreaker: (h, w) => control.resetBreaker(h, w),
+    getWorkerLogs: (h, w, t) => control.getWorkerLogs(h, w, t),
     listModels: () => control.listModels(),
     downloadModel: (r) => control.downloadModel(r),
     listHives: () => control.listHives(),

@@ -1,6 +1,12 @@
 import type { ControlApi } from '../../../src-shared/control/ControlApi.js';
 
 /**
+ * Optional streams this bridge does not carry: the dashboard falls back to polling their request
+ * counterpart (`watchWorkerLogs` → `getWorkerLogs` once a second).
+ */
+export const IPC_UNBRIDGED_METHODS = ['watchWorkerLogs'] as const satisfies ReadonlyArray<keyof ControlApi>;
+
+/**
  * The request/response methods of `ControlApi`, one IPC channel each (`rbee:<method>`). The two
  * streaming methods (`subscribe`, `infer`) have their own channels below. This list is the single
  * source for the preload (which only ever invokes these channels) and for main (which registers a
@@ -14,6 +20,7 @@ export const CONTROL_REQUEST_METHODS = [
   'startWorker',
   'restartWorker',
   'resetBreaker',
+  'getWorkerLogs',
   'listModels',
   'downloadModel',
   'listHives',
@@ -26,7 +33,7 @@ export const CONTROL_REQUEST_METHODS = [
 ] as const satisfies ReadonlyArray<keyof ControlApi>;
 
 export type ControlRequestMethod = (typeof CONTROL_REQUEST_METHODS)[number];
-export type ControlStreamMethod = Exclude<keyof ControlApi, ControlRequestMethod>;
+export type ControlStreamMethod = Exclude<keyof ControlApi, ControlRequestMethod | (typeof IPC_UNBRIDGED_METHODS)[number]>;
 
 export const IPC_PREFIX = 'rbee:';
 

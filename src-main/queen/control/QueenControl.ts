@@ -20,6 +20,7 @@ import { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { InvalidRestartPolicyError } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import type { CancelSignal } from '../../../src-shared/util/CancelSignal.js';
 import type { InferenceEvent, InferenceRequest } from '../../../src-shared/worker/inferenceWire.js';
+import { WorkerLogsPageSchema, type WorkerLogsPage } from '../../../src-shared/control/workerLogs.js';
 import { tokenFingerprint } from '../../auth/tokenFingerprint.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import type { HiveClient } from '../hives/HiveClient.js';
@@ -97,9 +98,12 @@ export class QueenControl implements ControlApi {
   }
 
   /** The last `tail` lines a worker wrote (redacted by its hive). */
-  async workerLogs(hiveId: string, workerId: string, tail: number): Promise<{ worker_id: string; lines: unknown[] }> {
+  async getWorkerLogs(hiveId: string, workerId: string, tail: number): Promise<WorkerLogsPage> {
     if (!this.options.view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
-    return this.client(hiveId).request('GET', `/v1/workers/${encodeURIComponent(workerId)}/logs?tail=${tail}`);
+    const body = await this.client(hiveId).request<unknown>('GET', `/v1/workers/${encodeURIComponent(workerId)}/logs?tail=${tail}`);
+    const page = WorkerLogsPageSchema.safeParse(body);
+    if (!page.success) throw new ApiError(502, 'UPSTREAM_ERROR', `Hive '${hiveId}' sent malformed worker logs`);
+    return page.data;
   }
 
   /** The hive's SSE stream of a worker's lines (the tail first), for the route to relay; ends with `signal`. */

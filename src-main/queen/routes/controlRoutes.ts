@@ -74,7 +74,7 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
       const worker = IdSchema.parse(request.params.worker);
       const tail = request.query.tail === undefined ? 200 : Number(request.query.tail);
       if (!Number.isInteger(tail) || tail < 0 || tail > 5_000) throw new ApiError(400, 'INVALID_REQUEST', 'tail must be an integer from 0 to 5000');
-      if (request.query.follow !== '1' && request.query.follow !== 'true') return control.workerLogs(hive, worker, tail);
+      if (request.query.follow !== '1' && request.query.follow !== 'true') return control.getWorkerLogs(hive, worker, tail);
       const abort = new AbortController();
       const upstream = await control.followWorkerLogs(hive, worker, tail, abort.signal);
       reply.hijack();
