@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditMode, AuditPage, AuditQuery, AuditRecord, AuditSink, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
+import type { AuditEvent, AuditHead, AuditMode, AuditPage, AuditQuery, AuditRecord, AuditSink, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 
 export interface AuditEmitOptions {
   /**
@@ -44,6 +44,13 @@ export interface AuditLog extends AuditSink {
   /** Verifies this log's folder (see `verifyAuditDir`), after a flush. */
   verify(): Promise<AuditVerifyResult>;
   stats(): AuditStats;
+  /**
+   * The chain's head once everything accepted so far is fsynced, so a witness never names a record a
+   * crash could still take back (a kill -9 must not read as truncation). Null: disabled, or no record yet.
+   */
+  durableHead(): Promise<AuditHead | null>;
+  /** Records other chains' heads as `witness` records (`reason` = who they came from); durable when it resolves. Disabled: a no-op. */
+  witness(heads: readonly AuditHead[], source: string): Promise<void>;
   /** Flushes, closes the file and releases the folder. Idempotent; later emits reject. */
   close(): Promise<void>;
 }

@@ -21,6 +21,8 @@ export function createDisabledAuditLog(serviceId: string): AuditLog {
     query: () => Promise.resolve({ records: [], next_cursor: EMPTY_PAGE.next_cursor }),
     verify: () => Promise.resolve(NOTHING),
     stats: (): AuditStats => ({ written: 0, rejected: { queue_full: 0, low_disk: 0, closed: 0, io_error: 0 }, syncs: 0, queueDepth: 0, lowDisk: false }),
+    durableHead: () => Promise.resolve(null),
+    witness: () => RESOLVED,
     close: () => RESOLVED,
   };
 }

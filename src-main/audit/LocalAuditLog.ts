@@ -234,6 +234,11 @@ export class LocalAuditLog implements AuditLog {
     return { chain: this.serviceId, seq: this.lastSeq, hash: this.lastHash };
   }
 
+  async durableHead(): Promise<AuditHead | null> {
+    await this.flush();
+    return this.lastSeq > 0 ? this.head() : null;
+  }
+
   /**
    * Records other chains' heads (one `witness` record each), so cutting one of them is seen from
    * this chain. Resolves once they are on disk.

@@ -22,6 +22,7 @@ import type { Hive } from './Hive.js';
 
 // The interface lives in ./Hive.ts (routes import it without importing the factory).
 export type { Hive } from './Hive.js';
+import { registerHiveAuditRoutes, type HiveAuditWitness } from './hiveAuditRoutes.js';
 import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog } from './ModelCatalog.js';
@@ -46,6 +47,8 @@ export interface HiveOptions {
   allowedHosts?: readonly string[];
   /** Where lifecycle events go (worker_*, breaker_*). Defaults to the no-op sink. */
   audit?: AuditSink;
+  /** Cross-witnessing (`GET /v1/audit/heads`, `POST /v1/audit/witness`); none = audit off: empty heads, pushes recorded nowhere. */
+  auditWitness?: HiveAuditWitness | null;
   /** Defaults to a pino logger named 'hive' on stderr. */
   logger?: Logger;
   /** Hive-wide restart policy, merged over DEFAULT_RESTART_POLICY; rejected with a clear message when invalid. */
@@ -259,7 +262,10 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     close,
   };
   registerHivePublicRoutes(app, hive);
-  security.protect((scope) => registerHiveRoutes(scope, hive));
+  security.protect((scope) => {
+    registerHiveRoutes(scope, hive);
+    registerHiveAuditRoutes(scope, options.auditWitness ?? null);
+  });
 
   await refreshModels();
   watcher?.start();

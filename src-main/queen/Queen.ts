@@ -41,6 +41,8 @@ export interface QueenOptions {
   auditMode?: 'disabled' | 'local';
   /** The audit root (`--audit-dir`, else `LLORCH_AUDIT_DIR`): the queen's chain and its local hive's go under it. Defaults to `<dataDir>/audit`. */
   auditDir?: string;
+  /** How often the queen exchanges audit heads with each hive (cross-witnessing). Defaults to 60 s; 0: only at connect, disconnect and shutdown. */
+  auditWitnessIntervalMs?: number;
   /** Where the built dashboard lives, served at /ui. Defaults to `<project>/out/renderer`. */
   uiDir?: string;
 }

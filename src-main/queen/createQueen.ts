@@ -20,6 +20,7 @@ import { demoModelPath, DEMO_MODEL_FILE, ensureTinyModel } from '../models/ensur
 import { ClusterView } from './cluster/ClusterView.js';
 import { QueenControl } from './control/QueenControl.js';
 import { SettingsStore } from './control/SettingsStore.js';
+import { HiveAuditWitnessing } from './hives/HiveAuditWitnessing.js';
 import { HiveRegistry } from './hives/HiveRegistry.js';
 import { LocalHiveProcess } from './hives/LocalHiveProcess.js';
 import type { RemoteHiveManager, RemoteHiveManagerFactory } from './hives/RemoteHiveManager.js';
@@ -106,7 +107,21 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const pools = new PoolRegistry({ dataDir, audit, logger });
   poolSecrets = () => pools.secrets();
   await pools.start();
-  const hives = new HiveRegistry({ view, audit, logger });
+  const witnessing: HiveAuditWitnessing = new HiveAuditWitnessing({
+    audit,
+    hiveIds: (): string[] => hives.ids(),
+    client: (id) => hives.client(id),
+    logger,
+    intervalMs: options.auditWitnessIntervalMs,
+  });
+  const hives: HiveRegistry = new HiveRegistry({
+    view,
+    audit,
+    logger,
+    onConnected: (id) => void witnessing.exchange(id),
+    beforeUnlink: (id): Promise<void> => witnessing.exchange(id),
+  });
+  witnessing.start();
   audit.onRecord((record) => view.publish({ type: 'audit', record }));
 
   const startOnDemand = async (target: { hive: string; model: string; workerId: string | null }): Promise<void> => {
@@ -221,6 +236,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   } catch (error) {
     scheduler.dispose();
     pools.dispose();
+    witnessing.dispose();
     await remoteHives?.close?.({ stopRemote: false }).catch(() => undefined);
     await audit.close();
     throw error;
@@ -287,6 +303,10 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
         scheduler.dispose();
         pools.dispose();
         await app.close();
+        // The last exchange: each hive's final heads go into the queen's chain (and the queen's into
+        // theirs) before they stop, so a cut made after shutdown is still seen.
+        witnessing.dispose();
+        await witnessing.exchangeAll();
         await localHive?.stop();
         await remoteHives?.close?.({ stopRemote: closeOptions.stopRemote === true });
         await hives.dispose();

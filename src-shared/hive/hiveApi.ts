@@ -23,6 +23,10 @@ export const HiveRoutes = {
   policy: '/v1/policy',
   metrics: '/metrics',
   shutdown: '/v1/shutdown',
+  /** This hive's audit head and its workers' (the queen records them as `witness` records). */
+  auditHeads: '/v1/audit/heads',
+  /** The queen pushes its own head; the hive records it as a `witness` record. */
+  auditWitness: '/v1/audit/witness',
 } as const;
 
 /** Route patterns (fastify syntax) for the paths with parameters. */
@@ -72,4 +76,24 @@ export const DownloadStartedSchema = z.object({ download_id: z.string() });
 export const WorkerCredentialsSchema = z.object({ worker_id: z.string(), url: z.string().nullable(), token: z.string().optional() });
 export type WorkerCredentials = z.infer<typeof WorkerCredentialsSchema>;
 export const HiveInfoAnswerSchema = HiveInfoSchema;
+
+/** One chain's head `{chain, seq, hash}` (`rbee audit head`'s line) as it crosses between tiers. */
+export const AuditHeadSchema = z
+  .object({
+    chain: z.string().min(1).max(256),
+    seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    hash: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase SHA-256 hex digest'),
+  })
+  .strict();
+/** `GET /v1/audit/heads`: empty when the hive's audit is off. */
+export const AuditHeadsAnswerSchema = z.object({ heads: z.array(AuditHeadSchema).max(10_000) });
+/** `POST /v1/audit/witness`: heads another tier saw (the queen's own), and who pushed them. */
+export const AuditWitnessBodySchema = z
+  .object({
+    source: z.string().min(1).max(128),
+    heads: z.array(AuditHeadSchema).min(1).max(1_000),
+  })
+  .strict();
+export type AuditWitnessBody = z.infer<typeof AuditWitnessBodySchema>;
+export const AuditWitnessAnswerSchema = z.object({ recorded: z.number().int().min(0) });
 

@@ -10,6 +10,7 @@ import { announce } from '../../common/process/announce.js';
 import { watchParent } from '../../common/process/watchParent.js';
 import { HIVE_ADMIN_VERBS } from '../../ssh/hiveAdminCli.js';
 import { auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
+import { hiveAuditWitness } from '../../hive/hiveAuditWitness.js';
 import { createHive } from '../../hive/createHive.js';
 import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../../hive/downloadNetworkPolicy.js';
 import type { Hive } from '../../hive/Hive.js';
@@ -198,6 +199,7 @@ export async function run(argv: string[]): Promise<number> {
       standbyWorkers,
       onShutdownRequested: () => shutdown('POST /v1/shutdown'),
       audit,
+      auditWitness: hiveAuditWitness(audit, () => hive?.supervisor.list().map((w) => w.id) ?? []),
     });
     // The hive's audit records also travel on its event stream: the dashboard tails them live.
     const liveHive = hive;

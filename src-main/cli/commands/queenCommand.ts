@@ -19,6 +19,8 @@ const USAGE = `usage: rbee queen [options]
   --no-local-hive     do not start a hive on this machine
   --audit MODE        local | disabled (default: $LLORCH_AUDIT_MODE, else the saved setting)
   --audit-dir DIR     the audit root (default: $LLORCH_AUDIT_DIR, else <data-dir>/audit)
+  --audit-witness-interval S  seconds between audit head exchanges with each hive (default 60; 0: only at
+                      hive connect, disconnect and shutdown)
   --token-file PATH   API token file (else env ${QUEEN_TOKEN_ENV}, else <data-dir>/api-token, generated 0600)
   --allowed-host NAME a Host name to answer to besides loopback and the bound address (repeatable)
   --allowed-origin O  a browser origin (scheme://host[:port]) allowed to call the API, with CORS (repeatable)
@@ -41,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
         'no-local-hive': { type: 'boolean', default: false },
         audit: { type: 'string' },
         'audit-dir': { type: 'string' },
+        'audit-witness-interval': { type: 'string' },
         'token-file': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true },
         'allowed-origin': { type: 'string', multiple: true },
@@ -58,8 +61,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   let port: number;
+  let witnessSeconds: number | undefined;
   try {
     port = intOption('port', values.port, 0, 65535) ?? 7833;
+    witnessSeconds = intOption('audit-witness-interval', values['audit-witness-interval'], 0, 86_400);
   } catch (error) {
     process.stderr.write(`rbee queen: ${(error as Error).message}\n`);
     return 2;
@@ -101,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       localHive: !values['no-local-hive'],
       auditMode: auditRaw === 'local' || auditRaw === 'disabled' ? auditRaw : undefined,
       ...(auditDir ? { auditDir: resolve(auditDir) } : {}),
+      ...(witnessSeconds !== undefined ? { auditWitnessIntervalMs: witnessSeconds * 1000 } : {}),
       workerPolicy,
       hivePolicy,
       logger,

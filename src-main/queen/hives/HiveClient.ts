@@ -3,7 +3,10 @@ import type { z } from 'zod';
 import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import { parseClusterEvent, type ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
 import { WorkerInfoSchema, type WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
+import type { AuditHead } from '../../../src-shared/audit/AuditEvent.js';
 import {
+  AuditHeadsAnswerSchema,
+  AuditWitnessAnswerSchema,
   DownloadStartedSchema,
   HiveRoutes,
   WorkerCredentialsSchema,
@@ -129,6 +132,16 @@ export class HiveClient {
 
   downloadModel(body: DownloadBody): Promise<{ download_id: string }> {
     return this.requestParsed(DownloadStartedSchema, 'POST', HiveRoutes.modelDownload, { body });
+  }
+
+  /** The hive's audit head and its workers' (empty when its audit is off). */
+  async auditHeads(): Promise<AuditHead[]> {
+    return (await this.requestParsed(AuditHeadsAnswerSchema, 'GET', HiveRoutes.auditHeads)).heads;
+  }
+
+  /** Pushes heads (the queen's) for the hive to record as `witness` records; the count it recorded. */
+  async auditWitness(heads: readonly AuditHead[], source: string): Promise<number> {
+    return (await this.requestParsed(AuditWitnessAnswerSchema, 'POST', HiveRoutes.auditWitness, { body: { source, heads } })).recorded;
   }
 
   async updatePolicy(patch: RestartPolicyPatch): Promise<void> {

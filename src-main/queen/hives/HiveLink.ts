@@ -11,6 +11,8 @@ export interface HiveLinkOptions {
   view: ClusterView;
   audit: AuditSink;
   logger: Logger;
+  /** Called each time the hive's event stream (re)connects (its snapshot arrived). */
+  onConnected?: (hiveId: string) => void;
   /** Reconnect backoff bounds. Defaults to 200 ms … 5 s. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
@@ -90,6 +92,7 @@ export class HiveLink {
               .emit({ event_type: 'hive_connected', hive_id: this.id, actor: 'system', details: { reconnect: this.connectedOnce } })
               .catch(() => undefined);
             this.connectedOnce = true;
+            this.options.onConnected?.(this.id);
           }
           view.applyHiveEvent(this.id, event);
         }, this.abort.signal, () => view.patchHive(this.id, { last_seen: Date.now() }));

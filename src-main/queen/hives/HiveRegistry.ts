@@ -9,6 +9,10 @@ export interface HiveRegistryOptions {
   view: ClusterView;
   audit: AuditSink;
   logger: Logger;
+  /** Called when a hive's event stream (re)connects. */
+  onConnected?: (hiveId: string) => void;
+  /** Awaited before a hive is unlinked (removed or disconnected by the operator), while it is still reachable. */
+  beforeUnlink?: (hiveId: string) => Promise<void>;
 }
 
 /**
@@ -27,13 +31,15 @@ export class HiveRegistry {
       existing.retarget(endpoint);
       return existing;
     }
-    const link = new HiveLink(endpoint, { kind, address, ...this.options });
+    const { view, audit, logger, onConnected } = this.options;
+    const link = new HiveLink(endpoint, { kind, address, view, audit, logger, onConnected });
     this.links.set(endpoint.id, link);
     link.start();
     return link;
   }
 
   async unlink(hiveId: string): Promise<void> {
+    if (this.links.has(hiveId)) await this.options.beforeUnlink?.(hiveId).catch(() => undefined);
     const link = this.links.get(hiveId);
     this.links.delete(hiveId);
     await link?.dispose();
@@ -45,6 +51,11 @@ export class HiveRegistry {
     const links = [...this.links.values()];
     this.links.clear();
     for (const link of links) await link.dispose();
+  }
+
+  /** The ids of every linked hive. */
+  ids(): string[] {
+    return [...this.links.keys()];
   }
 
   /** The HTTP client of a linked hive; undefined when the queen has no link to it. */
