@@ -109,7 +109,8 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   await pools.start();
   const witnessing: HiveAuditWitnessing = new HiveAuditWitnessing({
     audit,
-    hiveIds: (): string[] => hives.ids(),
+    // Only hives that answer now: an unreachable one would hold up shutdown or a removal for the request timeout.
+    hiveIds: (): string[] => hives.ids().filter((id) => view.hive(id)?.state === 'online'),
     client: (id) => hives.client(id),
     logger,
     intervalMs: options.auditWitnessIntervalMs,
@@ -119,7 +120,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     audit,
     logger,
     onConnected: (id) => void witnessing.exchange(id),
-    beforeUnlink: (id): Promise<void> => witnessing.exchange(id),
+    beforeUnlink: (id): Promise<void> => (view.hive(id)?.state === 'online' ? witnessing.exchange(id) : Promise.resolve()),
   });
   witnessing.start();
   audit.onRecord((record) => view.publish({ type: 'audit', record }));
