@@ -130,6 +130,18 @@ export class FrontQueen {
     return (await this.pools()).find((p) => p.name === name);
   }
 
+  /** One sample of the queen's /metrics (0 when the series does not exist yet). */
+  async metric(name: string, labels: Record<string, string>): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`, { headers: this.auth })).text();
+    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`)) continue;
+      const labelText = line.slice(name.length + 1, line.indexOf('}'));
+      if (wanted.every((pair) => labelText.split(',').includes(pair))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return 0;
+  }
+
   chat(model: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
     return fetch(`${this.url}/v1/chat/completions`, {
       method: 'POST',
