@@ -5,6 +5,7 @@ import { createDisabledAuditLog } from './DisabledAuditLog.js';
 import type { LocalAuditLogOptions } from './LocalAuditLog.js';
 import { LocalAuditLog } from './LocalAuditLog.js';
 import { auditServiceDirName } from './auditTree.js';
+import { readAuditKeyFile } from './readAuditKeyFile.js';
 
 export type CreateAuditSinkOptions =
   | { mode: 'disabled'; serviceId: string; dir?: string | null }
@@ -21,7 +22,7 @@ export async function createAuditSink(options: CreateAuditSinkOptions): Promise<
 }
 
 /** Env names read by `auditSinkFromEnv`. */
-export const AUDIT_ENV = { mode: 'LLORCH_AUDIT_MODE', dir: 'LLORCH_AUDIT_DIR' } as const;
+export const AUDIT_ENV = { mode: 'LLORCH_AUDIT_MODE', dir: 'LLORCH_AUDIT_DIR', keyFile: 'LLORCH_AUDIT_KEY_FILE' } as const;
 
 /** Parses `LLORCH_AUDIT_MODE`: unset or empty → disabled; `local` or `disabled`; anything else throws. */
 export function auditModeFromEnv(env: Readonly<Record<string, string | undefined>>): AuditMode {
@@ -36,7 +37,10 @@ export function auditModeFromEnv(env: Readonly<Record<string, string | undefined
  * `<root>/<auditServiceDirName(serviceId)>` (one folder, one chain per service, so the queen, a hive
  * and its workers can inherit the same environment); unset → disabled. `local` without a root is a
  * configuration error (thrown, clear message), not a silent fallback. `options` passes the writer's
- * tuning and hooks (metrics, onError, secrets). `rbee audit verify <root>` checks every chain.
+ * tuning and hooks (metrics, onError, secrets). `LLORCH_AUDIT_KEY_FILE` names the sealing key file
+ * (0400, outside the audit folder): every record then carries its MAC; a file that is unreadable, too
+ * open or too short is a startup error (`AuditKeyFileError`), never a silent unkeyed log.
+ * `rbee audit verify <root>` checks every chain.
  */
 export async function auditSinkFromEnv(
   serviceId: string,
@@ -47,5 +51,7 @@ export async function auditSinkFromEnv(
   if (mode === 'disabled') return createDisabledAuditLog(serviceId);
   const dir = env[AUDIT_ENV.dir]?.trim();
   if (!dir) throw new Error(`${AUDIT_ENV.mode}=local needs ${AUDIT_ENV.dir} (the folder to write the audit log to)`);
-  return LocalAuditLog.open({ ...options, dir: join(dir, auditServiceDirName(serviceId)), serviceId });
+  const keyFile = env[AUDIT_ENV.keyFile]?.trim();
+  const sealKey = keyFile ? await readAuditKeyFile(keyFile) : options.sealKey;
+  return LocalAuditLog.open({ ...options, ...(sealKey ? { sealKey } : {}), dir: join(dir, auditServiceDirName(serviceId)), serviceId });
 }

@@ -41,6 +41,11 @@ export interface QueenOptions {
   auditMode?: 'disabled' | 'local';
   /** The audit root (`--audit-dir`, else `LLORCH_AUDIT_DIR`): the queen's chain and its local hive's go under it. Defaults to `<dataDir>/audit`. */
   auditDir?: string;
+  /**
+   * The audit sealing key file (`--audit-key-file`, else `LLORCH_AUDIT_KEY_FILE`): 0400, outside the
+   * audit folder. The queen's records carry its MAC; the local hive and its workers get the same file.
+   */
+  auditKeyFile?: string;
   /** How often the queen exchanges audit heads with each hive (cross-witnessing). Defaults to 60 s; 0: only at connect, disconnect and shutdown. */
   auditWitnessIntervalMs?: number;
   /** Where the built dashboard lives, served at /ui. Defaults to `<project>/out/renderer`. */

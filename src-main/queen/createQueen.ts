@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
-import { createAuditSink } from '../audit/index.js';
+import { AUDIT_ENV, createAuditSink } from '../audit/index.js';
+import { readAuditKeyFile } from '../audit/readAuditKeyFile.js';
 import { auditServiceDirName, queryAuditTree } from '../audit/auditTree.js';
 import { verifyAuditTree } from '../audit/verifyAuditChains.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
@@ -97,9 +98,11 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const settings = await SettingsStore.open(join(dataDir, 'settings.json'), { audit_mode: options.auditMode ?? 'disabled' });
   const auditMode = options.auditMode ?? settings.auditMode;
   const auditRoot = options.auditDir ?? join(dataDir, 'audit');
+  const auditKeyFile = auditMode === 'local' && options.auditKeyFile ? resolve(options.auditKeyFile) : undefined;
+  const sealKey = auditKeyFile ? await readAuditKeyFile(auditKeyFile) : undefined;
   const audit = await createAuditSink(
     auditMode === 'local'
-      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()] }
+      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()], ...(sealKey ? { sealKey } : {}) }
       : { mode: 'disabled', serviceId: 'queen' },
   );
 
@@ -150,7 +153,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
 
   const queryAudit = async (query: AuditQuery): Promise<AuditPage> => (auditMode === 'local' ? queryAuditTree(auditRoot, query) : { records: [], next_cursor: null });
   const verifyAudit = async (): Promise<AuditVerifyResult> =>
-    auditMode === 'local' ? verifyAuditTree(auditRoot, { allowPartialTail: true }) : { ok: true, entries: 0, files: 0 };
+    auditMode === 'local' ? verifyAuditTree(auditRoot, { allowPartialTail: true, ...(sealKey ? { key: sealKey } : {}) }) : { ok: true, entries: 0, files: 0 };
 
   const remoteHives: RemoteHiveManager | undefined = options.remoteHives ? options.remoteHives({ dataDir, hives, view, audit, logger }) : undefined;
 
@@ -258,6 +261,8 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       threads: options.workerThreads,
       env: {
         ...(auditMode === 'local' ? { LLORCH_AUDIT_MODE: 'local', LLORCH_AUDIT_DIR: auditRoot } : { LLORCH_AUDIT_MODE: 'disabled' }),
+        // The path, not the key: the hive and its workers read the same 0400 file.
+        ...(auditKeyFile ? { [AUDIT_ENV.keyFile]: auditKeyFile } : {}),
         [DOWNLOAD_ALLOW_LOOPBACK_ENV]: settings.downloadNetwork.allowLoopback ? '1' : '0',
         [DOWNLOAD_ALLOW_PRIVATE_ENV]: settings.downloadNetwork.allowPrivate ? '1' : '0',
       },

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { intOption } from '../intOption.js';
 import { InvalidRestartPolicyError, resolveRestartPolicy } from '../../../src-shared/policy/RestartPolicyConfig.js';
@@ -9,7 +9,7 @@ import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
 import { watchParent } from '../../common/process/watchParent.js';
 import { HIVE_ADMIN_VERBS } from '../../ssh/hiveAdminCli.js';
-import { auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
+import { AUDIT_ENV, auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
 import { hiveAuditWitness } from '../../hive/hiveAuditWitness.js';
 import { createHive } from '../../hive/createHive.js';
 import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../../hive/downloadNetworkPolicy.js';
@@ -39,6 +39,9 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
   --gpu auto|off        probe GPUs for devices and admission (default auto)
   --memory-reserve-mb N RAM/VRAM the admission check keeps free (default 256)
   --standby N           pre-started worker processes kept warm for fast (re)starts (default 1; 0 = off)
+  --audit MODE          local | disabled (default: $LLORCH_AUDIT_MODE, else disabled); its workers follow
+  --audit-dir DIR       the audit root (default: $LLORCH_AUDIT_DIR); the hive writes <root>/hive_<id>
+  --audit-key-file F    the audit sealing key, a 0400 file outside the audit folder (default: $LLORCH_AUDIT_KEY_FILE)
 
 Prints {"event":"listening","port":N,"pid":N,"hive_id":ID,"url":URL} on stdout once serving.
 SIGTERM/SIGINT or POST /v1/shutdown: stops every worker (polite → SIGTERM → SIGKILL, ≤ 30 s), exit 0.
@@ -73,6 +76,9 @@ export async function run(argv: string[]): Promise<number> {
         'exit-with-parent': { type: 'boolean', default: false },
         'memory-reserve-mb': { type: 'string' },
         standby: { type: 'string' },
+        audit: { type: 'string' },
+        'audit-dir': { type: 'string' },
+        'audit-key-file': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -134,6 +140,10 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   // LLORCH_AUDIT_MODE / LLORCH_AUDIT_DIR: the hive's own chain (its workers inherit the environment).
+  // The flags win over the environment, and go into it: the hive's workers inherit its audit settings.
+  if (values.audit !== undefined) process.env[AUDIT_ENV.mode] = values.audit;
+  if (values['audit-dir'] !== undefined) process.env[AUDIT_ENV.dir] = resolve(values['audit-dir']);
+  if (values['audit-key-file'] !== undefined) process.env[AUDIT_ENV.keyFile] = resolve(values['audit-key-file']);
   let audit: AuditLog;
   try {
     audit = await auditSinkFromEnv(`hive:${values.id}`, process.env, {

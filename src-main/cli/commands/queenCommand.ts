@@ -19,6 +19,7 @@ const USAGE = `usage: rbee queen [options]
   --no-local-hive     do not start a hive on this machine
   --audit MODE        local | disabled (default: $LLORCH_AUDIT_MODE, else the saved setting)
   --audit-dir DIR     the audit root (default: $LLORCH_AUDIT_DIR, else <data-dir>/audit)
+  --audit-key-file F  the audit sealing key (0400 file outside the audit folder; default: $LLORCH_AUDIT_KEY_FILE)
   --audit-witness-interval S  seconds between audit head exchanges with each hive (default 60; 0: only at
                       hive connect, disconnect and shutdown)
   --token-file PATH   API token file (else env ${QUEEN_TOKEN_ENV}, else <data-dir>/api-token, generated 0600)
@@ -44,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
         audit: { type: 'string' },
         'audit-dir': { type: 'string' },
         'audit-witness-interval': { type: 'string' },
+        'audit-key-file': { type: 'string' },
         'token-file': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true },
         'allowed-origin': { type: 'string', multiple: true },
@@ -93,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   const logger = createLogger('queen');
 
   const auditDir = values['audit-dir'] ?? (process.env.LLORCH_AUDIT_DIR?.trim() || undefined);
+  const auditKeyFile = values['audit-key-file'] ?? (process.env.LLORCH_AUDIT_KEY_FILE?.trim() || undefined);
   let queen;
   try {
     queen = await createQueen({
@@ -106,6 +109,7 @@ export async function run(argv: string[]): Promise<number> {
       localHive: !values['no-local-hive'],
       auditMode: auditRaw === 'local' || auditRaw === 'disabled' ? auditRaw : undefined,
       ...(auditDir ? { auditDir: resolve(auditDir) } : {}),
+      ...(auditKeyFile ? { auditKeyFile: resolve(auditKeyFile) } : {}),
       ...(witnessSeconds !== undefined ? { auditWitnessIntervalMs: witnessSeconds * 1000 } : {}),
       workerPolicy,
       hivePolicy,
