@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import { ApiError } from '../../src-shared/api/ApiError.js';
 import { join, resolve } from 'node:path';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
@@ -39,12 +38,15 @@ import { PoolForwarder } from './pools/PoolForwarder.js';
 import { PoolMetrics } from './pools/PoolMetrics.js';
 import { PoolRegistry } from './pools/PoolRegistry.js';
 import { registerPoolRoutes } from './pools/poolRoutes.js';
-import { onDemandWorkerId } from './scheduling/modelAvailability.js';
 import { Scheduler } from './scheduling/Scheduler.js';
+import { WorkerSpecs } from './specs/WorkerSpecs.js';
+import { FileWorkerSpecStore, WORKER_SPECS_FILE, type WorkerSpecStore } from './specs/WorkerSpecStore.js';
 
 export const LOCAL_HIVE_ID = 'local';
 /** A worker created on demand stops after this long without requests (and starts again on demand). */
 export const ON_DEMAND_IDLE_TTL_MS = 10 * 60_000;
+/** The id of the demo worker's spec (`--demo`, the desktop app's first run). */
+export const DEMO_SPEC_ID = 'demo';
 
 export interface CreateQueenOptions extends QueenOptions {
   logger?: Logger;
@@ -69,6 +71,8 @@ export interface CreateQueenOptions extends QueenOptions {
    * none: adding a hive answers 501. `false` means the same.
    */
   remoteHives?: RemoteHiveManagerFactory | false;
+  /** Where declared worker specs live. Defaults to `<data>/worker-specs.json`; the desktop app passes its settings store. */
+  workerSpecStore?: WorkerSpecStore;
 }
 
 /**
@@ -128,24 +132,20 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   witnessing.start();
   audit.onRecord((record) => view.publish({ type: 'audit', record }));
 
-  const startOnDemand = async (target: { hive: string; model: string; workerId: string | null }): Promise<void> => {
-    const client = hives.client(target.hive);
-    if (!client) throw new ApiError(503, 'MODEL_NOT_READY', `Hive ${target.hive} is not connected`, undefined, { 'retry-after': '5' });
-    try {
-      if (target.workerId !== null) {
-        logger.info({ model: target.model, hive: target.hive, worker_id: target.workerId }, 'starting an idle-stopped worker on demand');
-        await client.workerAction(target.workerId, 'start');
-      } else {
-        logger.info({ model: target.model, hive: target.hive }, 'creating the on-demand worker');
-        await client.spawnWorker({ model: target.model, id: onDemandWorkerId(target.model), idle_ttl_ms: options.onDemandIdleTtlMs ?? ON_DEMAND_IDLE_TTL_MS });
-      }
-    } catch (error) {
-      // Already there or already starting (another request got there first, its event not yet in).
-      if (error instanceof ApiError && error.code === 'CONFLICT') return;
-      throw error;
-    }
-  };
-  const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand: options.startOnDemand === false ? undefined : startOnDemand });
+  const specs = await WorkerSpecs.open({
+    store: options.workerSpecStore ?? new FileWorkerSpecStore(join(dataDir, WORKER_SPECS_FILE)),
+    view,
+    hiveClient: (id) => hives.client(id),
+    logger,
+    onDemandIdleTtlMs: options.onDemandIdleTtlMs ?? ON_DEMAND_IDLE_TTL_MS,
+  });
+  if (options.demo && options.localHive !== false && !specs.list().some((s) => s.hive === LOCAL_HIVE_ID && s.model === DEMO_MODEL_FILE)) {
+    // The demo worker is one declared spec: an operator may stop or delete it like any other
+    // (`--demo` declares it again at the next start when it is gone).
+    await specs.create({ id: DEMO_SPEC_ID, hive: LOCAL_HIVE_ID, model: DEMO_MODEL_FILE, slots: 2, enabled: true, ephemeral: false, hot_spare: false });
+  }
+  const startOnDemand = (target: { hive: string; model: string; workerId: string | null }): Promise<void> => specs.startForRequest(target);
+  const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand: options.startOnDemand === false ? undefined : startOnDemand, specs: () => specs.list() });
   const metrics = new QueenMetrics(view, scheduler);
   const poolForwarder = new PoolForwarder({ metrics: new PoolMetrics(metrics.registry, () => pools.all()), audit, logger, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS });
   const dispatcher = new InferenceDispatcher(scheduler, (id) => hives.client(id), logger);
@@ -178,6 +178,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     },
     modelsDir,
     remoteHives,
+    specs,
   });
 
   const app = createHttpServer({ logger });
@@ -247,10 +248,9 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   }
   boundPort = Number(new URL(address).port);
 
-  const demoModel = options.demo ? await ensureTinyModel(demoModelPath(modelsDir), { name: 'rbee demo (tiny, random weights)' }) : undefined;
+  if (options.demo) await ensureTinyModel(demoModelPath(modelsDir), { name: 'rbee demo (tiny, random weights)' });
   let localHive: LocalHiveProcess | undefined;
   if (options.localHive !== false) {
-    let demoRequested = false;
     localHive = new LocalHiveProcess({
       id: LOCAL_HIVE_ID,
       modelsDir,
@@ -270,20 +270,8 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       logger,
       onListening: ({ baseUrl, token }) => {
         localHivePort = Number(new URL(baseUrl).port);
-        const link = hives.link({ id: LOCAL_HIVE_ID, baseUrl, token }, 'local', new URL(baseUrl).host);
+        hives.link({ id: LOCAL_HIVE_ID, baseUrl, token }, 'local', new URL(baseUrl).host);
         view.patchHive(LOCAL_HIVE_ID, { restart_count: localHive?.restartCount ?? 0 });
-        if (demoModel && !demoRequested) {
-          demoRequested = true;
-          // Once the hive's snapshot is in, start the demo worker unless one exists (a restart).
-          const off = view.onChange((event) => {
-            if (event.type !== 'models_updated' || event.hive_id !== LOCAL_HIVE_ID) return;
-            off();
-            if (view.allWorkers().some((w) => w.hive === LOCAL_HIVE_ID && w.model === DEMO_MODEL_FILE)) return;
-            link.hiveClient
-              .spawnWorker({ model: DEMO_MODEL_FILE, slots: 2 })
-              .catch((error: unknown) => logger.error({ err: error }, 'could not start the demo worker'));
-          });
-        }
       },
       onDown: ({ reason, restartAt, restartCount }) => {
         if (!view.hive(LOCAL_HIVE_ID)) return;
@@ -292,6 +280,9 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     });
     localHive.start();
   }
+
+  // Every enabled spec gets its worker whenever its hive (re)connects (and now, for hives already up).
+  specs.start();
 
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   logger.info({ url, data_dir: dataDir, audit: auditMode }, 'queen listening');
@@ -307,6 +298,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     close: (closeOptions = {}) => {
       closing ??= (async () => {
         scheduler.dispose();
+        specs.dispose();
         pools.dispose();
         await app.close();
         // The last exchange: each hive's final heads go into the queen's chain (and the queen's into

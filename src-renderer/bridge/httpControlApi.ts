@@ -2,16 +2,18 @@ import { ApiError, isApiErrorBody, type ErrorCode } from '../../src-shared/api/A
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { parseClusterEvent, type ClusterEvent, type ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
-import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type {
   AddHiveRequest,
   AddHiveResult,
   ConnectionState,
   ControlApi,
+  CreateWorkerSpecRequest,
   DownloadModelRequest,
+  ReplaceWorkerSpecRequest,
   Settings,
   SettingsPatch,
   SpawnWorkerRequest,
+  WorkerEntry,
 } from '../../src-shared/control/ControlApi.js';
 import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
 import type { CancelSignal } from '../../src-shared/util/CancelSignal.js';
@@ -390,7 +392,16 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
   return {
     getSnapshot: () => call<ClusterSnapshot>('GET', ControlRoutes.snapshot),
     subscribe,
-    spawnWorker: (request: SpawnWorkerRequest) => call<WorkerInfo>('POST', ControlRoutes.workers, request),
+    spawnWorker: async (request: SpawnWorkerRequest) => {
+      const entry = await call<WorkerEntry>('POST', ControlRoutes.workers, request);
+      if (!entry.worker) throw new ApiError(503, 'HIVE_UNREACHABLE', `Hive '${request.hive_id}' did not start the worker`);
+      return entry.worker;
+    },
+    listWorkerSpecs: async () => (await call<{ workers: WorkerEntry[] }>('GET', ControlRoutes.workers)).workers,
+    createWorkerSpec: (request: CreateWorkerSpecRequest) => call<WorkerEntry>('POST', ControlRoutes.workers, request),
+    getWorkerSpec: (hiveId, specId) => call<WorkerEntry>('GET', ControlRoutes.worker(hiveId, specId)),
+    replaceWorkerSpec: (hiveId, specId, request: ReplaceWorkerSpecRequest) => call<WorkerEntry>('PUT', ControlRoutes.worker(hiveId, specId), request),
+    deleteWorkerSpec: (hiveId, specId) => call<void>('DELETE', ControlRoutes.worker(hiveId, specId)),
     stopWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'stop'), {}),
     startWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'start'), {}),
     restartWorker: (hiveId, workerId) => call<void>('POST', ControlRoutes.workerAction(hiveId, workerId, 'restart'), {}),

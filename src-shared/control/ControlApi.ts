@@ -5,6 +5,7 @@ import type { WorkerInfo } from '../cluster/WorkerInfo.js';
 import type { RestartPolicyConfig } from '../policy/RestartPolicyConfig.js';
 import type { GpuLaunchOptions } from '../worker/gpuOptions.js';
 import type { CancelSignal } from '../util/CancelSignal.js';
+import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from './workerSpecTypes.js';
 import type { InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
 import type { WorkerLogsPage, WorkerLogsStreamEvent } from './workerLogs.js';
 
@@ -21,7 +22,17 @@ export interface ControlApi {
    */
   subscribe(onEvent: (event: ClusterEvent) => void, onConnection?: (state: ConnectionState) => void): () => void;
 
+  /** Declares an enabled worker spec and returns its worker (the spec-less shorthand of `createWorkerSpec`). */
   spawnWorker(request: SpawnWorkerRequest): Promise<WorkerInfo>;
+  /** Every declared spec joined with its worker, plus workers no spec declares (`spec: null`). */
+  listWorkerSpecs(): Promise<WorkerEntry[]>;
+  /** Declares a worker (desired state, persisted); starts it when enabled. */
+  createWorkerSpec(request: CreateWorkerSpecRequest): Promise<WorkerEntry>;
+  getWorkerSpec(hiveId: string, specId: string): Promise<WorkerEntry>;
+  /** Replaces a spec; its worker is replaced when a launch field changed. */
+  replaceWorkerSpec(hiveId: string, specId: string, request: ReplaceWorkerSpecRequest): Promise<WorkerEntry>;
+  /** Stops the worker and removes its entry and its spec (also for a failed entry no spec declares). */
+  deleteWorkerSpec(hiveId: string, specId: string): Promise<void>;
   stopWorker(hiveId: string, workerId: string): Promise<void>;
   startWorker(hiveId: string, workerId: string): Promise<void>;
   restartWorker(hiveId: string, workerId: string): Promise<void>;
@@ -52,6 +63,8 @@ export interface ControlApi {
   /** Streams one inference through the queen (playground, tray). Abort via `signal`. */
   infer(request: InferenceRequest & { model: string }, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void>;
 }
+
+export type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from './workerSpecTypes.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 

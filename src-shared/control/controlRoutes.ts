@@ -3,6 +3,8 @@ export const ControlRoutes = {
   snapshot: '/v1/control/snapshot',
   events: '/v1/control/events',
   workers: '/v1/control/workers',
+  /** A declared worker: GET, PUT (replace its spec), DELETE (stop it, remove entry and spec). */
+  worker: (hiveId: string, workerId: string) => `/v1/control/hives/${encodeURIComponent(hiveId)}/workers/${encodeURIComponent(workerId)}`,
   workerAction: (hiveId: string, workerId: string, action: 'stop' | 'start' | 'restart' | 'reset-breaker') =>
     `/v1/control/hives/${encodeURIComponent(hiveId)}/workers/${encodeURIComponent(workerId)}/${action}`,
   workerLogs: (hiveId: string, workerId: string) => `/v1/control/hives/${encodeURIComponent(hiveId)}/workers/${encodeURIComponent(workerId)}/logs`,

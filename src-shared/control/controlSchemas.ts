@@ -39,12 +39,65 @@ export const WorkerSizingSchema = z.object({
   ctx: z.number().int().min(64).max(1_048_576).optional(),
 });
 
+/** A model as a catalog names it (a file name, or `pool/model`). */
+const ModelNameSchema = z.string().min(1).max(256).regex(NO_CONTROL_CHARS, 'control characters are not allowed');
+
 export const SpawnWorkerRequestSchema = z
   .object({
     hive_id: IdSchema,
-    model: z.string().min(1).max(256).regex(NO_CONTROL_CHARS, 'control characters are not allowed'),
+    model: ModelNameSchema,
     ...WorkerSizingSchema.shape,
   })
+  .strict();
+
+/** A spec's id: the id its worker gets on the hive (the hive accepts at most 64 characters). */
+export const WorkerSpecIdSchema = IdSchema.max(64);
+
+const DAY_MS = 86_400_000;
+/** Idle TTL of a worker: stopped after this long without requests; null = never. */
+export const IdleTtlSchema = z.number().int().min(1_000).max(7 * DAY_MS).nullable();
+
+/**
+ * A declared worker (DESIGN §6 "Specs vs workers"): desired state the queen persists and reconciles.
+ * Sizing fields left out take the hive's defaults (device auto, gpu_layers auto, its threads).
+ * `ephemeral` specs are the queen's own (one per model and hive, created on demand, never persisted);
+ * `hot_spare` asks the hive to keep a standby with the model loaded where it supports one.
+ */
+export const WorkerSpecSchema = z
+  .object({
+    id: WorkerSpecIdSchema,
+    hive: IdSchema,
+    model: ModelNameSchema,
+    ...WorkerSizingSchema.shape,
+    /** Absent: the hive's default. */
+    idle_ttl_ms: IdleTtlSchema.optional(),
+    enabled: z.boolean(),
+    ephemeral: z.boolean(),
+    hot_spare: z.boolean(),
+  })
+  .strict();
+export type WorkerSpec = z.infer<typeof WorkerSpecSchema>;
+
+/** What an operator may set on a spec (`ephemeral` is the queen's; a PUT declares the spec). */
+const SpecFieldsShape = {
+  model: ModelNameSchema,
+  ...WorkerSizingSchema.shape,
+  idle_ttl_ms: IdleTtlSchema.optional(),
+  enabled: z.boolean().optional(),
+  hot_spare: z.boolean().optional(),
+};
+
+/** `POST /v1/control/workers`: a spec; `id` is generated when absent. Starts the worker when enabled (the default). */
+export const CreateWorkerSpecRequestSchema = z
+  .object({ hive_id: IdSchema, id: WorkerSpecIdSchema.optional(), ...SpecFieldsShape })
+  .strict();
+
+/**
+ * `PUT /v1/control/hives/{hive}/workers/{id}`: the whole spec again (fields left out take their
+ * defaults). `id`, `hive` and `ephemeral: false` are accepted so a spec read with GET can be sent back.
+ */
+export const ReplaceWorkerSpecRequestSchema = z
+  .object({ id: WorkerSpecIdSchema.optional(), hive: IdSchema.optional(), ephemeral: z.literal(false).optional(), ...SpecFieldsShape })
   .strict();
 
 /** `hf:<user>/<repo>/<file>` or an http(s) URL. */
@@ -143,6 +196,11 @@ export const WorkerActionSchema = z.enum(WORKER_ACTIONS);
 export const ControlArgSchemas = {
   getSnapshot: z.tuple([]),
   spawnWorker: z.tuple([SpawnWorkerRequestSchema]),
+  listWorkerSpecs: z.tuple([]),
+  createWorkerSpec: z.tuple([CreateWorkerSpecRequestSchema]),
+  getWorkerSpec: z.tuple([IdSchema, IdSchema]),
+  replaceWorkerSpec: z.tuple([IdSchema, IdSchema, ReplaceWorkerSpecRequestSchema]),
+  deleteWorkerSpec: z.tuple([IdSchema, IdSchema]),
   stopWorker: z.tuple([IdSchema, IdSchema]),
   startWorker: z.tuple([IdSchema, IdSchema]),
   restartWorker: z.tuple([IdSchema, IdSchema]),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { HiveInfoSchema, ModelInfoSchema } from '../cluster/HiveInfo.js';
 import { WorkerInfoSchema } from '../cluster/WorkerInfo.js';
-import { WorkerSizingSchema } from '../control/controlSchemas.js';
+import { IdleTtlSchema, WorkerSizingSchema } from '../control/controlSchemas.js';
 import { RestartPolicyPatchSchema } from '../policy/RestartPolicyConfig.js';
 
 /**
@@ -38,8 +38,6 @@ export const HiveRoutePatterns = {
 
 export type HiveWorkerAction = 'start' | 'stop' | 'restart' | 'reset-breaker';
 
-const DAY_MS = 86_400_000;
-
 /** `POST /v1/workers`. */
 export const SpawnWorkerBodySchema = z
   .object({
@@ -50,7 +48,7 @@ export const SpawnWorkerBodySchema = z
     ...WorkerSizingSchema.shape,
     /** Per-worker override merged over the hive's policy (checked by the hive with the policy schema). */
     policy: z.record(z.string(), z.unknown()).optional(),
-    idle_ttl_ms: z.number().int().min(1_000).max(7 * DAY_MS).nullable().optional(),
+    idle_ttl_ms: IdleTtlSchema.optional(),
   })
   .strict();
 export type SpawnWorkerBody = z.infer<typeof SpawnWorkerBodySchema>;

@@ -4,7 +4,7 @@
  * here, so this is the `gpu_layers: 0` / `device: cpu` path; the GPU path is `npm run check:gpu`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import type { WorkerEntry } from '../../src-shared/control/workerSpecTypes.js';
 import { endOf, streamInference } from '../helpers/sseClient.js';
 import { MODEL, startTestQueen, type TestQueen } from './queenHarness.js';
 
@@ -19,9 +19,9 @@ afterAll(async () => {
   await q?.close();
 });
 
-const post = async (body: Record<string, unknown>): Promise<{ status: number; body: WorkerInfo & { error?: { code: string; message: string } } }> => {
+const post = async (body: Record<string, unknown>): Promise<{ status: number; body: WorkerEntry & { error?: { code: string; message: string } } }> => {
   const res = await fetch(`${q.url}/v1/control/workers`, { method: 'POST', headers: { ...q.auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as WorkerInfo & { error?: { code: string; message: string } } };
+  return { status: res.status, body: (await res.json()) as WorkerEntry & { error?: { code: string; message: string } } };
 };
 
 describe('GPU launch options through queen → hive → worker (CPU)', () => {
@@ -39,9 +39,11 @@ describe('GPU launch options through queen → hive → worker (CPU)', () => {
       ctx: 256,
     });
     expect(spawned.status, JSON.stringify(spawned.body)).toBe(201);
-    expect(spawned.body).toMatchObject({ device: 'cpu', gpu: null, vram_bytes: 0 });
+    // The spec is declared and its worker started (POST /v1/control/workers answers both).
+    expect(spawned.body.spec).toMatchObject({ hive: 'local', model: MODEL, device: 'cpu', gpu_layers: 0, enabled: true, ephemeral: false });
+    expect(spawned.body.worker).toMatchObject({ device: 'cpu', gpu: null, vram_bytes: 0 });
     // Admission's plan (node-llama-cpp's estimate of the tiny model: 3 layers incl. the output layer).
-    expect(spawned.body.offload).toEqual({ layers: 0, total: 3 });
+    expect(spawned.body.worker?.offload).toEqual({ layers: 0, total: 3 });
     const snapshot = await q.waitFor((s) => s.workers.some((w) => w.id === spawned.body.id && w.state === 'idle'), 90_000);
     const ready = snapshot.workers.find((w) => w.id === spawned.body.id)!;
     // What the worker itself reported at ready.

@@ -16,6 +16,11 @@ export const IPC_UNBRIDGED_METHODS = ['watchWorkerLogs'] as const satisfies Read
 export const CONTROL_REQUEST_METHODS = [
   'getSnapshot',
   'spawnWorker',
+  'listWorkerSpecs',
+  'createWorkerSpec',
+  'getWorkerSpec',
+  'replaceWorkerSpec',
+  'deleteWorkerSpec',
   'stopWorker',
   'startWorker',
   'restartWorker',

@@ -16,6 +16,9 @@ import type {
   SettingsPatch,
   SpawnWorkerRequest,
 } from '../../../src-shared/control/ControlApi.js';
+import { CreateWorkerSpecRequestSchema, ReplaceWorkerSpecRequestSchema, type WorkerSpec } from '../../../src-shared/control/controlSchemas.js';
+import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from '../../../src-shared/control/workerSpecTypes.js';
+import { parseBody } from '../../common/http/parseBody.js';
 import { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { InvalidRestartPolicyError } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import type { CancelSignal } from '../../../src-shared/util/CancelSignal.js';
@@ -25,6 +28,7 @@ import { tokenFingerprint } from '../../auth/tokenFingerprint.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import type { HiveClient } from '../hives/HiveClient.js';
 import type { InferenceDispatcher } from '../inference/InferenceDispatcher.js';
+import type { WorkerSpecs } from '../specs/WorkerSpecs.js';
 import type { SettingsStore } from './SettingsStore.js';
 
 /** Remote hives (SSH) plug in here; without it, adding one answers a clear 501. */
@@ -42,6 +46,8 @@ export interface QueenControlOptions {
   ports: { queen: number; hive: number };
   modelsDir: string;
   remoteHives?: RemoteHiveManager;
+  /** The declared worker specs (desired state) and their reconciler. */
+  specs: WorkerSpecs;
   /** Who is acting, for audit records (`operator` in-process, `token:<fp6>` over HTTP). */
   actor?: string;
 }
@@ -87,14 +93,67 @@ export class QueenControl implements ControlApi {
     };
   }
 
+  /** Declares an enabled spec on an online hive and answers with its worker (the pre-spec shorthand). */
   async spawnWorker(request: SpawnWorkerRequest): Promise<WorkerInfo> {
-    const { hive_id, ...spawn } = request;
-    return this.client(hive_id).spawnWorker(spawn);
+    this.client(request.hive_id);
+    const entry = await this.createWorkerSpec({ ...request, enabled: true });
+    if (!entry.worker) throw new ApiError(503, 'HIVE_UNREACHABLE', `Hive '${request.hive_id}' went away before the worker started`, undefined, { 'retry-after': '2' });
+    return entry.worker;
   }
 
+  async listWorkerSpecs(): Promise<WorkerEntry[]> {
+    return this.options.specs.entries();
+  }
+
+  async createWorkerSpec(request: CreateWorkerSpecRequest): Promise<WorkerEntry> {
+    const { hive_id: hive, id, ...fields } = parseBody(CreateWorkerSpecRequestSchema, request);
+    if (!this.options.view.hive(hive)) throw new ApiError(404, 'HIVE_NOT_FOUND', `No hive '${hive}'`);
+    const spec: WorkerSpec = { ...fields, id: id ?? this.options.specs.freeId(hive, fields.model), hive, enabled: fields.enabled ?? true, ephemeral: false, hot_spare: fields.hot_spare ?? false };
+    const worker = await this.options.specs.create(spec);
+    return { hive, id: spec.id, spec, worker: worker ?? this.options.view.worker(hive, spec.id) ?? null };
+  }
+
+  async getWorkerSpec(hiveId: string, specId: string): Promise<WorkerEntry> {
+    const entry = this.options.specs.entry(hiveId, specId);
+    if (!entry) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker or spec '${specId}' on hive '${hiveId}'`);
+    return entry;
+  }
+
+  async replaceWorkerSpec(hiveId: string, specId: string, request: ReplaceWorkerSpecRequest): Promise<WorkerEntry> {
+    const { id, hive, ephemeral: _declared, ...fields } = parseBody(ReplaceWorkerSpecRequestSchema, request);
+    if ((id !== undefined && id !== specId) || (hive !== undefined && hive !== hiveId)) {
+      throw new ApiError(400, 'INVALID_REQUEST', 'id and hive come from the path; a spec cannot be moved or renamed (create a new one)');
+    }
+    if (!this.options.view.hive(hiveId)) throw new ApiError(404, 'HIVE_NOT_FOUND', `No hive '${hiveId}'`);
+    if (!this.options.specs.entry(hiveId, specId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker or spec '${specId}' on hive '${hiveId}'`);
+    const spec: WorkerSpec = { ...fields, id: specId, hive: hiveId, enabled: fields.enabled ?? true, ephemeral: false, hot_spare: fields.hot_spare ?? false };
+    await this.options.specs.replace(spec);
+    return this.getWorkerSpec(hiveId, specId);
+  }
+
+  async deleteWorkerSpec(hiveId: string, specId: string): Promise<void> {
+    await this.options.specs.remove(hiveId, specId);
+  }
+
+  /**
+   * An operator's action on a worker. Stop disables its spec (it stays stopped across restarts and its
+   * model answers MODEL_STOPPED); start and restart enable it, and start a spec that has no worker yet.
+   */
   private async workerAction(hiveId: string, workerId: string, action: WorkerAction): Promise<void> {
-    if (!this.options.view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
-    await this.client(hiveId).workerAction(workerId, action);
+    const { specs, view } = this.options;
+    const spec = specs.get(hiveId, workerId);
+    if (!view.worker(hiveId, workerId) && !spec) throw new ApiError(404, 'WORKER_NOT_FOUND', `No worker '${workerId}' on hive '${hiveId}'`);
+    const client = this.client(hiveId);
+    if (action === 'stop') await specs.setEnabled(hiveId, workerId, false);
+    if (action === 'start' || action === 'restart') {
+      const enabled = await specs.setEnabled(hiveId, workerId, true);
+      if (enabled && !view.worker(hiveId, workerId)) {
+        await specs.replace(enabled);
+        return;
+      }
+    }
+    if (!view.worker(hiveId, workerId)) throw new ApiError(404, 'WORKER_NOT_FOUND', `Spec '${workerId}' on hive '${hiveId}' has no worker`);
+    await client.workerAction(workerId, action);
   }
 
   /** The last `tail` lines a worker wrote (redacted by its hive). */

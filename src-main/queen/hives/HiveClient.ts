@@ -122,6 +122,11 @@ export class HiveClient {
     return this.requestParsed(WorkerInfoSchema, 'POST', HiveRoutes.workers, { body, timeoutMs: SPAWN_TIMEOUT_MS });
   }
 
+  /** Stops the worker and forgets its entry (the hive answers once it has stopped). */
+  async removeWorker(workerId: string): Promise<void> {
+    await this.request('DELETE', HiveRoutes.worker(workerId), { timeoutMs: SPAWN_TIMEOUT_MS });
+  }
+
   async workerAction(workerId: string, action: HiveWorkerAction): Promise<void> {
     await this.request('POST', HiveRoutes.workerAction(workerId, action));
   }

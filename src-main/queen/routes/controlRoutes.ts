@@ -6,10 +6,11 @@ import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import {
   AddHiveRequestSchema,
   AuditQueryStringSchema,
+  CreateWorkerSpecRequestSchema,
   DownloadModelRequestSchema,
   IdSchema,
+  ReplaceWorkerSpecRequestSchema,
   SettingsPatchSchema,
-  SpawnWorkerRequestSchema,
   WORKER_ACTIONS,
 } from '../../../src-shared/control/controlSchemas.js';
 import { parseBody } from '../../common/http/parseBody.js';
@@ -61,9 +62,23 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
     });
   });
 
+  // Declared workers (specs joined with their workers): list, create, read, replace, delete.
+  app.get(ControlRoutes.workers, async () => ({ workers: await control.listWorkerSpecs() }));
   app.post(ControlRoutes.workers, async (request, reply) => {
-    const body = parseBody(SpawnWorkerRequestSchema, request.body);
-    return reply.code(201).send(await as(request.actor).spawnWorker(body));
+    const body = parseBody(CreateWorkerSpecRequestSchema, request.body);
+    return reply.code(201).send(await as(request.actor).createWorkerSpec(body));
+  });
+  app.get<{ Params: { hive: string; worker: string } }>('/v1/control/hives/:hive/workers/:worker', async (request) =>
+    control.getWorkerSpec(pathId(request.params.hive, 'hive id'), pathId(request.params.worker, 'worker id')),
+  );
+  app.put<{ Params: { hive: string; worker: string } }>('/v1/control/hives/:hive/workers/:worker', async (request) => {
+    const hive = pathId(request.params.hive, 'hive id');
+    const worker = pathId(request.params.worker, 'worker id');
+    return as(request.actor).replaceWorkerSpec(hive, worker, parseBody(ReplaceWorkerSpecRequestSchema, request.body));
+  });
+  app.delete<{ Params: { hive: string; worker: string } }>('/v1/control/hives/:hive/workers/:worker', async (request, reply) => {
+    await as(request.actor).deleteWorkerSpec(pathId(request.params.hive, 'hive id'), pathId(request.params.worker, 'worker id'));
+    return reply.code(204).send();
   });
 
   /** A worker's output through its hive (remote hives: through the tunnel): JSON, or SSE with `follow=1`. */

@@ -2,7 +2,7 @@ import { ApiError } from '../../../src-shared/api/ApiError.js';
 import type { WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
 import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { workerKey, type ClusterView } from '../cluster/ClusterView.js';
-import { assessAvailability, attemptKey, type Availability } from './modelAvailability.js';
+import { assessAvailability, attemptKey, type Availability, type DeclaredSpec } from './modelAvailability.js';
 
 /** A reserved slot on one worker; `release()` exactly once when the request is done with it. */
 export interface Lease {
@@ -20,6 +20,8 @@ export interface SchedulerOptions {
    * when the hive refuses; resolves once the hive accepted (the worker then loads).
    */
   startOnDemand?: (target: { hive: string; model: string; workerId: string | null }) => Promise<void>;
+  /** The declared worker specs (see `assessAvailability`). */
+  specs?: () => readonly DeclaredSpec[];
   /** Where "now" comes from (Retry-After arithmetic). Defaults to Date.now. */
   now?: () => number;
 }
@@ -135,6 +137,7 @@ export class Scheduler {
       workers: this.view.allWorkers(),
       catalogHives: this.view.allModels().filter((m) => m.name === model).map((m) => m.hive),
       hiveOnline: (hive) => this.view.hive(hive)?.state === 'online',
+      specs: this.options.specs?.(),
       exclude,
       now: this.now(),
     });

@@ -4,11 +4,12 @@ import type { WorkerInfo, WorkerState } from '../../../src-shared/cluster/Worker
  * What the scheduler does with a request no worker can take right now (the on-demand rules):
  *  - `wait`: a worker of the model is loading or serving, or is expected back (backoff after it had
  *    served); the request queues within its deadline.
- *  - `start`: start the idle-TTL-stopped worker again (same id), or create the one on-demand worker
- *    of this model on a hive that has it in its catalog and no worker for it yet; then wait.
+ *  - `start`: start the idle-TTL-stopped worker again (same id), or a declared spec's worker not
+ *    started yet, or create the one on-demand (ephemeral) worker of this model on a hive that has it
+ *    in its catalog and no worker or spec for it yet; then wait.
  *  - `unavailable`: the model's worker cannot load it (last load failed, `failed`, breaker open):
  *    503 MODEL_UNAVAILABLE at once, with the time until anything may change.
- *  - `stopped`: an operator stopped the model's worker: 503 MODEL_STOPPED.
+ *  - `stopped`: an operator stopped the model's worker, or its spec is disabled: 503 MODEL_STOPPED.
  *  - `not_ready`: no hive can serve the model now (e.g. its hive is offline): 503 MODEL_NOT_READY.
  *  - `not_found`: no hive has the model and no worker serves it: 404.
  */
@@ -26,9 +27,18 @@ export interface AvailabilityInput {
   /** Hives whose catalog lists the model. */
   catalogHives: readonly string[];
   hiveOnline(hive: string): boolean;
+  /** Declared specs (hive, id, model, enabled): a disabled one stops its model, an unstarted one is started. */
+  specs?: readonly DeclaredSpec[];
   /** Lease identities (see `attemptKey`) that already failed this request. */
   exclude: ReadonlySet<string>;
   now: number;
+}
+
+export interface DeclaredSpec {
+  hive: string;
+  id: string;
+  model: string;
+  enabled: boolean;
 }
 
 /** A worker that is `failed` waits for an operator: clients are told to come back after this long. */
@@ -77,8 +87,17 @@ export function assessAvailability(input: AvailabilityInput): Availability {
   const operatorStopped = live.find((w) => w.state === 'stopped' && w.stopped_by !== 'shutdown');
   if (operatorStopped) return { kind: 'stopped', worker: `${operatorStopped.hive}/${operatorStopped.id}` };
 
-  // At most one on-demand worker per model and hive: a hive that has any worker of the model gets none.
-  const withWorker = new Set(ofModel.map((w) => w.hive));
+  // Declared specs without a worker yet: an enabled one is started (its id), a disabled one is the
+  // operator's stop.
+  const specs = (input.specs ?? []).filter((s) => s.model === input.model && input.hiveOnline(s.hive));
+  const unstarted = specs.filter((s) => !ofModel.some((w) => w.hive === s.hive && w.id === s.id));
+  const declared = unstarted.find((s) => s.enabled);
+  if (declared) return { kind: 'start', hive: declared.hive, workerId: declared.id };
+  const disabled = unstarted.find((s) => !s.enabled);
+  if (disabled) return { kind: 'stopped', worker: `${disabled.hive}/${disabled.id}` };
+
+  // At most one on-demand worker per model and hive: a hive that has any worker or spec of the model gets none.
+  const withWorker = new Set([...ofModel.map((w) => w.hive), ...specs.map((s) => s.hive)]);
   const hive = input.catalogHives.find((h) => input.hiveOnline(h) && !withWorker.has(h));
   if (hive) return { kind: 'start', hive, workerId: null };
 
