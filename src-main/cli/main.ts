@@ -13,7 +13,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   queen: { summary: 'the orchestrator: OpenAI-compatible API, dashboard, local hive (headless)', load: () => import('./commands/queenCommand.js') },
   infer: { summary: 'stream one completion from the queen (Ctrl-C cancels)', load: () => import('./commands/inferCommand.js') },
-  workers: { summary: 'list workers across hives', load: () => import('./commands/workersCommand.js') },
+  workers: { summary: 'declared workers: workers [list]|add|remove (ls/rm), specs joined with their state', load: () => import('./commands/workersCommand.js') },
   models: { summary: 'list models across hives', load: () => import('./commands/modelsCommand.js') },
   worker: { summary: 'serve one GGUF model over HTTP (started by a hive)', load: () => import('./commands/workerCommand.js') },
   pools: { summary: 'external OpenAI-compatible engines: pools add|list|remove|test|reset (ls/rm)', load: () => import('./commands/poolsCommand.js') },

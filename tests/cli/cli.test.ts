@@ -70,6 +70,40 @@ describe('rbee CLI against a real queen', () => {
     expect(models.output()).toMatch(new RegExp(`${MODEL.replace('.', '\\.')}\\s+local`));
   });
 
+  it('workers add / list / remove: a declared worker starts, is listed with its spec, and is removed', async () => {
+    const add = startRbee('workers', ['add', '--hive', 'local', '--model', MODEL, '--id', 'cli-w', '--device', 'cpu', '--threads', '1', '--ctx', '256', '--slots', '1', '--idle-ttl-ms', '600000'], env);
+    expect((await add.exited).code, add.output()).toBe(0);
+    expect(add.output()).toContain('declared local/cli-w');
+    await q.waitFor((s) => s.workers.some((w) => w.id === 'cli-w' && (w.state === 'idle' || w.state === 'busy')), 90_000);
+
+    const list = startRbee('workers', ['ls'], env);
+    expect((await list.exited).code).toBe(0);
+    expect(list.output()).toMatch(/HIVE\s+WORKER\s+MODEL\s+STATE\s+SPEC\s+IDLE TTL/);
+    expect(list.output()).toMatch(/local\s+cli-w\s+tiny\.gguf\s+(idle|busy)\s+enabled\s+10m/);
+    const json = startRbee('workers', ['list', '--json'], env);
+    expect((await json.exited).code).toBe(0);
+    const entries = JSON.parse(json.output()) as Array<{ id: string; spec: { threads?: number } | null }>;
+    expect(entries.find((e) => e.id === 'cli-w')?.spec?.threads).toBe(1);
+
+    const rm = startRbee('workers', ['rm', 'local/cli-w'], env);
+    expect((await rm.exited).code, rm.output()).toBe(0);
+    await q.waitFor((s) => !s.workers.some((w) => w.id === 'cli-w'), 60_000);
+    const again = startRbee('workers', ['remove', 'local/cli-w'], env);
+    expect((await again.exited).code).toBe(1);
+    expect(again.output()).toContain('404 WORKER_NOT_FOUND');
+  }, 180_000);
+
+  it('workers: bad usage exits 2, a refused spec exits 1 with the queen\'s reason', async () => {
+    for (const args of [['add', '--hive', 'local'], ['add', '--model', MODEL], ['rm', 'no-slash'], ['add', '--hive', 'local', '--model', MODEL, '--gpu-layers', 'most'], ['add', '--hive', 'local', '--model', MODEL, '--slots', '0'], ['frob']]) {
+      const proc = startRbee('workers', args, env);
+      expect((await proc.exited).code, args.join(' ')).toBe(2);
+      expect(proc.output()).toContain('usage: rbee workers');
+    }
+    const refused = startRbee('workers', ['add', '--hive', 'mars', '--model', MODEL], env);
+    expect((await refused.exited).code).toBe(1);
+    expect(refused.output()).toContain('404 HIVE_NOT_FOUND');
+  }, 120_000);
+
   it('unknown commands and bad flags exit 2 with usage', async () => {
     const proc = startRbee('frobnicate', [], env);
     expect((await proc.exited).code).toBe(2);

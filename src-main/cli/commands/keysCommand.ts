@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { API_KEY_SCOPES, parseDuration, type ApiKeyInfo, type CreateApiKeyRequest, type CreatedApiKey } from '../../../src-shared/control/apiKeys.js';
 import { intOption } from '../intOption.js';
 import { describeFailure, queenConnection } from '../queenClient.js';
+import { table } from '../table.js';
 
 const USAGE = `usage: rbee keys create --name N --scope ${API_KEY_SCOPES.join('|')} [--models a,b] [--rpm N] [--max-concurrent N] [--expires 30d]
        rbee keys list|ls [--json]
@@ -11,11 +12,6 @@ const USAGE = `usage: rbee keys create --name N --scope ${API_KEY_SCOPES.join('|
 `;
 
 const CONNECTION = { url: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' } } as const;
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
-}
 
 function keyState(key: ApiKeyInfo, now: number): string {
   if (key.revoked_at !== null) return 'revoked';

@@ -4,6 +4,7 @@ import type { PoolInfo, PoolTestResult } from '../../../src-shared/control/poolS
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import { intOption } from '../intOption.js';
 import { describeFailure, queenConnection } from '../queenClient.js';
+import { table } from '../table.js';
 
 const USAGE = `usage: rbee pools add NAME --base-url URL [--api-key-file F] [--models a,b|alias=upstream] [--max-concurrent N]
                  [--ca-file F] [--connect-timeout-ms N] [--first-byte-timeout-ms N] [--health-period-ms N]
@@ -22,11 +23,6 @@ const CONNECTION = { url: { type: 'string' }, 'token-file': { type: 'string' }, 
 type Connection = { url?: string; 'token-file'?: string; 'data-dir'?: string };
 
 class UsageError extends Error {}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
-}
 
 /** `rbee pools add|list|remove|test|reset` (ls/rm aliases) through the queen's control API. */
 export async function run(argv: string[]): Promise<number> {
