@@ -12,7 +12,10 @@ import type { WorkerSupervisor } from './WorkerSupervisor.js';
 export interface Hive {
   readonly id: string;
   readonly url: string;
+  /** 0 when the hive listens on a Unix socket. */
   readonly port: number;
+  /** The Unix socket the hive listens on (`HiveOptions.socketDir`); null on TCP. */
+  readonly socketPath: string | null;
   readonly app: FastifyInstance;
   readonly supervisor: WorkerSupervisor;
   readonly events: HiveEventHub;

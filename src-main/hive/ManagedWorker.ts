@@ -11,6 +11,7 @@ import type { ProcessCommand } from '../common/rbeeCommand.js';
 import type { HiveMetrics } from './HiveMetrics.js';
 import type { WorkerPlacement } from './admission/WorkerPlacement.js';
 import { childEnv } from '../common/process/childEnv.js';
+import { localRequest, type LocalEndpoint } from '../common/http/localEndpoint.js';
 
 /**
  * What the hive launches: one model on one device, and how to supervise it. (The queen's declared
@@ -42,13 +43,15 @@ export interface WorkerLaunchSpec {
   placement: WorkerPlacement;
 }
 
-/** The worker's command-line arguments for a spec (the token travels in the environment). */
-export function workerArgs(spec: WorkerLaunchSpec): string[] {
+/**
+ * The worker's command-line arguments for a spec (the token travels in the environment). With
+ * `socketPath` it listens on that Unix socket instead of an ephemeral loopback port.
+ */
+export function workerArgs(spec: WorkerLaunchSpec, socketPath: string | null = null): string[] {
   return [
     '--model', spec.modelPath,
     '--model-name', spec.model,
-    '--port', '0',
-    '--host', '127.0.0.1',
+    ...(socketPath === null ? ['--port', '0', '--host', '127.0.0.1'] : ['--socket', socketPath]),
     '--id', spec.id,
     '--slots', String(spec.slots),
     '--threads', String(spec.threads),
@@ -80,6 +83,8 @@ export interface ManagedWorkerDeps {
   takeStandby?: () => ChildProcess | null;
   /** Sees every process this worker starts (log capture: see WorkerLogs). */
   onProcess?: (id: string, child: ChildProcess) => void;
+  /** Listen on this Unix socket instead of a loopback port (remote hives); null/absent = TCP. */
+  socketPath?: string | null;
 }
 
 /** Stop phases of the shutdown cascade. */
@@ -111,6 +116,8 @@ export class ManagedWorker {
   private generation = 0;
   private pid: number | null = null;
   private port: number | null = null;
+  /** The current process has bound its socket (socket workers only). */
+  private socketBound = false;
   private slotsTotal: number;
   private slotsFree = 0;
   private restartCount = 0;
@@ -160,6 +167,18 @@ export class ManagedWorker {
 
   get token(): string {
     return this.deps.token;
+  }
+
+  /** The Unix socket this worker listens on; null for a loopback-TCP worker. */
+  get socketPath(): string | null {
+    return this.deps.socketPath ?? null;
+  }
+
+  /** Where the current process answers; null before it listens. */
+  endpoint(): LocalEndpoint | null {
+    const socketPath = this.socketPath;
+    if (socketPath !== null) return this.socketBound ? { socketPath } : null;
+    return this.port === null ? null : { port: this.port };
   }
 
   get hasProcess(): boolean {
@@ -265,7 +284,7 @@ export class ManagedWorker {
     // An operator's start is a fresh judgement: requests wait for it instead of being turned away.
     if (kind === 'operator') this.loadFailed = false;
     const generation = ++this.generation;
-    const args = workerArgs(this.spec);
+    const args = workerArgs(this.spec, this.socketPath);
     // A warm standby has initialised its backend already: a pinning environment would come too late.
     const pinned = Object.keys(this.spec.placement.env).length > 0;
     const standby = pinned ? null : this.handOverToStandby(args);
@@ -273,6 +292,7 @@ export class ManagedWorker {
     this.proc = child;
     this.pid = child.pid ?? null;
     this.port = null;
+    this.socketBound = false;
     this.slotsFree = 0;
     this.slotsTotal = this.spec.slots;
     this.loadProgress = 0;
@@ -336,7 +356,8 @@ export class ManagedWorker {
   private onMessage(message: WorkerMessage): void {
     switch (message.event) {
       case 'listening':
-        this.port = message.port;
+        this.port = message.socket === undefined ? message.port : null;
+        this.socketBound = message.socket !== undefined;
         this.update();
         return;
       case 'load_progress':
@@ -348,7 +369,8 @@ export class ManagedWorker {
         if (this.state !== 'loading') return;
         this.clearTimer('load');
         const now = this.deps.clock.now();
-        this.port = message.port;
+        this.port = message.socket === undefined ? message.port : null;
+        this.socketBound = message.socket !== undefined;
         this.slotsTotal = message.slots;
         this.slotsFree = message.slots;
         this.loadProgress = 1;
@@ -390,6 +412,7 @@ export class ManagedWorker {
     this.proc = null;
     this.pid = null;
     this.port = null;
+    this.socketBound = false;
     this.slotsFree = 0;
     for (const key of ['load', 'health', 'loadFailed'] as const) this.clearTimer(key);
     const waiters = this.exitWaiters;
@@ -498,13 +521,13 @@ export class ManagedWorker {
   private async healthCheck(generation: number): Promise<void> {
     const period = this.spec.policy.health_period_ms;
     const started = this.deps.clock.now();
-    const port = this.port;
+    const endpoint = this.endpoint();
     let body: HealthBody | null = null;
     try {
-      // A stopped (SIGSTOP) process still accepts TCP connections in the kernel, but never answers.
-      const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(Math.max(25, Math.floor(period * HEALTH_TIMEOUT_RATIO))) });
-      if (res.ok) body = (await res.json()) as HealthBody;
-      else await res.body?.cancel();
+      if (endpoint === null) throw new Error('not listening');
+      // A stopped (SIGSTOP) process still accepts connections in the kernel, but never answers.
+      const res = await localRequest(endpoint, '/health', { timeoutMs: Math.max(25, Math.floor(period * HEALTH_TIMEOUT_RATIO)) });
+      if (res.status === 200) body = (await res.json()) as HealthBody;
     } catch {
       body = null;
     }
@@ -592,17 +615,17 @@ export class ManagedWorker {
     const disconnect = (): void => {
       if (proc.connected) proc.disconnect();
     };
-    if (this.port === null) {
+    const endpoint = this.endpoint();
+    if (endpoint === null) {
       disconnect();
       return;
     }
     try {
-      const res = await fetch(`http://127.0.0.1:${this.port}/v1/shutdown`, {
+      await localRequest(endpoint, '/v1/shutdown', {
         method: 'POST',
         headers: { authorization: `Bearer ${this.deps.token}` },
-        signal: AbortSignal.timeout(Math.max(50, timeoutMs)),
+        timeoutMs: Math.max(50, timeoutMs),
       });
-      await res.body?.cancel();
     } catch {
       // A hung or half-dead worker: SIGTERM and SIGKILL come next.
     }

@@ -19,6 +19,7 @@ import { ManagedWorker, type WorkerLauncher } from './ManagedWorker.js';
 import type { WorkerLogs } from './WorkerLogs.js';
 import type { ModelCatalog } from './ModelCatalog.js';
 import type { WorkerStandbyPool } from './WorkerStandbyPool.js';
+import { workerSocketPath } from '../common/http/socketDir.js';
 
 export interface SpawnOptions extends GpuLaunchOptions {
   model: string;
@@ -61,6 +62,8 @@ export interface WorkerSupervisorOptions {
   random: RandomSource;
   /** Warm worker processes; null = always spawn fresh. */
   standby?: WorkerStandbyPool | null;
+  /** Workers listen on Unix sockets in this 0700 folder instead of loopback ports (remote hives). */
+  socketDir?: string | null;
 }
 
 /** States a worker enters when its process has ended. */
@@ -175,6 +178,7 @@ export class WorkerSupervisor {
         token: randomBytes(24).toString('base64url'),
         onUpdate: (info) => this.onUpdate(info),
         takeStandby: this.options.standby ? () => this.options.standby?.take() ?? null : undefined,
+        socketPath: this.options.socketDir ? workerSocketPath(this.options.socketDir, id) : null,
       },
     );
     this.workers.set(id, worker);

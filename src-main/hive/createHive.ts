@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { NOOP_AUDIT_SINK, type AuditSink } from '../../src-shared/audit/AuditEvent.js';
@@ -9,7 +9,9 @@ import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
 import { resolveRestartPolicy, type RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import type { PolicyClock } from '../../src-shared/policy/RestartTracker.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
+import { answerHiveNonce } from '../auth/hiveHandshake.js';
 import { secureTier } from '../auth/secureTier.js';
+import { hiveSocketPath, prepareSocketDir, removeStaleSocket } from '../common/http/socketDir.js';
 import { createHttpServer } from '../common/http/createHttpServer.js';
 import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT, rbeeCommand } from '../common/rbeeCommand.js';
@@ -39,8 +41,14 @@ export interface HiveOptions {
   id?: string;
   /** Defaults to 127.0.0.1. Anything but loopback needs a token of ≥ 16 characters. */
   host?: string;
-  /** Defaults to 7835; 0 picks a free port. */
+  /** Defaults to 7835; 0 picks a free port. Ignored with `socketDir`. */
   port?: number;
+  /**
+   * Listen on `<socketDir>/hive.sock`, and start workers on `<socketDir>/w-<id>.sock`, instead of
+   * TCP (a remote hive: it opens no port; the queen comes in through SSH streamlocal channels).
+   * The folder is created 0700.
+   */
+  socketDir?: string;
   /** Bearer token of the hive API (there is no auth-off mode; `rbee hive` generates one into `--data-dir`). */
   token: string;
   /** Host names the API answers to besides loopback and the bound address. */
@@ -128,6 +136,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     periodMs: options.devicePeriodMs ?? 15_000,
   });
   let port = 0;
+  const socketPath = options.socketDir === undefined ? null : hiveSocketPath(options.socketDir);
   let closing = false;
   let closed: Promise<void> | null = null;
   const version = packageVersion();
@@ -136,7 +145,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     id,
     kind: 'local',
     state: closing ? 'stopped' : 'online',
-    address: `${host}:${port}`,
+    address: socketPath === null ? `${host}:${port}` : `unix:${socketPath}`,
     version,
     os: process.platform,
     arch: process.arch,
@@ -178,6 +187,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     skipAdmission: options.skipAdmission ?? false,
     clock,
     random: options.random ?? Math.random,
+    socketDir: options.socketDir ?? null,
   });
   supervisor.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
 
@@ -239,8 +249,9 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   const hive: Hive = {
     id,
     get url() {
-      return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      return socketPath === null ? `http://${host.includes(':') ? `[${host}]` : host}:${port}` : 'http://localhost';
     },
+    socketPath,
     get port() {
       return port;
     },
@@ -261,7 +272,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     requestShutdown: () => (options.onShutdownRequested ? options.onShutdownRequested() : void close()),
     close,
   };
-  registerHivePublicRoutes(app, hive);
+  registerHivePublicRoutes(app, hive, (nonce) => answerHiveNonce(options.token, nonce));
   security.protect((scope) => {
     registerHiveRoutes(scope, hive);
     registerHiveAuditRoutes(scope, options.auditWitness ?? null);
@@ -272,8 +283,15 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   // The device probe loads the llama binding (~0.5 s): not on the start-up path.
   void refreshDevices().catch((error: unknown) => logger.warn({ err: error }, 'device probe failed'));
   try {
-    const address = await app.listen({ host, port: options.port ?? 7835 });
-    port = Number(new URL(address).port);
+    if (options.socketDir !== undefined && socketPath !== null) {
+      await prepareSocketDir(options.socketDir);
+      await removeStaleSocket(socketPath);
+      await app.listen({ path: socketPath });
+      await chmod(socketPath, 0o600);
+    } else {
+      const address = await app.listen({ host, port: options.port ?? 7835 });
+      port = Number(new URL(address).port);
+    }
   } catch (error) {
     watcher?.dispose();
     standby?.dispose();
@@ -281,6 +299,6 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     await probe.dispose();
     throw error;
   }
-  logger.info({ hive_id: id, url: hive.url, models_dir: options.modelsDir }, 'hive listening');
+  logger.info({ hive_id: id, url: hive.url, ...(socketPath === null ? {} : { socket: socketPath }), models_dir: options.modelsDir }, 'hive listening');
   return hive;
 }

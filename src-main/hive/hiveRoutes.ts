@@ -5,6 +5,7 @@ import { DownloadBodySchema, HiveRoutePatterns, HiveRoutes, SpawnWorkerBodySchem
 import { InvalidRestartPolicyError } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { parseBody } from '../common/http/parseBody.js';
 import { startSse } from '../common/http/sse.js';
+import { isValidHiveNonce } from '../auth/hiveHandshake.js';
 import type { Hive } from './Hive.js';
 import type { WorkerLogLine } from './WorkerLogs.js';
 
@@ -12,10 +13,18 @@ const SSE_HEARTBEAT_MS = 15_000;
 /** A subscriber this far behind is cut off; it reconnects and gets a fresh snapshot. */
 const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/** The hive's public routes: liveness and health, answered without a token. */
-export function registerHivePublicRoutes(app: FastifyInstance, hive: Hive): void {
+/**
+ * The hive's public routes: liveness, health, and the handshake, answered without a token. The
+ * handshake must be public: the queen sends its bearer token only to a hive that proved it holds it.
+ */
+export function registerHivePublicRoutes(app: FastifyInstance, hive: Hive, answerNonce: (nonce: string) => string): void {
   app.get('/health', async () => ({ status: 'ok' }));
   app.get(HiveRoutes.health, async () => ({ status: hive.closing ? 'stopping' : 'ok', hive_id: hive.id, workers: hive.supervisor.list().length }));
+  app.get<{ Querystring: { nonce?: string } }>(HiveRoutes.hello, async (request) => {
+    const nonce = request.query.nonce;
+    if (!isValidHiveNonce(nonce)) throw new ApiError(400, 'INVALID_REQUEST', 'nonce: 32 to 128 lowercase hex characters required');
+    return { hive_id: hive.id, hmac: answerNonce(nonce) };
+  });
 }
 
 /** Registers every protected route of the hive API on `app` (a scope behind bearer auth). */
@@ -45,8 +54,11 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
   /** Where and how to reach a worker directly (the queen streams tokens from it). */
   app.get<{ Params: { id: string } }>(HiveRoutePatterns.workerCredentials, async (request) => {
     const worker = supervisor.get(request.params.id);
-    const info = worker.info();
-    return { worker_id: worker.id, url: info.port === null ? null : `http://127.0.0.1:${info.port}`, token: worker.token };
+    const endpoint = worker.endpoint();
+    if (endpoint === null) return { worker_id: worker.id, url: null, token: worker.token };
+    // A socket worker's origin is a loopback name (its Host check accepts it); the socket is the way in.
+    if ('socketPath' in endpoint) return { worker_id: worker.id, url: 'http://localhost', token: worker.token, socket_path: endpoint.socketPath };
+    return { worker_id: worker.id, url: `http://127.0.0.1:${endpoint.port}`, token: worker.token };
   });
 
   app.get(HiveRoutes.models, async () => ({ models: await hive.refreshModels() }));

@@ -24,6 +24,7 @@ import { targetAddress, validateRemotePath } from './SshTarget.js';
 import type { TunnelRequestOptions, TunnelResponse } from './SshTunnelAgent.js';
 import { SshTunnelAgent, tunnelRequest } from './SshTunnelAgent.js';
 import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
+import { verifyHiveProof } from '../auth/hiveHandshake.js';
 
 export interface RemoteHiveEvents {
   /** HiveState for the cluster view: starting → online ⇄ unreachable; failed; stopped. */
@@ -40,7 +41,10 @@ export interface RemoteHiveLaunchContext {
   /** Absolute version folder on the remote (`<dataDir>/hive/<version>`). */
   dir: string;
   node: string;
-  port: number;
+  /** The hive's 0700 socket folder (`<dataDir>/sock/<hive id>`): its own socket and its workers'. */
+  socketDir: string;
+  /** Where the hive must listen: `<socketDir>/hive.sock`. */
+  socketPath: string;
   hiveId: string;
   modelsDir: string;
   /** RemoteHiveOptions.hiveArgs. */
@@ -55,8 +59,6 @@ export interface RemoteHiveOptions {
   /** The hive's own bearer token (queen → hive). Delivered over the SSH channel's stdin. */
   token: string;
   audit?: AuditSink;
-  /** Port the hive binds on the REMOTE loopback. Defaults to 7835. */
-  remotePort?: number;
   /** Absolute remote data dir. Defaults to what preflight finds (`$XDG_DATA_HOME/rbee` or `~/.local/share/rbee`). */
   dataDir?: string;
   /** Remote models folder. Defaults to `<dataDir>/models`. */
@@ -68,8 +70,8 @@ export interface RemoteHiveOptions {
   /** How runtime deps get there. Defaults to `{ kind: 'registry' }`. */
   deps?: RuntimeDepsMode;
   /**
-   * argv of the remote hive; must contain `ctx.dir` (pid checks look for it, against pid reuse).
-   * Defaults to `node <dir>/out/main/cli.js hive --port … --host 127.0.0.1 --models-dir … --id …`. */
+   * argv of the remote hive; must contain `ctx.dir` (pid checks look for it, against pid reuse) and
+   * listen on `ctx.socketPath`. Defaults to `node <dir>/out/main/cli.js hive --socket-dir … --models-dir … --id …`. */
   command?: (ctx: RemoteHiveLaunchContext) => string[];
   /** Extra arguments for the default hive command (e.g. `['--gpu', 'off', '--threads', '1']`). */
   hiveArgs?: string[];
@@ -98,17 +100,24 @@ const HIVE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * One remote hive over SSH: connect (host key verified) → preflight → deploy (SFTP, checksums) →
- * start detached (token over the channel) → talk HTTP through `agent` (forwardOut tunnels on the
- * one connection) → stop / dispose. Disposing closes the SSH connection only: the remote hive and
+ * start detached (token over the channel) → prove it is our hive (nonce handshake) → talk HTTP
+ * through `agent` (streamlocal channels to its Unix socket, on the one connection) → stop / dispose. Disposing closes the SSH connection only: the remote hive and
  * its workers keep running, and the next `RemoteHive` for the same id adopts them (`start()` finds
  * the pid file, checks the process and its health, and does not restart it).
  */
 export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
   readonly id: string;
   readonly connection: SshConnection;
-  /** http.Agent whose sockets are SSH channels: `http://127.0.0.1:<remote port>` is the REMOTE loopback. */
+  /**
+   * http.Agent whose sockets are SSH channels (pass `socketPath`: the hive's, or a worker's). It opens
+   * channels only while the hive has passed the handshake: nothing (no token, no request) reaches
+   * an unproven peer; until then requests fail at once.
+   */
   readonly agent: SshTunnelAgent;
-  readonly remotePort: number;
+  /** Ungated, no token ever: health and handshake only. */
+  private readonly probeAgent: SshTunnelAgent;
+  /** The hive on the socket answered our latest nonce (reset whenever the SSH link drops). */
+  private verified = false;
   private readonly options: RemoteHiveOptions;
   private readonly audit: AuditSink;
   private readonly hiveAudit: AuditSink;
@@ -122,11 +131,20 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     this.options = options;
     this.id = options.id;
     this.connection = connection;
-    this.remotePort = options.remotePort ?? 7835;
     this.audit = options.audit ?? NOOP_AUDIT_SINK;
     this.hiveAudit = options.auditHiveEvents === false ? NOOP_AUDIT_SINK : this.audit;
-    this.agent = new SshTunnelAgent(connection);
+    this.agent = new SshTunnelAgent(connection, {
+      gate: () => {
+        // While the link is down the channel fails as UNREACHABLE by itself; once it is up, the
+        // peer on the socket must prove itself again before anything is sent.
+        if (!this.verified && this.connection.state === 'connected')
+          throw new SshError('HIVE_NOT_VERIFIED', `The hive ${this.id} has not proved its identity (yet): nothing is sent to it.`);
+      },
+    });
+    this.probeAgent = new SshTunnelAgent(connection, { keepAlive: false });
     connection.on('unreachable', (error) => {
+      // Whoever answers on the socket after the link comes back proves itself again.
+      this.verified = false;
       this.setState('unreachable', `SSH link lost: ${error.message}; reconnecting`);
       this.hiveAudit
         .emit({
@@ -184,9 +202,13 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
   get pid(): number | null {
     return this._pid;
   }
-  /** `http://127.0.0.1:<remotePort>`: use with `agent` (or `request()`). */
+  /** The origin of the hive's requests (a loopback name its Host check accepts); they go to `socketPath`. */
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.remotePort}`;
+    return 'http://localhost';
+  }
+  /** The hive's Unix socket on the remote; null before preflight found the data dir. */
+  get socketPath(): string | null {
+    return this.report ? this.launchContext(this.report).socketPath : null;
   }
   get preflightReport(): PreflightResult | null {
     return this.report;
@@ -315,11 +337,16 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     return { path: remotePath, skipped: false };
   }
 
-  /** HTTP to the remote hive (or any remote loopback port via `agent`), bearer token added. */
-  request(path: string, options: TunnelRequestOptions & { port?: number } = {}): Promise<TunnelResponse> {
-    const url = `http://127.0.0.1:${options.port ?? this.remotePort}${path}`;
-    return tunnelRequest(this.agent, url, {
+  /**
+   * HTTP to the remote hive (or to another socket of it with `socketPath`), bearer token added.
+   * Fails with `HIVE_NOT_VERIFIED` until the hive has passed the handshake (`start()`).
+   */
+  request(path: string, options: TunnelRequestOptions = {}): Promise<TunnelResponse> {
+    const socketPath = options.socketPath ?? this.socketPath;
+    if (socketPath === null) return Promise.reject(new SshError('HIVE_NOT_VERIFIED', `The hive ${this.id} has not been started or adopted yet.`));
+    return tunnelRequest(this.agent, `${this.baseUrl}${path}`, {
       ...options,
+      socketPath,
       headers: { authorization: `Bearer ${this.options.token}`, ...options.headers },
     });
   }
@@ -348,6 +375,7 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     if (this.disposed) return;
     this.disposed = true;
     this.agent.destroy();
+    this.probeAgent.destroy();
     await this.connection.dispose();
   }
 
@@ -361,10 +389,12 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
 
   private launchContext(report: PreflightResult): RemoteHiveLaunchContext {
     const dir = posix.join(report.data_dir, 'hive', this.version);
+    const socketDir = posix.join(report.data_dir, 'sock', this.id);
     return {
       dir,
       node: report.node_path ?? 'node',
-      port: this.remotePort,
+      socketDir,
+      socketPath: posix.join(socketDir, 'hive.sock'),
       hiveId: this.id,
       modelsDir: this.options.modelsDir ?? posix.join(report.data_dir, 'models'),
       extraArgs: this.options.hiveArgs ?? [],
@@ -390,9 +420,12 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     return Number.isInteger(pid) && pid > 1 ? pid : null;
   }
 
+  /** The public health route through the ungated probe agent, without a token (the peer is not proven yet). */
   private async healthy(): Promise<boolean> {
+    const socketPath = this.socketPath;
+    if (socketPath === null) return false;
     try {
-      const res = await this.request(this.options.healthPath ?? HiveRoutes.health, { timeoutMs: 5000 });
+      const res = await tunnelRequest(this.probeAgent, `${this.baseUrl}${this.options.healthPath ?? HiveRoutes.health}`, { socketPath, timeoutMs: 5000 });
       await res.text();
       return res.status === 200;
     } catch {
@@ -400,12 +433,43 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     }
   }
 
+  /**
+   * The handshake: a fresh nonce, answered with HMAC-SHA256(hive token, nonce). Only then does
+   * `agent` open channels. A wrong (or no) answer: `hive_impostor` audited, the hive `failed`,
+   * HIVE_IMPOSTOR thrown; nothing was sent to the peer but the nonce.
+   */
+  private async authenticate(): Promise<void> {
+    const socketPath = this.socketPath;
+    const verdict = await verifyHiveProof(
+      this.options.token,
+      (path) => tunnelRequest(this.probeAgent, `${this.baseUrl}${path}`, { socketPath: socketPath ?? undefined, timeoutMs: 10_000 }),
+      HiveRoutes.hello,
+    );
+    if (verdict.ok) {
+      this.verified = true;
+      return;
+    }
+    this.verified = false;
+    const message = `REFUSED: the process answering on ${socketPath ?? 'the hive socket'} at ${targetAddress(this.target)} is not hive ${this.id}: ${verdict.detail}. Nothing was sent to it. Stop whatever listens there (another program, or a hive started with another token), then restart or re-add the hive.`;
+    await this.audit
+      .emit({
+        event_type: 'hive_impostor',
+        actor: 'system',
+        hive_id: this.id,
+        reason: verdict.reason,
+        details: { address: targetAddress(this.target), socket: socketPath, detail: verdict.detail },
+      })
+      .catch(() => undefined);
+    this.setState('failed', message);
+    throw new SshError('HIVE_IMPOSTOR', message);
+  }
+
   /** Readiness probe through the tunnel; fails fast (with the log's tail) if the process exits. */
   private async waitHealthy(pid: number, dir: string, report: PreflightResult): Promise<void> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
     let delay = 50;
     while (Date.now() < deadline) {
-      if (await this.healthy()) return;
+      if (await this.healthy()) return this.authenticate();
       if (!(await isRemoteProcessAlive(this.connection, pid, dir))) {
         const tail = await remoteTail(this.connection, this.logFile(report));
         throw new SshError(
@@ -427,7 +491,12 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     let adopted = false;
     try {
       adopted = this._pid !== null && (await this.healthy());
-    } catch {
+      if (adopted) await this.authenticate();
+    } catch (error) {
+      if (error instanceof SshError && error.code === 'HIVE_IMPOSTOR') {
+        this.emit('failed', error);
+        return;
+      }
       adopted = false;
     }
     this.setState(
@@ -459,10 +528,10 @@ export function defaultHiveCommand(ctx: RemoteHiveLaunchContext): string[] {
     // The built bundle the deploy uploaded (hiveBundleManifest): no TypeScript loader on the remote.
     posix.join(ctx.dir, 'out', 'main', 'cli.js'),
     'hive',
-    '--port',
-    String(ctx.port),
-    '--host',
-    '127.0.0.1',
+    // A Unix socket in a 0700 folder, not a TCP port: no other user of the machine can reach or
+    // squat it (a fixed port could be bound first by anyone and receive the hive's token).
+    '--socket-dir',
+    ctx.socketDir,
     '--models-dir',
     ctx.modelsDir,
     '--id',

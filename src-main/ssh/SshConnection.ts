@@ -289,6 +289,19 @@ export class SshConnection extends EventEmitter<SshConnectionEvents> {
     });
   }
 
+  /**
+   * A streamlocal channel (`direct-streamlocal@openssh.com`) to a Unix socket on the remote:
+   * how the queen reaches a remote hive and its workers without any TCP port there. sshd allows it
+   * unless `AllowStreamLocalForwarding no`; it connects as the logged-in user, so the socket's 0700
+   * folder keeps everybody else out.
+   */
+  forwardOutStreamLocal(socketPath: string): Promise<ClientChannel> {
+    const client = this.requireClient();
+    return new Promise((resolve, reject) => {
+      client.openssh_forwardOutStreamLocal(socketPath, (error, channel) => (error ? reject(error) : resolve(channel)));
+    });
+  }
+
   async dispose(): Promise<void> {
     if (this._state === 'disposed') return;
     this.disposeController.abort(new SshError('DISPOSED', 'SSH connection disposed.'));

@@ -11,6 +11,7 @@ import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyC
 import { resolveRestartPolicy } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { ChildSupervisor } from '../common/supervision/ChildSupervisor.js';
 import type { RemoteHiveHost, RemoteHiveManager, RemoteHiveManagerFactory } from '../queen/hives/RemoteHiveManager.js';
+import type { HiveEndpoint } from '../queen/hives/HiveClient.js';
 import { addRemoteHive } from './addRemoteHive.js';
 import type { RuntimeDepsMode } from './deployBundle.js';
 import { SshError } from './errors.js';
@@ -28,7 +29,8 @@ export interface RemoteHiveRecord {
   user: string;
   key_file: string | null;
   token: string;
-  remote_port: number;
+  /** Files written before remote hives moved to Unix sockets have it; it is read and ignored. */
+  remote_port?: number;
   data_dir: string | null;
   added_at: string;
 }
@@ -42,8 +44,6 @@ export interface SshHiveManagerOptions {
   deps?: RuntimeDepsMode;
   /** Remote data dir override (absolute). Defaults to the remote's `~/.local/share/rbee`. */
   remoteDataDir?: string;
-  /** Port the hives bind on their own loopback. Defaults to 7835. */
-  remotePort?: number;
   /** Extra `rbee hive` arguments (e.g. `--threads 1`). */
   hiveArgs?: string[];
   connection?: RemoteHiveOptions['connection'];
@@ -73,6 +73,8 @@ const ERROR_MAP: Record<string, [number, ErrorCode]> = {
   AUTH_FAILED: [502, 'HIVE_UNREACHABLE'],
   UNREACHABLE: [502, 'HIVE_UNREACHABLE'],
   HIVE_START_FAILED: [502, 'UPSTREAM_ERROR'],
+  HIVE_IMPOSTOR: [502, 'UPSTREAM_ERROR'],
+  HIVE_NOT_VERIFIED: [503, 'HIVE_UNREACHABLE'],
   REMOTE_COMMAND_FAILED: [502, 'UPSTREAM_ERROR'],
   DISPOSED: [503, 'HIVE_UNREACHABLE'],
 };
@@ -179,7 +181,6 @@ export class SshHiveManager implements RemoteHiveManager {
           user: hive.target.user,
           key_file: hive.target.keyFile,
           token,
-          remote_port: hive.remotePort,
           data_dir: hive.preflightReport?.data_dir ?? null,
           added_at: new Date().toISOString(),
         },
@@ -244,7 +245,6 @@ export class SshHiveManager implements RemoteHiveManager {
             target,
             knownHosts: this.knownHosts,
             token: record.token,
-            remotePort: record.remote_port,
             dataDir: record.data_dir ?? this.options.remoteDataDir,
             audit: this.audit,
           });
@@ -260,7 +260,7 @@ export class SshHiveManager implements RemoteHiveManager {
             id: record.id,
             kind: 'remote',
             // A changed/revoked key needs the operator; anything else may heal (the next restore retries).
-            state: error instanceof SshError && error.code.startsWith('HOST_KEY') ? 'failed' : 'unreachable',
+            state: error instanceof SshError && (error.code.startsWith('HOST_KEY') || error.code === 'HIVE_IMPOSTOR') ? 'failed' : 'unreachable',
             address: `${record.user}@${record.host}:${record.port}`,
             version: null,
             os: null,
@@ -294,7 +294,6 @@ export class SshHiveManager implements RemoteHiveManager {
   private remoteOptions(): Omit<RemoteHiveOptions, 'id' | 'target' | 'knownHosts' | 'token'> {
     return {
       deps: this.options.deps,
-      remotePort: this.options.remotePort,
       dataDir: this.options.remoteDataDir,
       hiveArgs: this.options.hiveArgs,
       connection: this.options.connection,
@@ -306,7 +305,7 @@ export class SshHiveManager implements RemoteHiveManager {
   private attach(hive: RemoteHive, token: string): void {
     this.hives.set(hive.id, hive);
     this.tokens.set(hive.id, token);
-    const endpoint = { id: hive.id, baseUrl: hive.baseUrl, token, agent: hive.agent };
+    const endpoint = this.endpoint(hive, token);
     const address = targetAddress(hive.target);
     this.queen.hives.link(endpoint, 'remote', address);
     hive.on('unreachable', (error) => {
@@ -325,8 +324,42 @@ export class SshHiveManager implements RemoteHiveManager {
       if (!adopted) void this.revive(hive);
     });
     hive.on('failed', (error) => {
+      if (error instanceof SshError && error.code === 'HIVE_IMPOSTOR') {
+        void this.refuseImpostor(hive, error);
+        return;
+      }
       if (this.queen.view.hive(hive.id))
         this.queen.view.patchHive(hive.id, { state: 'failed', message: error.message });
+    });
+  }
+
+  /** How the queen's HiveLink and dispatcher reach the hive: its Unix socket, through the hive's gated agent. */
+  private endpoint(hive: RemoteHive, token: string): HiveEndpoint {
+    return { id: hive.id, baseUrl: hive.baseUrl, token, agent: hive.agent, socketPath: hive.socketPath ?? undefined };
+  }
+
+  /**
+   * Something else answered on the socket after a reconnect: the link is dropped (no more event
+   * stream, no requests: the hive's agent already refuses channels) and the entry says why.
+   */
+  private async refuseImpostor(hive: RemoteHive, error: SshError): Promise<void> {
+    if (this.hives.get(hive.id) !== hive) return;
+    const info = this.queen.view.hive(hive.id);
+    await this.queen.hives.unlink(hive.id);
+    if (this.hives.get(hive.id) !== hive) return;
+    this.queen.view.upsertHive({
+      id: hive.id,
+      kind: 'remote',
+      address: targetAddress(hive.target),
+      version: info?.version ?? null,
+      os: info?.os ?? null,
+      arch: info?.arch ?? null,
+      node_version: info?.node_version ?? null,
+      devices: [],
+      last_seen: info?.last_seen ?? null,
+      restart_count: info?.restart_count ?? 0,
+      state: 'failed',
+      message: error.message,
     });
   }
 
@@ -368,7 +401,7 @@ export class SshHiveManager implements RemoteHiveManager {
           const restarts = (this.queen.view.hive(hive.id)?.restart_count ?? 0) + 1;
           this.queen.view.patchHive(hive.id, { restart_count: restarts });
           this.queen.logger.warn({ hive: hive.id, pid, restarts }, 'remote hive restarted');
-          this.queen.hives.link({ id: hive.id, baseUrl: hive.baseUrl, token: this.tokens.get(hive.id), agent: hive.agent }, 'remote', targetAddress(hive.target));
+          this.queen.hives.link(this.endpoint(hive, this.tokens.get(hive.id) ?? ''), 'remote', targetAddress(hive.target));
         },
       },
       {

@@ -11,12 +11,16 @@ export interface SshTunnelAgentOptions {
   keepAlive?: boolean;
   /** Concurrent channels per remote port. Defaults to 64 (sshd's MaxSessions does not limit direct-tcpip channels). */
   maxSockets?: number;
+  /** Checked before every new channel; throwing refuses it (RemoteHive: no channel to an unproven hive). */
+  gate?: () => void;
 }
 
 /**
- * An `http.Agent` whose sockets are SSH `direct-tcpip` channels on one `SshConnection`: every
- * request to `http://127.0.0.1:<port>/…` made with this agent reaches `<port>` on the REMOTE
- * machine's loopback. The URL's host is ignored for routing (it names the remote loopback).
+ * An `http.Agent` whose sockets are SSH channels on one `SshConnection`. A request with a
+ * `socketPath` reaches that Unix socket on the REMOTE machine (a streamlocal channel: how remote
+ * hives and workers are reached, they open no TCP port); any other request to
+ * `http://127.0.0.1:<port>/…` reaches `<port>` on the remote's loopback (`direct-tcpip`). The URL's
+ * host is ignored for routing (it only becomes the Host header).
  * Channels outlive a request when `keepAlive` (reused like TCP sockets). After a reconnect new
  * requests use the new connection; requests in flight on the lost one fail (ECONNRESET-like).
  *
@@ -26,6 +30,7 @@ export interface SshTunnelAgentOptions {
 export class SshTunnelAgent extends Agent {
   private readonly connection: SshConnection;
   private readonly remoteHost: string;
+  private readonly gate: (() => void) | undefined;
 
   private readonly channels = new Set<ClientChannel>();
   private readonly onLost = (): void => {
@@ -39,6 +44,7 @@ export class SshTunnelAgent extends Agent {
     super({ keepAlive: options.keepAlive ?? true, maxSockets: options.maxSockets ?? 64 });
     this.connection = connection;
     this.remoteHost = options.remoteHost ?? '127.0.0.1';
+    this.gate = options.gate;
     connection.on('unreachable', this.onLost);
   }
 
@@ -55,7 +61,12 @@ export class SshTunnelAgent extends Agent {
     callback?: (error: Error | null, socket: Duplex) => void,
   ): Duplex {
     const port = Number(options.port ?? 80);
-    const opened = (async () => this.connection.forwardOut(port, this.remoteHost))();
+    const socketPath = options.socketPath;
+    // A request with `socketPath` goes to that Unix socket on the remote (streamlocal), else to the port.
+    const opened = (async () => {
+      this.gate?.();
+      return socketPath ? this.connection.forwardOutStreamLocal(socketPath) : this.connection.forwardOut(port, this.remoteHost);
+    })();
     opened.then(
       (channel) => {
         this.channels.add(channel);
@@ -122,6 +133,8 @@ function asSocket(channel: ClientChannel): Duplex {
 
 export interface TunnelRequestOptions {
   method?: string;
+  /** A Unix socket on the remote to send the request to (instead of the URL's port). */
+  socketPath?: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
   signal?: AbortSignal;
@@ -149,7 +162,7 @@ export function tunnelRequest(
     if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
     const req = httpRequest(
       url,
-      { agent, method: options.method ?? 'GET', headers, signal: options.signal },
+      { agent, method: options.method ?? 'GET', headers, signal: options.signal, ...(options.socketPath ? { socketPath: options.socketPath } : {}) },
       (res) => {
         const collect = (): Promise<string> =>
           new Promise((ok, fail) => {

@@ -15,6 +15,10 @@ export type SshErrorCode =
   | 'NODE_MISSING'
   | 'DISK_FULL'
   | 'HIVE_START_FAILED'
+  /** The process on the hive's socket failed the nonce handshake: refused, nothing sent to it. */
+  | 'HIVE_IMPOSTOR'
+  /** A request before the hive passed the handshake (or after the link dropped, until it passes again). */
+  | 'HIVE_NOT_VERIFIED'
   | 'DISPOSED';
 
 export class SshError extends Error {

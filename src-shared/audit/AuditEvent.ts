@@ -21,6 +21,8 @@ export const AUDIT_EVENT_TYPES = [
   'hive_connected',
   'hive_lost',
   'hive_removed',
+  /** A hive answered the queen's nonce wrongly (or not at all): refused, nothing was sent to it. */
+  'hive_impostor',
   'host_key_trusted',
   'host_key_changed',
   'deadline_exceeded',

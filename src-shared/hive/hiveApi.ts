@@ -11,6 +11,8 @@ import { RestartPolicyPatchSchema } from '../policy/RestartPolicyConfig.js';
  */
 export const HiveRoutes = {
   health: '/v1/health',
+  /** Public: the hive proves it holds its token by answering a nonce (docs/hive.md "Handshake"). */
+  hello: '/v1/hive/hello',
   hive: '/v1/hive',
   workers: '/v1/workers',
   worker: (id: string) => `/v1/workers/${encodeURIComponent(id)}`,
@@ -71,9 +73,23 @@ export const HiveHealthSchema = z.object({ status: z.enum(['ok', 'stopping']), h
 export const WorkerListSchema = z.object({ workers: z.array(WorkerInfoSchema) });
 export const ModelListSchema = z.object({ models: z.array(ModelInfoSchema) });
 export const DownloadStartedSchema = z.object({ download_id: z.string() });
-export const WorkerCredentialsSchema = z.object({ worker_id: z.string(), url: z.string().nullable(), token: z.string().optional() });
+/**
+ * `url` names the worker's HTTP origin; `socket_path`, when present, is the Unix socket to connect
+ * to instead of url's host and port (remote hives: reached through an SSH streamlocal channel).
+ */
+export const WorkerCredentialsSchema = z.object({
+  worker_id: z.string(),
+  url: z.string().nullable(),
+  token: z.string().optional(),
+  socket_path: z.string().optional(),
+});
 export type WorkerCredentials = z.infer<typeof WorkerCredentialsSchema>;
 export const HiveInfoAnswerSchema = HiveInfoSchema;
+/** `GET /v1/hive/hello?nonce=<hex>`: `hmac` = hex HMAC-SHA256(key = the hive's token, nonce). */
+export const HiveHelloSchema = z.object({ hive_id: z.string(), hmac: z.string() });
+export type HiveHello = z.infer<typeof HiveHelloSchema>;
+/** Nonces are 32–128 hex characters (the queen sends 64: 32 random bytes). */
+export const HIVE_NONCE_RE = /^[0-9a-f]{32,128}$/;
 
 /** One chain's head `{chain, seq, hash}` (`rbee audit head`'s line) as it crosses between tiers. */
 export const AuditHeadSchema = z

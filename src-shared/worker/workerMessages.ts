@@ -4,11 +4,13 @@
  * or `load_failed`.
  */
 export type WorkerMessage =
-  | { event: 'listening'; port: number; pid: number; worker_id: string }
+  /** `socket`: the Unix socket path when the worker listens on one (then `port` is 0). */
+  | { event: 'listening'; port: number; socket?: string; pid: number; worker_id: string }
   | { event: 'load_progress'; progress: number; worker_id: string }
   | {
       event: 'ready';
       port: number;
+      socket?: string;
       pid: number;
       worker_id: string;
       model: string;

@@ -11,7 +11,6 @@ import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
 import { checkHostKey, trustHostKey } from '../../src-main/ssh/trustHostKey.js';
 import { addRemoteHive } from '../../src-main/ssh/addRemoteHive.js';
 import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
-import { freePort } from '../helpers/sshd.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { startSshd } from '../helpers/sshd.js';
 
@@ -133,17 +132,16 @@ describe('host keys against a real sshd', () => {
       knownHosts: store,
       audit,
       resolve: { agentSocket: null },
-      remotePort: await freePort(),
       dataDir: join(dir, 'add-data'),
       version: 'add',
       files: [],
       deps: { kind: 'none' } as const,
-      command: (ctx: { node: string; dir: string; port: number }) => [
+      command: (ctx: { node: string; dir: string; socketPath: string }) => [
         ctx.node,
         '-e',
         FAKE_HIVE_JS,
         ctx.dir,
-        String(ctx.port),
+        ctx.socketPath,
       ],
     };
     const request = {

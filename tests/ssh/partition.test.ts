@@ -46,13 +46,12 @@ describe('partition (network namespace + veth)', () => {
       id: 'ns-hive',
       target,
       knownHosts: new KnownHostsStore({ appFile: join(dir, 'known_hosts') }),
-      token: randomBytes(16).toString('hex'),
-      remotePort: 7835, // the namespace has its own loopback: no clash with anything on the host
+      token: randomBytes(16).toString('hex'), // the namespace has its own loopback: no clash with anything on the host
       dataDir: join(dir, 'data'),
       version: 'part',
       files: [],
       deps: { kind: 'none' },
-      command: (ctx) => [ctx.node, '-e', FAKE_HIVE_JS, ctx.dir, String(ctx.port)],
+      command: (ctx) => [ctx.node, '-e', FAKE_HIVE_JS, ctx.dir, ctx.socketPath],
       connection: {
         keepaliveIntervalMs: KEEPALIVE_MS,
         keepaliveCountMax: KEEPALIVE_COUNT,

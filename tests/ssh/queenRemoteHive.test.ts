@@ -86,7 +86,6 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
 
   it('adds the sshd as a remote hive, deploys, starts, spawns a worker and streams tokens through the queen', async () => {
     const remoteData = join(dir, 'remote-data');
-    const remotePort = 7835; // the namespace has its own loopback
     mkdirSync(remoteData);
     const boot = async (): Promise<{
       waitFor: (p: (s: ClusterSnapshot) => boolean) => Promise<ClusterSnapshot>;
@@ -105,7 +104,6 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
             // TEST SHORTCUT: the "remote" is this machine, so the runtime deps are the checkout's node_modules.
             deps: { kind: 'link', path: join(process.cwd(), 'node_modules') },
             remoteDataDir: remoteData,
-            remotePort,
             hiveArgs: ['--gpu', 'off', '--threads', '1'],
             resolve: { agentSocket: null },
             hivePolicy: { backoff_base_ms: 200 },

@@ -14,7 +14,7 @@ import { RemoteHive } from '../../src-main/ssh/RemoteHive.js';
 import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
 import { createLocalUser, type LocalUser } from '../helpers/localUser.js';
 import type { SshdHandle } from '../helpers/sshd.js';
-import { freePort, startSshd } from '../helpers/sshd.js';
+import { startSshd } from '../helpers/sshd.js';
 
 const SIZE_GOAL_BYTES = 150 * 1024 * 1024;
 
@@ -42,7 +42,6 @@ describe('registry-mode remote install, as a separate user behind a real sshd', 
       target: resolveSshTarget({ host: sshd.host, port: sshd.port, user: user.name, keyFile: sshd.clientKeyPath }, { agentSocket: null }),
       knownHosts: new KnownHostsStore({ appFile: join(dir, 'known_hosts') }),
       token: 'registry-remote-hive-token-0123',
-      remotePort: await freePort(),
       deps: { kind: 'registry' },
       hiveArgs: ['--gpu', 'off', '--threads', '1', '--standby', '0'],
       startTimeoutMs: 120_000,

@@ -310,7 +310,6 @@ describe('SSH layer against a real sshd', () => {
 
   it('RemoteHive: starts detached with the token over the channel, HTTP and SSE through tunnels on one connection, adopts, stops', async () => {
     const dataDir = join(dir, 'hive-data');
-    const port = await freePort();
     const token = `tok-${randomBytes(12).toString('hex')}`;
     const audit: AuditEvent[] = [];
     const options = {
@@ -318,17 +317,16 @@ describe('SSH layer against a real sshd', () => {
       target,
       knownHosts: store,
       token,
-      remotePort: port,
       dataDir,
       version: '0.1.0',
       deps: { kind: 'link', path: PROJECT_NODE_MODULES } as const,
       // The version folder appears in the command line (as in the real hive's): pid checks look for it.
-      command: (ctx: { node: string; port: number; dir: string }) => [
+      command: (ctx: { node: string; dir: string; socketPath: string }) => [
         ctx.node,
         '-e',
         FAKE_HIVE_JS,
         ctx.dir,
-        String(ctx.port),
+        ctx.socketPath,
       ],
       audit: { emit: (e: AuditEvent) => (audit.push(e), Promise.resolve()) },
     };
@@ -347,7 +345,7 @@ describe('SSH layer against a real sshd', () => {
       expect(who.token_fp).toBe(createHash('sha256').update(token).digest('hex').slice(0, 6));
       expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(token);
       expect(readFileSync(`/proc/${pid}/environ`, 'utf8')).toContain(`RBEE_HIVE_TOKEN=${token}`);
-      expect((await tunnelRequest(hive.agent, `${hive.baseUrl}/whoami`)).status).toBe(401);
+      expect((await tunnelRequest(hive.agent, `${hive.baseUrl}/whoami`, { socketPath: hive.socketPath ?? undefined })).status).toBe(401);
 
       // Many requests multiplexed as channels over the ONE SSH connection.
       const many = await Promise.all(
@@ -397,7 +395,6 @@ describe('SSH layer against a real sshd', () => {
       target,
       knownHosts: store,
       token: 't',
-      remotePort: await freePort(),
       dataDir: join(dir, 'broken-data'),
       version: '0.1.0',
       deps: { kind: 'none' },

@@ -24,6 +24,8 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
   --id ID               hive id (default local)
   --host HOST           bind address (default 127.0.0.1; others need a token of ≥ 16 characters)
   --port N              default 7835; 0 = ephemeral (the bound port is printed as JSON on stdout)
+  --socket-dir DIR      listen on DIR/hive.sock and start workers on DIR/w-<id>.sock instead of TCP
+                        (remote hives: no TCP port at all; DIR is made 0700). --host/--port are ignored
   --token-file PATH     bearer token file (else env ${HIVE_TOKEN_ENV}, else <data-dir>/${HIVE_TOKEN_FILE}, generated 0600)
   --data-dir DIR        where a generated token and the worker logs (logs/) are kept (default ${defaultDataDir()})
   --allowed-host NAME   a Host name to answer to besides loopback and the bound address (repeatable)
@@ -43,7 +45,8 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
   --audit-dir DIR       the audit root (default: $LLORCH_AUDIT_DIR); the hive writes <root>/hive_<id>
   --audit-key-file F    the audit sealing key, a 0400 file outside the audit folder (default: $LLORCH_AUDIT_KEY_FILE)
 
-Prints {"event":"listening","port":N,"pid":N,"hive_id":ID,"url":URL} on stdout once serving.
+Prints {"event":"listening","port":N,"pid":N,"hive_id":ID,"url":URL} on stdout once serving
+(with --socket-dir also "socket":PATH, and port 0).
 SIGTERM/SIGINT or POST /v1/shutdown: stops every worker (polite → SIGTERM → SIGKILL, ≤ 30 s), exit 0.
 `;
 
@@ -63,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
         id: { type: 'string', default: 'local' },
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '7835' },
+        'socket-dir': { type: 'string' },
         'token-file': { type: 'string' },
         'data-dir': { type: 'string' },
         'allowed-host': { type: 'string', multiple: true },
@@ -190,6 +194,7 @@ export async function run(argv: string[]): Promise<number> {
       id: values.id,
       host: values.host,
       port,
+      ...(values['socket-dir'] === undefined ? {} : { socketDir: values['socket-dir'] }),
       token,
       allowedHosts: values['allowed-host'] ?? [],
       logsDir: join(values['data-dir'] ?? defaultDataDir(), 'logs'),
@@ -225,7 +230,7 @@ export async function run(argv: string[]): Promise<number> {
     await hive.close();
     await audit.close();
   } else {
-    announce({ event: 'listening', port: hive.port, pid: process.pid, hive_id: hive.id, url: hive.url });
+    announce({ event: 'listening', port: hive.port, ...(hive.socketPath === null ? {} : { socket: hive.socketPath }), pid: process.pid, hive_id: hive.id, url: hive.url });
   }
   return exited;
 }

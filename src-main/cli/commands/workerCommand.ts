@@ -1,3 +1,4 @@
+import { chmod } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,12 +15,15 @@ import { onTerminationSignals } from '../../common/process/onTerminationSignals.
 import { watchParent } from '../../common/process/watchParent.js';
 import { defaultThreadCount, ModelRuntime } from '../../worker/ModelRuntime.js';
 import { WorkerServer } from '../../worker/WorkerServer.js';
+import { removeStaleSocket } from '../../common/http/socketDir.js';
 
 const USAGE = `usage: rbee worker --model <file.gguf> [options]
   --model PATH        GGUF file to serve (required)
   --model-name NAME   name callers use (default: the file name)
   --host HOST         bind address (default 127.0.0.1)
   --port N            0 = ephemeral (default 0); the bound port is printed as JSON on stdout
+  --socket PATH       listen on this Unix socket instead of a TCP port (remote hives; its folder
+                      should be 0700); a stale socket file there is replaced
   --id ID             worker id (default: worker-<pid>)
   --device D          auto | cpu | gpu | gpu0, gpu1 … (default auto; the hive pins gpuN through the
                       backend's device environment, e.g. CUDA_VISIBLE_DEVICES)
@@ -46,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
         'model-name': { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string' },
+        socket: { type: 'string' },
         id: { type: 'string' },
         device: { type: 'string', default: 'auto' },
         'gpu-layers': { type: 'string' },
@@ -173,10 +178,18 @@ export async function run(argv: string[]): Promise<number> {
   const stopWatchingParent = watchParent(() => void shutdown('parent gone'));
   onTerminationSignals((signal) => void shutdown(signal));
 
-  const address = await server.app.listen({ host: values.host, port });
-  const boundPort = Number(new URL(address).port);
+  const socket = values.socket;
+  let boundPort = 0;
+  if (socket !== undefined) {
+    await removeStaleSocket(socket);
+    await server.app.listen({ path: socket });
+    await chmod(socket, 0o600);
+  } else {
+    boundPort = Number(new URL(await server.app.listen({ host: values.host, port })).port);
+  }
+  const where = socket === undefined ? {} : { socket };
   const tell = (m: WorkerMessage): void => announce(m);
-  tell({ event: 'listening', port: boundPort, pid: process.pid, worker_id: workerId });
+  tell({ event: 'listening', port: boundPort, ...where, pid: process.pid, worker_id: workerId });
 
   let lastAnnounced = 0;
   try {
@@ -215,6 +228,7 @@ export async function run(argv: string[]): Promise<number> {
   tell({
     event: 'ready',
     port: boundPort,
+    ...where,
     pid: process.pid,
     worker_id: workerId,
     model: modelName,
@@ -223,6 +237,6 @@ export async function run(argv: string[]): Promise<number> {
     offload: runtime.offload,
     vram_measured_bytes: runtime.vramMeasuredBytes,
   });
-  logger.info({ port: boundPort, model: modelName, device: runtime.device, offload: runtime.offload, threads, slots, ctx }, 'ready');
+  logger.info({ port: boundPort, ...where, model: modelName, device: runtime.device, offload: runtime.offload, threads, slots, ctx }, 'ready');
   return exited;
 }

@@ -26,6 +26,11 @@ export interface HiveEndpoint {
   token: string | undefined;
   /** For remote hives: sockets are SSH channels (`forwardOut`). Defaults to a keep-alive agent. */
   agent?: http.Agent;
+  /**
+   * The hive's Unix socket (remote hives listen on one: no TCP port). Requests connect there,
+   * through `agent`, and keep `baseUrl`'s host as their Host header.
+   */
+  socketPath?: string;
 }
 
 export interface HiveRequestOptions {
@@ -54,14 +59,18 @@ export class HiveClient {
     return this.endpoint.agent ?? defaultAgent;
   }
 
+  /** Where a request for `url` connects: the hive's socket when it has one, else url's host and port. */
+  private where(url: URL): { hostname: string; port?: string; socketPath?: string } {
+    return this.endpoint.socketPath === undefined ? { hostname: url.hostname, port: url.port } : { hostname: url.hostname, socketPath: this.endpoint.socketPath };
+  }
+
   async request<T>(method: string, path: string, options: HiveRequestOptions = {}): Promise<T> {
     const url = new URL(path, this.endpoint.baseUrl);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     return new Promise<T>((resolve, reject) => {
       const req = http.request(
         {
-          hostname: url.hostname,
-          port: url.port,
+          ...this.where(url),
           path: `${url.pathname}${url.search}`,
           method,
           agent: this.agent,
@@ -167,8 +176,7 @@ export class HiveClient {
     return new Promise<void>((resolve, reject) => {
       const req = http.request(
         {
-          hostname: url.hostname,
-          port: url.port,
+          ...this.where(url),
           path: url.pathname,
           method: 'GET',
           agent: this.agent,
@@ -210,8 +218,7 @@ export class HiveClient {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
-          hostname: url.hostname,
-          port: url.port,
+          ...this.where(url),
           path: `${url.pathname}${url.search}`,
           method: 'GET',
           agent: this.agent,

@@ -47,6 +47,13 @@ interface WorkerCredentials {
   url: string;
   token: string | undefined;
   pid: number | null;
+  /** The worker's Unix socket on its hive's machine (remote hives); else `url`'s host and port. */
+  socketPath?: string | undefined;
+}
+
+/** Where a request to a worker connects: its socket (through the hive's agent) or url's host and port. */
+function whereTo(target: URL, creds: WorkerCredentials): { hostname: string; port?: string; socketPath?: string } {
+  return creds.socketPath === undefined ? { hostname: target.hostname, port: target.port } : { hostname: target.hostname, socketPath: creds.socketPath };
 }
 
 /** Failures before the first token: the request can go to another worker. */
@@ -160,8 +167,7 @@ export class InferenceDispatcher {
     return new Promise<T>((resolve, reject) => {
       const req = http.request(
         {
-          hostname: target.hostname,
-          port: target.port,
+          ...whereTo(target, creds),
           path: target.pathname,
           method: 'POST',
           agent,
@@ -210,8 +216,7 @@ export class InferenceDispatcher {
     return new Promise<boolean>((resolve) => {
       const req = http.request(
         {
-          hostname: target.hostname,
-          port: target.port,
+          ...whereTo(target, job.creds),
           path: target.pathname,
           method: 'DELETE',
           agent: job.agent,
@@ -232,14 +237,14 @@ export class InferenceDispatcher {
     if (!client) throw new RetryableError(`hive ${lease.worker.hive} is not connected`);
     const cached = this.credentials.get(lease.key);
     if (cached && cached.pid === lease.worker.pid) return { creds: cached, agent: client.agent };
-    let answer: { url: string | null; token?: string | undefined };
+    let answer: { url: string | null; token?: string | undefined; socket_path?: string | undefined };
     try {
       answer = await client.workerCredentials(lease.worker.id);
     } catch (error) {
       throw new RetryableError(`credentials: ${(error as Error).message}`);
     }
     if (!answer.url) throw new RetryableError(`worker ${lease.key} has no port yet`);
-    const creds = { url: answer.url, token: answer.token, pid: lease.worker.pid };
+    const creds = { url: answer.url, token: answer.token, pid: lease.worker.pid, socketPath: answer.socket_path };
     this.credentials.set(lease.key, creds);
     return { creds, agent: client.agent };
   }
@@ -272,8 +277,7 @@ export class InferenceDispatcher {
       };
       const req = http.request(
         {
-          hostname: target.hostname,
-          port: target.port,
+          ...whereTo(target, creds),
           path: target.pathname,
           method: 'POST',
           agent,
