@@ -1,5 +1,7 @@
 import type { AuditEvent, AuditHead, AuditMode, AuditPage, AuditQuery, AuditRecord, AuditSink, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 
+import type { AuditRetentionPolicy } from './AuditRetention.js';
+
 export interface AuditEmitOptions {
   /**
    * Resolve only once the event is fsynced. Defaults to false for ordinary events (resolved when
@@ -51,6 +53,8 @@ export interface AuditLog extends AuditSink {
   durableHead(): Promise<AuditHead | null>;
   /** Records other chains' heads as `witness` records (`reason` = who they came from); durable when it resolves. Disabled: a no-op. */
   witness(heads: readonly AuditHead[], source: string): Promise<void>;
+  /** Sets which old files may be deleted, and runs it (see `AuditRetention`). Disabled: a no-op. */
+  setRetention(policy: AuditRetentionPolicy): void;
   /** Flushes, closes the file and releases the folder. Idempotent; later emits reject. */
   close(): Promise<void>;
 }

@@ -23,6 +23,7 @@ export function createDisabledAuditLog(serviceId: string): AuditLog {
     stats: (): AuditStats => ({ written: 0, rejected: { queue_full: 0, low_disk: 0, closed: 0, io_error: 0 }, syncs: 0, queueDepth: 0, lowDisk: false }),
     durableHead: () => Promise.resolve(null),
     witness: () => RESOLVED,
+    setRetention: () => undefined,
     close: () => RESOLVED,
   };
 }

@@ -7,6 +7,7 @@ import { AUDIT_GENESIS_HASH, isCriticalAuditEvent } from '../../src-shared/audit
 import { AuditClosedError, AuditIoError, AuditLowDiskError, AuditQueueFullError } from '../../src-shared/audit/AuditErrors.js';
 import type { AuditEmitOptions, AuditLog, AuditRecordListener, AuditRecovery, AuditStats } from './AuditLog.js';
 import { AuditFileWriter, RecoverableWriteError } from './AuditFileWriter.js';
+import { AuditRetention, type AuditRetentionPolicy, type AuditRetentionResult } from './AuditRetention.js';
 import { AuditWriterLock } from './AuditWriterLock.js';
 import type { AuditMetrics, AuditRejectReason } from './auditMetrics.js';
 import { NOOP_AUDIT_METRICS } from './auditMetrics.js';
@@ -50,6 +51,10 @@ export interface LocalAuditLogOptions {
    * folder alone cannot rebuild the chain. Keep it outside the folder (see `readAuditKeyFile`). Defaults to none.
    */
   sealKey?: Buffer;
+  /** Which old files may be deleted (see `AuditRetention`). Defaults to keeping everything. */
+  retention?: AuditRetentionPolicy;
+  /** How often retention runs (also once at open). Defaults to 1 hour. */
+  retentionIntervalMs?: number;
   /** Told about failures the caller of `emit` cannot see (a failed background write, low disk starting). */
   onError?: (error: Error) => void;
 }
@@ -95,6 +100,9 @@ export class LocalAuditLog implements AuditLog {
   private readonly disk: DiskSpaceGuard;
   private readonly files: AuditFileWriter;
   private lock: AuditWriterLock | null = null;
+  private readonly retention: AuditRetention;
+  private readonly retentionIntervalMs: number;
+  private retentionTimer: NodeJS.Timeout | null = null;
 
   private lastHash = AUDIT_GENESIS_HASH;
   /** The seq of the chain's last written record (0: none yet). */
@@ -141,6 +149,15 @@ export class LocalAuditLog implements AuditLog {
       onError: this.onError,
     });
     this.files = new AuditFileWriter({ dir: this.dir, maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024, onError: this.onError });
+    this.retention = new AuditRetention({
+      dir: this.dir,
+      currentFile: () => this.files.currentName,
+      record: (event) => this.emit(event, { durable: true }),
+      clock: this.clock,
+      onError: this.onError,
+    });
+    this.retentionIntervalMs = options.retentionIntervalMs ?? 3_600_000;
+    if (options.retention) this.retention.setPolicy(options.retention);
   }
 
   /**
@@ -188,7 +205,33 @@ export class LocalAuditLog implements AuditLog {
     // The repairs are recorded durably before the log is handed out; failing to record them is
     // reported, not fatal (the side files and `recovery` still say what happened).
     await Promise.all(reports.map((p) => p.catch((error: unknown) => log.onError(errorOf(error)))));
+    log.scheduleRetention();
     return log;
+  }
+
+  /**
+   * Sets the retention policy (a settings change) and runs it now, then every `retentionIntervalMs`.
+   * `KEEP_EVERYTHING` stops it.
+   */
+  setRetention(policy: AuditRetentionPolicy): void {
+    this.retention.setPolicy(policy);
+    this.scheduleRetention();
+  }
+
+  /** One retention run now (deletes only after its `retention` record is durable); null when nothing was removed. */
+  applyRetention(): Promise<AuditRetentionResult | null> {
+    if (this.closed) return Promise.resolve(null);
+    return this.retention.apply();
+  }
+
+  private scheduleRetention(): void {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
+    if (!this.retention.active || this.closed) return;
+    const run = (): void => void this.applyRetention().catch((error: unknown) => this.onError(errorOf(error)));
+    run();
+    this.retentionTimer = setInterval(run, this.retentionIntervalMs);
+    this.retentionTimer.unref();
   }
 
   emit(event: AuditEvent, options?: AuditEmitOptions): Promise<void> {
@@ -261,7 +304,10 @@ export class LocalAuditLog implements AuditLog {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
     this.closing = (async () => {
+      await this.retention.settled();
       try {
         if (!this.failed) {
           // The clean-shutdown seal: a chain that does not end in one was cut or crashed.

@@ -5,6 +5,7 @@ import { createDisabledAuditLog } from './DisabledAuditLog.js';
 import type { LocalAuditLogOptions } from './LocalAuditLog.js';
 import { LocalAuditLog } from './LocalAuditLog.js';
 import { auditServiceDirName } from './auditTree.js';
+import type { AuditRetentionPolicy } from './AuditRetention.js';
 import { readAuditKeyFile } from './readAuditKeyFile.js';
 
 export type CreateAuditSinkOptions =
@@ -22,7 +23,24 @@ export async function createAuditSink(options: CreateAuditSinkOptions): Promise<
 }
 
 /** Env names read by `auditSinkFromEnv`. */
-export const AUDIT_ENV = { mode: 'LLORCH_AUDIT_MODE', dir: 'LLORCH_AUDIT_DIR', keyFile: 'LLORCH_AUDIT_KEY_FILE' } as const;
+export const AUDIT_ENV = {
+  mode: 'LLORCH_AUDIT_MODE',
+  dir: 'LLORCH_AUDIT_DIR',
+  keyFile: 'LLORCH_AUDIT_KEY_FILE',
+  retentionDays: 'LLORCH_AUDIT_RETENTION_DAYS',
+  maxBytes: 'LLORCH_AUDIT_MAX_BYTES',
+} as const;
+
+/** `LLORCH_AUDIT_RETENTION_DAYS` / `LLORCH_AUDIT_MAX_BYTES`: unset or empty → no limit; anything but a positive integer throws. */
+export function auditRetentionFromEnv(env: Readonly<Record<string, string | undefined>>): AuditRetentionPolicy {
+  const read = (name: string): number | null => {
+    const raw = env[name]?.trim();
+    if (!raw) return null;
+    if (!/^[1-9]\d{0,15}$/.test(raw)) throw new Error(`${name}='${raw}' is not a positive whole number`);
+    return Number(raw);
+  };
+  return { days: read(AUDIT_ENV.retentionDays), maxBytes: read(AUDIT_ENV.maxBytes) };
+}
 
 /** Parses `LLORCH_AUDIT_MODE`: unset or empty → disabled; `local` or `disabled`; anything else throws. */
 export function auditModeFromEnv(env: Readonly<Record<string, string | undefined>>): AuditMode {
@@ -53,5 +71,6 @@ export async function auditSinkFromEnv(
   if (!dir) throw new Error(`${AUDIT_ENV.mode}=local needs ${AUDIT_ENV.dir} (the folder to write the audit log to)`);
   const keyFile = env[AUDIT_ENV.keyFile]?.trim();
   const sealKey = keyFile ? await readAuditKeyFile(keyFile) : options.sealKey;
-  return LocalAuditLog.open({ ...options, ...(sealKey ? { sealKey } : {}), dir: join(dir, auditServiceDirName(serviceId)), serviceId });
+  const retention = auditRetentionFromEnv(env);
+  return LocalAuditLog.open({ ...options, ...(sealKey ? { sealKey } : {}), retention, dir: join(dir, auditServiceDirName(serviceId)), serviceId });
 }

@@ -176,7 +176,9 @@ async function scanChain(dir: string, id: string, options: VerifyAuditChainsOpti
   }
   if (startCut) {
     const cut = startCut;
-    if (!retentionPoints.some((p) => p.seq === cut.seq && p.prev === cut.prev)) {
+    // The named point itself, or a later one: a retention run that crashed midway deleted only some
+    // of the files its record announced (everything before the named point was to go).
+    if (!retentionPoints.some((p) => (p.seq === cut.seq && p.prev === cut.prev) || p.seq > cut.seq)) {
       return stop('GAP', null, cut.file, 1, null, `the chain starts at seq ${cut.seq} and no retention record names that point (its start is gone)`);
     }
     report.retention_from_seq = cut.seq;

@@ -106,9 +106,12 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const sealKey = auditKeyFile ? await readAuditKeyFile(auditKeyFile) : undefined;
   const audit = await createAuditSink(
     auditMode === 'local'
-      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()], ...(sealKey ? { sealKey } : {}) }
+      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()], ...(sealKey ? { sealKey } : {}), retention: settings.auditRetention }
       : { mode: 'disabled', serviceId: 'queen' },
   );
+
+  // A retention change applies to the queen's chain at once; hives started afterwards get it too.
+  settings.onChange(() => audit.setRetention(settings.auditRetention));
 
   const view = new ClusterView();
   const pools = new PoolRegistry({ dataDir, audit, logger });
@@ -263,6 +266,8 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
         ...(auditMode === 'local' ? { LLORCH_AUDIT_MODE: 'local', LLORCH_AUDIT_DIR: auditRoot } : { LLORCH_AUDIT_MODE: 'disabled' }),
         // The path, not the key: the hive and its workers read the same 0400 file.
         ...(auditKeyFile ? { [AUDIT_ENV.keyFile]: auditKeyFile } : {}),
+        ...(settings.auditRetention.days !== null ? { [AUDIT_ENV.retentionDays]: String(settings.auditRetention.days) } : {}),
+        ...(settings.auditRetention.maxBytes !== null ? { [AUDIT_ENV.maxBytes]: String(settings.auditRetention.maxBytes) } : {}),
         [DOWNLOAD_ALLOW_LOOPBACK_ENV]: settings.downloadNetwork.allowLoopback ? '1' : '0',
         [DOWNLOAD_ALLOW_PRIVATE_ENV]: settings.downloadNetwork.allowPrivate ? '1' : '0',
       },

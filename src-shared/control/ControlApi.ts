@@ -122,6 +122,10 @@ export type RestartPolicySettings = RestartPolicyConfig;
 export interface Settings {
   restart_policy: RestartPolicySettings;
   audit_mode: 'disabled' | 'local';
+  /** Audit files whose last write is older than this many days are deleted (after a `retention` record). Null: kept forever. */
+  audit_retention_days: number | null;
+  /** Each chain (folder) is kept under this many bytes by deleting its oldest files. Null: no limit. */
+  audit_max_bytes: number | null;
   queen_port: number;
   hive_port: number;
   /** Fingerprints only; the secret itself is revealed through a separate, audited call. */
@@ -137,6 +141,6 @@ export interface Settings {
   downloads_allow_private: boolean;
 }
 
-export type SettingsPatch = Partial<Pick<Settings, 'audit_mode' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>> & {
+export type SettingsPatch = Partial<Pick<Settings, 'audit_mode' | 'audit_retention_days' | 'audit_max_bytes' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>> & {
   restart_policy?: Partial<RestartPolicySettings>;
 };

@@ -75,6 +75,8 @@ export const SETTINGS: Settings = {
     health_failures: 3,
   },
   audit_mode: 'local',
+  audit_retention_days: null,
+  audit_max_bytes: null,
   queen_port: 7833,
   hive_port: 7835,
   api_token_fingerprint: 'token:9f86d0',

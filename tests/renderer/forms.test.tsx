@@ -129,6 +129,8 @@ describe('settings form', () => {
       health_failures: 3,
     },
     audit_mode: 'local',
+    audit_retention_days: null,
+    audit_max_bytes: null,
     queen_port: 7833,
     hive_port: 7835,
     api_token_fingerprint: 'token:9f86d0',
