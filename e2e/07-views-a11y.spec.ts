@@ -4,6 +4,7 @@ import { expect, expectAccessible, login, readyWorker, screenshot, test } from '
 const VIEWS = [
   { route: 'cluster', nav: 'Cluster', heading: 'Cluster' },
   { route: 'workers', nav: 'Workers', heading: 'Workers' },
+  { route: 'pools', nav: 'Pools', heading: 'Pools' },
   { route: 'audit', nav: 'Audit', heading: 'Audit log' },
   { route: 'models', nav: 'Models', heading: 'Models' },
   { route: 'playground', nav: 'Playground', heading: 'Inference playground' },

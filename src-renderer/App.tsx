@@ -9,6 +9,7 @@ import { ClusterView } from './views/ClusterView.js';
 import { LoginView } from './views/LoginView.js';
 import { ModelsView } from './views/ModelsView.js';
 import { PlaygroundView } from './views/PlaygroundView.js';
+import { PoolsView } from './views/PoolsView.js';
 import { QuickView } from './views/QuickView.js';
 import { SettingsView } from './views/SettingsView.js';
 import { WorkersView } from './views/WorkersView.js';
@@ -16,6 +17,7 @@ import { WorkersView } from './views/WorkersView.js';
 const NAV: ReadonlyArray<{ route: Exclude<Route, 'quick'>; label: string }> = [
   { route: 'cluster', label: 'Cluster' },
   { route: 'workers', label: 'Workers' },
+  { route: 'pools', label: 'Pools' },
   { route: 'audit', label: 'Audit' },
   { route: 'models', label: 'Models' },
   { route: 'playground', label: 'Playground' },
@@ -26,6 +28,8 @@ function View({ route }: { route: Route }) {
   switch (route) {
     case 'workers':
       return <WorkersView />;
+    case 'pools':
+      return <PoolsView />;
     case 'audit':
       return <AuditView />;
     case 'models':

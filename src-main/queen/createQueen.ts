@@ -182,6 +182,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     modelsDir,
     remoteHives,
     specs,
+    pools,
   });
 
   const app = createHttpServer({ logger });

@@ -16,6 +16,7 @@ import type {
   WorkerEntry,
 } from '../../src-shared/control/ControlApi.js';
 import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
+import type { PoolInfo, PoolTestResult } from '../../src-shared/control/poolSchemas.js';
 import type { CancelSignal } from '../../src-shared/util/CancelSignal.js';
 import { InferenceSseParser, type InferenceEvent, type InferenceRequest } from '../../src-shared/worker/inferenceWire.js';
 import { WorkerLogLineSchema, WorkerLogsPageSchema, type WorkerLogsPage, type WorkerLogsStreamEvent } from '../../src-shared/control/workerLogs.js';
@@ -413,6 +414,9 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     listHives: async () => unwrapList(await call<HiveInfo[] | { hives: HiveInfo[] }>('GET', ControlRoutes.hives), 'hives'),
     addHive: (request: AddHiveRequest) => call<AddHiveResult>('POST', ControlRoutes.hives, request),
     removeHive: (hiveId, opts) => call<void>('DELETE', `${ControlRoutes.hive(hiveId)}?stop=${opts.stop ? 'true' : 'false'}`),
+    listPools: async () => (await call<{ pools: PoolInfo[] }>('GET', ControlRoutes.pools)).pools,
+    testPool: (name) => call<PoolTestResult>('POST', ControlRoutes.poolAction(name, 'test'), {}),
+    resetPoolBreaker: async (name) => (await call<{ pool: PoolInfo }>('POST', ControlRoutes.poolAction(name, 'reset-breaker'), {})).pool,
     queryAudit: (query: AuditQuery) => call<AuditPage>('GET', ControlRoutes.audit + auditQueryString(query)),
     verifyAudit: () => call<AuditVerifyResult>('GET', ControlRoutes.auditVerify),
     getSettings: () => call<Settings>('GET', ControlRoutes.settings),

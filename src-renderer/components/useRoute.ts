@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 
-export const ROUTES = ['cluster', 'workers', 'audit', 'models', 'playground', 'settings', 'quick'] as const;
+export const ROUTES = ['cluster', 'workers', 'pools', 'audit', 'models', 'playground', 'settings', 'quick'] as const;
 export type Route = (typeof ROUTES)[number];
 
 /** `#/workers` → 'workers'; anything unknown → 'cluster'. */

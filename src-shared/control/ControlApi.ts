@@ -7,6 +7,7 @@ import type { GpuLaunchOptions } from '../worker/gpuOptions.js';
 import type { CancelSignal } from '../util/CancelSignal.js';
 import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from './workerSpecTypes.js';
 import type { InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
+import type { PoolInfo, PoolTestResult } from './poolSchemas.js';
 import type { WorkerLogsPage, WorkerLogsStreamEvent } from './workerLogs.js';
 
 /**
@@ -53,6 +54,13 @@ export interface ControlApi {
   /** First call for an unknown host key returns `needs_trust`; call again with `trust_fingerprint`. */
   addHive(request: AddHiveRequest): Promise<AddHiveResult>;
   removeHive(hiveId: string, options: { stop: boolean }): Promise<void>;
+
+  /** External engines behind the queen (docs/pools.md); added and removed with `rbee pools`. */
+  listPools(): Promise<PoolInfo[]>;
+  /** One health check (`GET {base}/models`), now. */
+  testPool(name: string): Promise<PoolTestResult>;
+  /** Closes the pool's circuit breaker (audited as `breaker_reset`). */
+  resetPoolBreaker(name: string): Promise<PoolInfo>;
 
   queryAudit(query: AuditQuery): Promise<AuditPage>;
   verifyAudit(): Promise<AuditVerifyResult>;

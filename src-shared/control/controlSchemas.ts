@@ -3,6 +3,7 @@ import { AUDIT_EVENT_TYPES } from '../audit/AuditEvent.js';
 import { RestartPolicyPatchSchema } from '../policy/RestartPolicyConfig.js';
 import { GpuLaunchShape } from '../worker/gpuOptions.js';
 import { InferenceRequestSchema } from '../worker/inferenceWire.js';
+import { PoolNameSchema } from './poolSchemas.js';
 import { MAX_LOG_TAIL } from './workerLogs.js';
 
 /**
@@ -213,6 +214,9 @@ export const ControlArgSchemas = {
   listHives: z.tuple([]),
   addHive: z.tuple([AddHiveRequestSchema]),
   removeHive: z.tuple([IdSchema, RemoveHiveOptionsSchema]),
+  listPools: z.tuple([]),
+  testPool: z.tuple([PoolNameSchema]),
+  resetPoolBreaker: z.tuple([PoolNameSchema]),
   queryAudit: z.tuple([AuditQuerySchema]),
   verifyAudit: z.tuple([]),
   getSettings: z.tuple([]),

@@ -48,6 +48,19 @@ describe('server limits', () => {
     expect(typeof res.json().error?.code).toBe('string');
   });
 
+  it('a DELETE sent with Content-Type: application/json and no body is a DELETE, not malformed JSON; a POST with none is still 400', async () => {
+    const json = { ...auth, 'content-type': 'application/json' };
+    const added = await fetch(`${queen.url}/v1/control/pools`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'p1', base_url: 'http://127.0.0.1:1/v1' }) });
+    expect(added.status).toBe(201);
+    const removed = await fetch(`${queen.url}/v1/control/pools/p1`, { method: 'DELETE', headers: json });
+    expect(removed.status).toBe(204);
+    const empty = await fetch(`${queen.url}/v1/control/pools`, { method: 'POST', headers: json });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { code: string } }).error.code).toBe('INVALID_JSON');
+    const poisoned = await fetch(`${queen.url}/v1/control/pools`, { method: 'POST', headers: json, body: '{"__proto__":{"admin":true},"name":"p2","base_url":"http://127.0.0.1:1/v1"}' });
+    expect(poisoned.status).toBe(400);
+  });
+
   it(`at most ${MAX_EVENT_SUBSCRIBERS} event-stream subscribers; the next gets 503 until one leaves`, async () => {
     const streams: AbortController[] = [];
     try {

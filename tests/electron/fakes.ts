@@ -5,6 +5,7 @@ import type { ClusterEvent, ClusterSnapshot } from '../../src-shared/cluster/Clu
 import type { HiveInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
 import type { AddHiveResult, ConnectionState, ControlApi, Settings } from '../../src-shared/control/ControlApi.js';
+import type { PoolInfo, PoolTestResult } from '../../src-shared/control/poolSchemas.js';
 import type { InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
 import type { IpcInvokeEvent, IpcMainLike, IpcSender } from '../../src-main/electron/ipc/registerControlIpc.js';
 import type { SafeStorageLike } from '../../src-main/electron/settings/SecretSealer.js';
@@ -118,6 +119,9 @@ export function fakeControl(initial: ClusterSnapshot = snapshot([hive('local')],
     listHives: vi.fn(async () => initial.hives),
     addHive: vi.fn(async (): Promise<AddHiveResult> => ({ status: 'needs_trust', fingerprint: 'SHA256:x', key_type: 'ssh-ed25519', host: 'gpu1' })),
     removeHive: vi.fn(async () => undefined),
+    listPools: vi.fn(async (): Promise<PoolInfo[]> => []),
+    testPool: vi.fn(async (): Promise<PoolTestResult> => ({ ok: true, latency_ms: 1, models: [], error: null })),
+    resetPoolBreaker: vi.fn(async (): Promise<PoolInfo> => Promise.reject(new Error('no pools in the fake'))),
     queryAudit: vi.fn(async () => ({ records: [], next_cursor: null })),
     verifyAudit: vi.fn(async () => ({ ok: true as const, entries: 0, files: 0 })),
     getSettings: vi.fn(async () => SETTINGS),

@@ -49,6 +49,16 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
 
+  // A DELETE carries no body, yet clients (fetch wrappers, SDKs) send `Content-Type: application/json`
+  // on every call: an empty body there is "no body", not malformed JSON. Everything else keeps
+  // Fastify's own parser (prototype-poisoning checks, the empty-body error for a POST).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (request.method === 'DELETE' && body === '') return done(null, undefined);
+    json(request, typeof body === 'string' ? body : body.toString('utf8'), done);
+  });
+
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
     if (error instanceof ApiError) {
       if (error.headers) reply.headers(error.headers);

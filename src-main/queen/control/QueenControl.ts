@@ -23,6 +23,7 @@ import { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { InvalidRestartPolicyError } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import type { CancelSignal } from '../../../src-shared/util/CancelSignal.js';
 import type { InferenceEvent, InferenceRequest } from '../../../src-shared/worker/inferenceWire.js';
+import type { PoolInfo, PoolTestResult } from '../../../src-shared/control/poolSchemas.js';
 import { WorkerLogsPageSchema, type WorkerLogsPage } from '../../../src-shared/control/workerLogs.js';
 import { tokenFingerprint } from '../../auth/tokenFingerprint.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
@@ -48,11 +49,20 @@ export interface QueenControlOptions {
   remoteHives?: RemoteHiveManager;
   /** The declared worker specs (desired state) and their reconciler. */
   specs: WorkerSpecs;
+  /** The queen's pools (PoolRegistry); without it the list is empty. */
+  pools?: PoolControl;
   /** Who is acting, for audit records (`operator` in-process, `token:<fp6>` over HTTP). */
   actor?: string;
 }
 
 type WorkerAction = HiveWorkerAction;
+
+/** What the control API needs of the pools: read them, check one, close a breaker. */
+export interface PoolControl {
+  list(): PoolInfo[];
+  test(name: string): Promise<PoolTestResult>;
+  resetBreaker(name: string, actor: string): PoolInfo;
+}
 
 /**
  * The queen's control operations, in-process. The HTTP control API and the Electron IPC bridge both
@@ -82,6 +92,23 @@ export class QueenControl implements ControlApi {
 
   async getSnapshot(): Promise<ClusterSnapshot> {
     return this.options.view.snapshot();
+  }
+
+  async listPools(): Promise<PoolInfo[]> {
+    return this.options.pools?.list() ?? [];
+  }
+
+  async testPool(name: string): Promise<PoolTestResult> {
+    return this.requirePools(name).test(name);
+  }
+
+  async resetPoolBreaker(name: string): Promise<PoolInfo> {
+    return this.requirePools(name).resetBreaker(name, this.actor);
+  }
+
+  private requirePools(name: string): PoolControl {
+    if (!this.options.pools) throw new ApiError(404, 'NOT_FOUND', `No pool named '${name}'`);
+    return this.options.pools;
   }
 
   subscribe(onEvent: (event: ClusterEvent) => void, onConnection?: (state: ConnectionState) => void): () => void {
