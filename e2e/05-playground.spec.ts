@@ -8,9 +8,10 @@ test('the playground streams tokens from the demo model; cancel stops it and sho
   // A short run to completion: tokens, tokens/s, stop reason.
   await page.getByLabel('Prompt').fill('Hello, bee.');
   await page.getByLabel('Max tokens').fill('16');
-  await page.getByRole('button', { name: 'Run' }).click();
+  await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.getByTestId('run-status')).toHaveText('done');
   await expect(page.getByTestId('stop-reason')).toHaveAttribute('data-reason', /max_tokens|eos/);
+  await expect(page.getByTestId('served-by')).toHaveText(`${worker.hive}/${worker.id}`);
   await expect(page.getByTestId('token-count')).not.toHaveText('0');
   await expect(page.getByTestId('tokens-per-second')).toHaveText(/^\d+(\.\d)?$/);
   await screenshot(page, 'playground-done');
@@ -18,8 +19,9 @@ test('the playground streams tokens from the demo model; cancel stops it and sho
   // A long run, cancelled while streaming.
   await page.getByLabel('Max tokens').fill('2048');
   await page.getByLabel('Ignore end-of-sequence').check();
+  await page.getByLabel('Prompt').fill('A long one, please.');
   await cancelOnFirstTokens(page, 'button');
-  await page.getByRole('button', { name: 'Run' }).click();
+  await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.getByTestId('run-status')).toHaveText('done');
   await expect(page.getByTestId('stop-reason')).toHaveAttribute('data-reason', 'cancelled');
   const tokens = Number(await page.getByTestId('token-count').textContent());

@@ -2,9 +2,11 @@ import { ApiError, isApiErrorBody, type ErrorCode } from '../../src-shared/api/A
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { parseClusterEvent, type ClusterEvent, type ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
+import { ChatCompletionChunkSchema } from '../../src-shared/openai/chatCompletionChunk.js';
 import type {
   AddHiveRequest,
   AddHiveResult,
+  ChatRunRequest,
   ConnectionState,
   ControlApi,
   CreateWorkerSpecRequest,
@@ -18,7 +20,7 @@ import type {
 import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
 import type { PoolInfo, PoolTestResult } from '../../src-shared/control/poolSchemas.js';
 import type { CancelSignal } from '../../src-shared/util/CancelSignal.js';
-import { InferenceSseParser, type InferenceEvent, type InferenceRequest } from '../../src-shared/worker/inferenceWire.js';
+import { InferenceSseParser, type InferenceEvent, type InferenceRequest, type StopReason } from '../../src-shared/worker/inferenceWire.js';
 import { WorkerLogLineSchema, WorkerLogsPageSchema, type WorkerLogsPage, type WorkerLogsStreamEvent } from '../../src-shared/control/workerLogs.js';
 import { reconnectDelayMs } from '../lib/backoff.js';
 import { SseParser } from '../../src-shared/util/SseParser.js';
@@ -317,6 +319,99 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     };
   }
 
+  /**
+   * One chat turn through `/v1/chat/completions` (stream, usage included), mapped to the worker's
+   * events: `started` (with `x-rbee-worker`), `token` per content delta, `end` at `[DONE]` after a
+   * finish_reason, `error` for the error frame of a cut stream. Cancel drops the connection, which the
+   * queen treats as a cancel. OpenAI's `stop` covers both end-of-sequence and a stop sequence: it is
+   * reported as `eos`. `decode_ms` comes from the usage chunk's `timings` (0 when absent: then
+   * tokens/s is the client's estimate).
+   */
+  async function chat(request: ChatRunRequest, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void> {
+    if (signal?.aborted) return;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    signal?.addEventListener('abort', onAbort);
+    const body = {
+      model: request.model,
+      messages: request.messages,
+      stream: true,
+      stream_options: { include_usage: true },
+      ...(request.max_tokens !== undefined ? { max_tokens: request.max_tokens } : {}),
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      ...(request.stop && request.stop.length > 0 ? { stop: request.stop } : {}),
+      ...(request.ignore_eos ? { ignore_eos: true } : {}),
+    };
+    try {
+      let response: Response;
+      try {
+        response = await doFetch(base + ControlRoutes.chatCompletions, {
+          method: 'POST',
+          headers: headers({ 'Content-Type': 'application/json', Accept: 'text/event-stream' }),
+          body: JSON.stringify(body),
+          signal: controller.signal,
+        });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        throw networkError(error);
+      }
+      if (!response.ok) return await fail(response);
+      if (!response.body) throw new ApiError(502, 'UPSTREAM_ERROR', 'The queen sent no stream');
+      const worker = response.headers.get('x-rbee-worker');
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      const parser = new SseParser();
+      let started = false;
+      let index = 0;
+      let finish: string | null = null;
+      let completionTokens: number | null = null;
+      let decodeMs = 0;
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          for (const frame of parser.push(decoder.decode(value, { stream: true }))) {
+            if (frame.data === '[DONE]') {
+              if (finish !== null) {
+                onEvent({ type: 'end', tokens_out: completionTokens ?? index, decode_ms: decodeMs, stop_reason: stopReasonOf(finish) });
+              }
+              return;
+            }
+            let json: unknown;
+            try {
+              json = JSON.parse(frame.data);
+            } catch {
+              continue;
+            }
+            const chunk = ChatCompletionChunkSchema.safeParse(json);
+            if (!chunk.success) continue;
+            const { error, choices, usage, id, timings } = chunk.data;
+            if (timings) decodeMs = timings.predicted_ms;
+            if (error) {
+              onEvent({ type: 'error', code: (error.code ?? 'upstream_error').toUpperCase(), message: error.message });
+              continue;
+            }
+            if (!started) {
+              started = true;
+              onEvent({ type: 'started', job_id: id ?? '', model: request.model, ...(worker ? { worker } : {}) });
+            }
+            const choice = choices?.[0];
+            const text = choice?.delta?.content;
+            if (text) onEvent({ type: 'token', t: text, i: index++ });
+            if (choice?.finish_reason) finish = choice.finish_reason;
+            if (usage) completionTokens = usage.completion_tokens;
+          }
+        }
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        throw networkError(error);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
   async function getWorkerLogs(hiveId: string, workerId: string, tail: number): Promise<WorkerLogsPage> {
     const body = await call<unknown>('GET', `${ControlRoutes.workerLogs(hiveId, workerId)}?tail=${tail}`);
     const page = WorkerLogsPageSchema.safeParse(body);
@@ -422,5 +517,12 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     getSettings: () => call<Settings>('GET', ControlRoutes.settings),
     updateSettings: (patch: SettingsPatch) => call<Settings>('PATCH', ControlRoutes.settings, patch),
     infer,
+    chat,
   };
+}
+
+function stopReasonOf(finish: string): StopReason {
+  if (finish === 'length') return 'max_tokens';
+  if (finish === 'tool_calls') return 'tool_calls';
+  return 'eos';
 }

@@ -82,6 +82,10 @@ export function RunStats({ run }: { run: InferenceRun }) {
         <dd>{ttft === null ? '—' : `${ttft} ms`}</dd>
       </div>
       <div>
+        <dt>Worker</dt>
+        <dd data-testid="served-by">{run.worker ?? '—'}</dd>
+      </div>
+      <div>
         <dt>Stop reason</dt>
         <dd data-testid="stop-reason" data-reason={run.stopReason ?? ''}>
           {run.stopReason ? (STOP_TEXT[run.stopReason] && STOP_TEXT[run.stopReason] !== run.stopReason ? `${run.stopReason} (${STOP_TEXT[run.stopReason]})` : run.stopReason) : '—'}

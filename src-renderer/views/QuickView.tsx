@@ -1,12 +1,13 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { MAX_TOKENS_LIMIT } from '../../src-shared/worker/inferenceWire.js';
+import { ChatTranscript } from '../components/ChatTranscript.js';
 import { ModelSelect, RunStats, useDefaultModel, useModelChoices } from '../components/inference.js';
 import { useRbee } from '../stores/store.js';
 
 /**
- * The tray's quick-inference popup (`#/quick`): prompt, streamed answer, model picker, copy.
- * Enter sends (Shift+Enter: new line). Esc cancels a running answer, otherwise clears prompt and
- * answer. In the desktop app the shell itself hides the popup on Esc (before-input-event).
+ * The tray's quick-inference popup (`#/quick`): a short chat (each message goes with the
+ * conversation so far), streamed answer, model picker, copy. Enter sends (Shift+Enter: new line).
+ * Esc cancels a running answer, otherwise clears the conversation. In the desktop app the shell itself hides the popup on Esc (before-input-event).
  */
 export function QuickView() {
   const id = useId();
@@ -78,6 +79,7 @@ export function QuickView() {
           </label>
         </div>
       </details>
+      <ChatTranscript run="quick" />
       <label htmlFor={`${id}-prompt`} className="visually-hidden">
         Prompt
       </label>
@@ -85,7 +87,7 @@ export function QuickView() {
         id={`${id}-prompt`}
         ref={promptRef}
         rows={3}
-        placeholder="Ask something… (Enter sends, Shift+Enter new line, Esc clears)"
+        placeholder="Ask something… (Enter sends, Shift+Enter new line, Esc clears the chat)"
         value={run.params.prompt}
         onChange={(e) => setRunParams('quick', { prompt: e.target.value })}
         onKeyDown={(e) => {

@@ -6,7 +6,7 @@ import type { RestartPolicyConfig } from '../policy/RestartPolicyConfig.js';
 import type { GpuLaunchOptions } from '../worker/gpuOptions.js';
 import type { CancelSignal } from '../util/CancelSignal.js';
 import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from './workerSpecTypes.js';
-import type { InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
+import type { ChatMessage, InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
 import type { PoolInfo, PoolTestResult } from './poolSchemas.js';
 import type { WorkerLogsPage, WorkerLogsStreamEvent } from './workerLogs.js';
 
@@ -70,9 +70,18 @@ export interface ControlApi {
 
   /** Streams one inference through the queen (playground, tray). Abort via `signal`. */
   infer(request: InferenceRequest & { model: string }, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void>;
+  /**
+   * Streams one chat turn through the OpenAI route (`/v1/chat/completions`), mapped to the same
+   * events as `infer` (`started.worker` from `x-rbee-worker`). Optional: over IPC the dashboard sends
+   * the same `messages` through `infer`, where the queen applies the same model template.
+   */
+  chat?(request: ChatRunRequest, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void>;
 }
 
 export type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from './workerSpecTypes.js';
+
+/** One chat turn as the dashboard sends it: the whole history as `messages` (system first). */
+export type ChatRunRequest = Omit<InferenceRequest, 'prompt' | 'messages'> & { model: string; messages: ChatMessage[] };
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 

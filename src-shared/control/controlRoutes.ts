@@ -19,4 +19,5 @@ export const ControlRoutes = {
   pool: (name: string) => `/v1/control/pools/${encodeURIComponent(name)}`,
   poolAction: (name: string, action: 'test' | 'reset-breaker') => `/v1/control/pools/${encodeURIComponent(name)}/${action}`,
   inference: '/v1/inference',
+  chatCompletions: '/v1/chat/completions',
 } as const;

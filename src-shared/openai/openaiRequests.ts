@@ -39,6 +39,8 @@ const samplingFields = {
   /** Not OpenAI's, but sent by clients of llama.cpp, vLLM and Ollama. */
   top_k: z.number().int().min(0).max(1000).optional(),
   min_p: z.number().min(0).max(1).optional(),
+  /** Not OpenAI's: keep generating past end-of-sequence (llama.cpp's server takes it too; the playground's long runs). */
+  ignore_eos: z.boolean().optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().optional(),
   stop,
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),

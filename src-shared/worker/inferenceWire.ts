@@ -120,6 +120,8 @@ export interface StartedEvent {
   model: string;
   /** Epoch ms at which the worker stops generating (stop reason `deadline`). */
   deadline_at?: number;
+  /** `hive/worker` serving it: added by the queen for the dashboard (HTTP: the `x-rbee-worker` header). */
+  worker?: string;
 }
 export interface TokenEvent {
   type: 'token';

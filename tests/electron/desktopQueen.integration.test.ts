@@ -130,6 +130,25 @@ describe('desktop app with a real queen', () => {
     expect(events[0]?.type).toBe('started');
     expect(events.filter((e) => e.type === 'token').length).toBeGreaterThan(0);
     expect(events.at(-1)).toMatchObject({ type: 'end' });
+    // A chat turn over IPC (the dashboard's chat without the HTTP route): the history as messages,
+    // rendered by the model's template; `started` names the serving worker.
+    const chat: InferenceEvent[] = [];
+    await rbee.infer(
+      {
+        model: demo.model,
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello' },
+          { role: 'user', content: 'Again' },
+        ],
+        max_tokens: 4,
+        ignore_eos: true,
+      },
+      (e) => chat.push(e),
+    );
+    expect(chat[0]).toMatchObject({ type: 'started', worker: `${demo.hive}/${demo.id}` });
+    expect(chat.at(-1)).toMatchObject({ type: 'end', tokens_out: 4, stop_reason: 'max_tokens' });
 
     // Quit: the cascade stops the local hive and its worker.
     const hivePid = queen?.localHivePid?.() ?? null;

@@ -2,9 +2,9 @@ import type { ControlApi } from '../../../src-shared/control/ControlApi.js';
 
 /**
  * Optional streams this bridge does not carry: the dashboard falls back to polling their request
- * counterpart (`watchWorkerLogs` → `getWorkerLogs` once a second).
+ * counterpart (`watchWorkerLogs` → `getWorkerLogs` once a second; `chat` → `infer` with the messages).
  */
-export const IPC_UNBRIDGED_METHODS = ['watchWorkerLogs'] as const satisfies ReadonlyArray<keyof ControlApi>;
+export const IPC_UNBRIDGED_METHODS = ['watchWorkerLogs', 'chat'] as const satisfies ReadonlyArray<keyof ControlApi>;
 
 /**
  * The request/response methods of `ControlApi`, one IPC channel each (`rbee:<method>`). The two

@@ -284,7 +284,7 @@ export class QueenControl implements ControlApi {
       await this.options.dispatcher.dispatch(
         request,
         { deadline: Deadline.in(120_000), requestId: `ipc-${Date.now().toString(36)}`, signal: abort.signal },
-        { started: (started) => onEvent(started), event: (event) => onEvent(event) },
+        { started: (started, worker) => onEvent({ ...started, worker: `${worker.hive}/${worker.id}` }), event: (event) => onEvent(event) },
       );
     } finally {
       signal?.removeEventListener('abort', onAbort);

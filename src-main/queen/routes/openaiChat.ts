@@ -73,6 +73,7 @@ export function chatWireRequest(body: ChatCompletionRequest): InferenceRequest &
     seed: body.seed ?? undefined,
     stop: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? undefined),
   };
+  if (body.ignore_eos) request.ignore_eos = true;
   if (body.frequency_penalty) request.frequency_penalty = body.frequency_penalty;
   if (body.presence_penalty) request.presence_penalty = body.presence_penalty;
   if (body.logit_bias && Object.keys(body.logit_bias).length > 0) request.logit_bias = body.logit_bias;

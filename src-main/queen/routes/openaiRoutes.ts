@@ -34,6 +34,11 @@ function partial(text: string, end: EndEvent | null, tokens: number): { text: st
   return { text, usage: end ? usage(end) : { prompt_tokens: 0, completion_tokens: tokens, total_tokens: tokens } };
 }
 
+/** llama.cpp's `timings` extension on the usage chunk: the worker's own decode time, for a client's tokens/s. */
+function timings(end: EndEvent | null): { timings?: { predicted_n: number; predicted_ms: number } } {
+  return end ? { timings: { predicted_n: end.tokens_out, predicted_ms: end.decode_ms } } : {};
+}
+
 function usage(end: EndEvent | null): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
   const completion = end?.tokens_out ?? 0;
   const prompt = end?.tokens_in ?? 0;
@@ -148,7 +153,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
         return sseError(event);
       },
       onClose: () =>
-        (body.stream_options?.include_usage ? sse({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage(end) }) : '') + SSE_DONE,
+        (body.stream_options?.include_usage ? sse({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage(end), ...timings(end) }) : '') + SSE_DONE,
       observe: (event) => {
         if (event.type === 'tool_call') {
           const { type: _type, ...call } = event;
