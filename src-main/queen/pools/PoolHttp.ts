@@ -16,6 +16,13 @@ export class PoolCallError extends Error {
   }
 }
 
+/** A kept-alive socket closed under a request before any answer: safe to send again once. */
+class StaleSocketError extends PoolCallError {
+  constructor(message: string) {
+    super('network', message);
+  }
+}
+
 export interface PoolEndpoint {
   baseUrl: URL;
   apiKey: string | undefined;
@@ -53,8 +60,22 @@ export class PoolHttp {
         : new http.Agent(agentOptions);
   }
 
-  /** Resolves at the response headers; rejects with a `PoolCallError` before them. */
-  call(options: PoolCallOptions): Promise<IncomingMessage> {
+  /**
+   * Resolves at the response headers; rejects with a `PoolCallError` before them. A request that
+   * fails on a kept-alive socket the engine had just closed (its idle timeout raced our reuse: the
+   * reset comes before any answer, so the engine never saw the request) is sent once more on a fresh
+   * socket: that race is not the engine's failure and must not count toward its breaker.
+   */
+  async call(options: PoolCallOptions): Promise<IncomingMessage> {
+    try {
+      return await this.attempt(options);
+    } catch (error) {
+      if (!(error instanceof StaleSocketError) || options.signal?.aborted) throw error;
+      return this.attempt(options);
+    }
+  }
+
+  private attempt(options: PoolCallOptions): Promise<IncomingMessage> {
     const base = this.endpoint.baseUrl;
     const path = `${base.pathname.replace(/\/+$/, '')}${options.path}`;
     const headers: Record<string, string | number> = { accept: 'application/json, text/event-stream', ...options.headers };
@@ -108,7 +129,11 @@ export class PoolHttp {
           startFirstByteTimer();
         });
       });
-      req.on('error', (error: NodeJS.ErrnoException) => fail(new PoolCallError('network', error.code ? `${error.code}: ${error.message}` : error.message)));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        const message = error.code ? `${error.code}: ${error.message}` : error.message;
+        const stale = req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+        fail(stale ? new StaleSocketError(message) : new PoolCallError('network', message));
+      });
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       req.end(options.body);

@@ -1,0 +1,94 @@
+/**
+ * Pools benchmark (issue: scale-out onto real engines): what the extra hop costs when the queen puts an
+ * external OpenAI-compatible engine behind its front door. The engine is a second rbee queen with one
+ * 1-slot worker on the endless tiny model (greedy answers run to max_tokens, so every stream has the
+ * same length). Interleaved in one run:
+ *  - direct: the OpenAI SDK's streaming chat route on the engine itself;
+ *  - through the pool: the same request to the front queen, model `up/<name>`.
+ * Printed as the tok/s ratio (goal ≥ 0.98×) and the first-byte overhead p50 (goal ≤ 1 ms).
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import { startRbee, type RbeeProcess } from '../../tests/helpers/childProcess.js';
+import { endlessTinyModelPath } from '../../tests/helpers/tinyModel.js';
+import { fmt, median, percentile } from './lib/stats.js';
+import { timedChatStream, type StreamTiming } from './lib/streamClient.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 6);
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 256);
+const TOKEN = 'bench-pools-token-0123456789';
+const MODEL = 'tiny.gguf';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+async function startQueen(dataDir: string, extra: string[]): Promise<{ proc: RbeeProcess; url: string }> {
+  const proc = startRbee('queen', ['--port', '0', '--data-dir', dataDir, '--audit', 'disabled', ...extra], { LLORCH_API_TOKEN: TOKEN, RBEE_LOG_LEVEL: 'warn' });
+  const { url } = await proc.waitForLine<{ url: string }>((l) => l.event === 'listening');
+  return { proc, url };
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+  const started = Date.now();
+  while (!(await check().catch(() => false))) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const snapshot = async (url: string): Promise<ClusterSnapshot> => (await fetch(`${url}/v1/control/snapshot`, { headers: auth })).json() as Promise<ClusterSnapshot>;
+
+export async function benchPools(): Promise<void> {
+  const engineDir = mkdtempSync(join(tmpdir(), 'rbee-bench-engine-'));
+  const frontDir = mkdtempSync(join(tmpdir(), 'rbee-bench-front-'));
+  mkdirSync(join(engineDir, 'models'), { recursive: true });
+  copyFileSync(await endlessTinyModelPath(), join(engineDir, 'models', MODEL));
+  const engine = await startQueen(engineDir, []);
+  const front = await startQueen(frontDir, ['--no-local-hive']);
+  try {
+    await until(async () => (await snapshot(engine.url)).models.some((m) => m.name === MODEL), 'engine catalog');
+    const spawned = await fetch(`${engine.url}/v1/control/workers`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ hive_id: 'local', model: MODEL, slots: 1, threads: 1, ctx: 1024, device: 'cpu' }),
+    });
+    if (!spawned.ok) throw new Error(`spawn: ${spawned.status} ${await spawned.text()}`);
+    await until(async () => (await snapshot(engine.url)).workers.some((w) => w.model === MODEL && (w.state === 'idle' || w.state === 'busy')), 'engine worker ready');
+    const added = await fetch(`${front.url}/v1/control/pools`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'up', base_url: `${engine.url}/v1`, api_key: TOKEN, models: [MODEL] }),
+    });
+    if (!added.ok) throw new Error(`pool add: ${added.status} ${await added.text()}`);
+
+    const body = { messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: TOKENS, temperature: 0, seed: 1 };
+    const direct: StreamTiming[] = [];
+    const pooled: StreamTiming[] = [];
+    for (let r = 0; r < WARMUP + RUNS; r++) {
+      const a = await timedChatStream(engine.url, { ...body, model: MODEL }, auth);
+      const b = await timedChatStream(front.url, { ...body, model: `up/${MODEL}` }, auth);
+      if (r < WARMUP) continue;
+      direct.push(a);
+      pooled.push(b);
+    }
+    const rate = (t: StreamTiming): number => (t.tokensOut - 1) / (t.streamMs / 1000);
+    const tpsDirect = median(direct.map(rate));
+    const tpsPooled = median(pooled.map(rate));
+    const ttftDirect = median(direct.map((t) => t.ttftMs));
+    const ttftPooled = median(pooled.map((t) => t.ttftMs));
+    const hops = direct.map((t, i) => pooled[i]!.ttftMs - t.ttftMs);
+    console.log(`pools   (engine = a second rbee queen, 1-slot worker, endless tiny model, ${TOKENS} tokens, OpenAI streaming chat, median of ${RUNS} interleaved runs after ${WARMUP} warm-up)`);
+    console.log(`  engine direct         ${fmt(tpsDirect, 0)} tok/s   first token p50 ${fmt(ttftDirect)} ms`);
+    console.log(`  queen → pool → engine ${fmt(tpsPooled, 0)} tok/s   first token p50 ${fmt(ttftPooled)} ms   ratio ${fmt(tpsPooled / tpsDirect, 3)}× (goal ≥ 0.98×)`);
+    console.log(`  extra hop, first token: p50 ${fmt(percentile(hops, 50))} ms, p90 ${fmt(percentile(hops, 90))} ms (goal ≤ 1 ms)`);
+    console.log(`  tokens per answer: direct ${median(direct.map((t) => t.tokensOut))}, through the pool ${median(pooled.map((t) => t.tokensOut))}`);
+  } finally {
+    await front.proc.stop();
+    await engine.proc.stop();
+    rmSync(engineDir, { recursive: true, force: true });
+    rmSync(frontDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchPools();
