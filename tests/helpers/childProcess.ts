@@ -17,10 +17,15 @@ export interface RbeeProcess {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `rbee <subcommand> ...args` as a real child process (stopped by the test, by its pid). */
-export function startRbee(subcommand: string, args: string[], env: Record<string, string> = {}): RbeeProcess {
+/**
+ * Starts `rbee <subcommand> ...args` as a real child process (stopped by the test, by its pid).
+ * `prefix` runs it through a command that execs it in place, e.g. `ip netns exec NAME` (the pid stays
+ * the rbee process's own).
+ */
+export function startRbee(subcommand: string, args: string[], env: Record<string, string> = {}, options: { prefix?: string[] } = {}): RbeeProcess {
   const { command, args: baseArgs } = rbeeCommand(subcommand, args);
-  const child = spawn(command, baseArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [first, ...rest] = [...(options.prefix ?? []), command, ...baseArgs];
+  const child = spawn(first!, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   // Raw stdout as it arrives (partial lines too), for output-based waits.
   let rawStdout = '';

@@ -6,7 +6,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -20,14 +19,9 @@ import {
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { createNetns, type Netns, type NetnsInfo } from './netns.js';
 
-export interface NetnsInfo {
-  name: string;
-  hostVeth: string;
-  nsVeth: string;
-  hostAddress: string;
-  nsAddress: string;
-}
+export type { NetnsInfo } from './netns.js';
 
 export interface SshdHandle {
   /** Address clients dial: 127.0.0.1, or the namespace's veth address. */
@@ -120,45 +114,15 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
   keygen(clientKeyPath);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKeyPath}.pub`));
 
-  let netns: NetnsInfo | null = null;
+  let netns: Netns | null = null;
   let host = '127.0.0.1';
   let port: number;
   if (options.netns) {
-    const tag = randomBytes(3).toString('hex');
-    // A /30 in 10.0.0.0/8 that no interface on this machine uses yet (parallel tests pick their own).
-    const inUse = sh('ip', ['-4', '-o', 'addr', 'show']);
-    let a = 0;
-    let c = 0;
-    do {
-      a = randomInt(16, 250);
-      c = randomInt(0, 256);
-    } while (inUse.includes(` 10.${a}.${c}.`));
-    netns = {
-      name: `rbee-ssh-${tag}`,
-      hostVeth: `rbh${tag}`,
-      nsVeth: `rbn${tag}`,
-      hostAddress: `10.${a}.${c}.1`,
-      nsAddress: `10.${a}.${c}.2`,
-    };
     try {
-      sh('ip', ['netns', 'add', netns.name]);
-      sh('ip', ['link', 'add', netns.hostVeth, 'type', 'veth', 'peer', 'name', netns.nsVeth]);
-      sh('ip', ['link', 'set', netns.nsVeth, 'netns', netns.name]);
-      sh('ip', ['addr', 'add', `${netns.hostAddress}/30`, 'dev', netns.hostVeth]);
-      sh('ip', ['link', 'set', netns.hostVeth, 'up']);
-      sh('ip', ['-n', netns.name, 'addr', 'add', `${netns.nsAddress}/30`, 'dev', netns.nsVeth]);
-      sh('ip', ['-n', netns.name, 'link', 'set', netns.nsVeth, 'up']);
-      sh('ip', ['-n', netns.name, 'link', 'set', 'lo', 'up']);
+      netns = createNetns('rbee-ssh');
     } catch (error) {
-      cleanupNetns(netns);
       rmSync(dir, { recursive: true, force: true });
-      const detail =
-        error instanceof Error
-          ? ((error as Error & { stderr?: string }).stderr ?? error.message)
-          : String(error);
-      throw new Error(
-        `NETWORK NAMESPACES UNAVAILABLE: could not create a netns + veth pair (${detail.trim()}). The partition test needs root and iproute2 with netns support; it fails rather than skips.`,
-      );
+      throw error;
     }
     host = netns.nsAddress;
     port = 2222;
@@ -195,9 +159,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
   const launch = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const argv = ['/usr/sbin/sshd', '-D', '-e', '-f', configPath];
-      const proc = netns
-        ? spawn('ip', ['netns', 'exec', netns.name, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
-        : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const proc = netns ? netns.spawn(argv, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
       child = proc;
       let buffered = '';
       const onData = (d: Buffer): void => {
@@ -231,7 +193,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
   try {
     await launch();
   } catch (error) {
-    if (netns) cleanupNetns(netns);
+    netns?.dispose();
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -261,17 +223,16 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
     },
     partition: () => {
       if (!netns) throw new Error('partition() needs { netns: true }');
-      sh('ip', ['link', 'set', netns.hostVeth, 'down']);
+      netns.partition();
     },
     heal: () => {
       if (!netns) throw new Error('heal() needs { netns: true }');
-      sh('ip', ['link', 'set', netns.hostVeth, 'up']);
+      netns.heal();
     },
-    execInside: (argv: string[]) =>
-      netns ? sh('ip', ['netns', 'exec', netns.name, ...argv]) : sh(argv[0]!, argv.slice(1)),
+    execInside: (argv: string[]) => (netns ? netns.exec(argv) : sh(argv[0]!, argv.slice(1))),
     stop: async () => {
       await kill();
-      if (netns) cleanupNetns(netns);
+      netns?.dispose();
       rmSync(dir, { recursive: true, force: true });
       if (log.includes('fatal')) process.stderr.write(`[sshd log]\n${log}\n`);
     },
@@ -279,22 +240,3 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
   return handle;
 }
 
-function cleanupNetns(netns: NetnsInfo): void {
-  // Whatever a test started inside the namespace (and failed to stop) is ended by PID first.
-  try {
-    const pids = sh('ip', ['netns', 'pids', netns.name]).split(/\s+/).filter(Boolean).map(Number);
-    for (const pid of pids) if (pid !== process.pid && alive(pid)) process.kill(pid, 'SIGKILL');
-  } catch {
-    // namespace already gone
-  }
-  try {
-    sh('ip', ['link', 'del', netns.hostVeth]);
-  } catch {
-    // already gone (deleting the namespace removes the peer too)
-  }
-  try {
-    sh('ip', ['netns', 'del', netns.name]);
-  } catch {
-    // already gone
-  }
-}

@@ -8,6 +8,7 @@ import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
 import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
+import type { Netns } from '../helpers/netns.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
 
 export const UPSTREAM_MODEL = 'tiny.gguf';
@@ -36,6 +37,9 @@ export class UpstreamQueen {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'rbee-upstream-'));
   readonly token = `upstream-secret-key-${Math.random().toString(36).slice(2)}-0123456789`;
 
+  /** `netns`: run the engine inside that namespace, bound to its end of the link (a partition can cut it). */
+  constructor(private readonly options: { netns?: Netns } = {}) {}
+
   get auth(): Record<string, string> {
     return { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' };
   }
@@ -44,7 +48,13 @@ export class UpstreamQueen {
   async start(): Promise<void> {
     mkdirSync(join(this.dataDir, 'models'), { recursive: true });
     copyFileSync(await tinyModelPath(), join(this.dataDir, 'models', UPSTREAM_MODEL));
-    this.proc = startRbee('queen', ['--port', String(this.port), '--data-dir', this.dataDir, '--audit', 'local'], { LLORCH_API_TOKEN: this.token, RBEE_LOG_LEVEL: 'warn' });
+    const netns = this.options.netns;
+    this.proc = startRbee(
+      'queen',
+      ['--port', String(this.port), '--data-dir', this.dataDir, '--audit', 'local', ...(netns ? ['--host', netns.nsAddress] : [])],
+      { LLORCH_API_TOKEN: this.token, RBEE_LOG_LEVEL: 'warn' },
+      netns ? { prefix: ['ip', 'netns', 'exec', netns.name] } : {},
+    );
     const { url, port } = await this.proc.waitForLine<{ url: string; port: number }>((l) => l.event === 'listening');
     this.url = url;
     this.port = port;
