@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { ConnectionStatus, DisconnectedBanner } from './components/ConnectionBanner.js';
+import { AuditDegradedBanner, ConnectionStatus, DisconnectedBanner } from './components/ConnectionBanner.js';
 import { LoadingState } from './components/states.js';
 import { useRoute, type Route } from './components/useRoute.js';
 import { logout } from './session.js';
@@ -87,6 +87,7 @@ function Shell({ route }: { route: Route }) {
         </div>
       </header>
       <DisconnectedBanner />
+      <AuditDegradedBanner />
       <main id="main" ref={mainRef} tabIndex={-1}>
         <View route={route} />
       </main>

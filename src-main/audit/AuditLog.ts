@@ -1,5 +1,7 @@
 import type { AuditEvent, AuditHead, AuditMode, AuditPage, AuditQuery, AuditRecord, AuditSink, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 
+import type { AuditDegraded } from '../../src-shared/cluster/ClusterEvent.js';
+import type { AuditHealthListener } from './AuditHealth.js';
 import type { AuditRetentionPolicy } from './AuditRetention.js';
 
 export interface AuditEmitOptions {
@@ -53,6 +55,10 @@ export interface AuditLog extends AuditSink {
   durableHead(): Promise<AuditHead | null>;
   /** Records other chains' heads as `witness` records (`reason` = who they came from); durable when it resolves. Disabled: a no-op. */
   witness(heads: readonly AuditHead[], source: string): Promise<void>;
+  /** Null while the writer can write; else why not (low disk, a failed write, a failed log). Disabled: always null. */
+  health(): AuditDegraded | null;
+  /** Called on each health change. Returns the unsubscribe function. */
+  onHealthChange(listener: AuditHealthListener): () => void;
   /** Sets which old files may be deleted, and runs it (see `AuditRetention`). Disabled: a no-op. */
   setRetention(policy: AuditRetentionPolicy): void;
   /** Flushes, closes the file and releases the folder. Idempotent; later emits reject. */

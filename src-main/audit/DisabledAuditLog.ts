@@ -24,6 +24,8 @@ export function createDisabledAuditLog(serviceId: string): AuditLog {
     durableHead: () => Promise.resolve(null),
     witness: () => RESOLVED,
     setRetention: () => undefined,
+    health: () => null,
+    onHealthChange: () => UNSUBSCRIBE,
     close: () => RESOLVED,
   };
 }

@@ -13,6 +13,8 @@ export interface DiskSpaceGuardOptions {
   /** Epoch ms, for `since`. */
   clock: () => number;
   onError: (error: Error) => void;
+  /** Told when free space falls below the margin (the writer turns degraded). */
+  onLow?: (error: AuditLowDiskError) => void;
 }
 
 /** While low: since when, the last free figure, how many events were refused. */
@@ -88,7 +90,9 @@ export class DiskSpaceGuard {
             if (this.low) this.low.free = free;
             else {
               this.low = { since: new Date(this.options.clock()).toISOString(), free, refused: 0 };
-              this.options.onError(new AuditLowDiskError(dir, free, minFreeBytes));
+              const error = new AuditLowDiskError(dir, free, minFreeBytes);
+              this.options.onLow?.(error);
+              this.options.onError(error);
             }
           }
           return free;

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { AuditDegraded } from '../../src-shared/cluster/ClusterEvent.js';
 import type { AuditEvent, AuditHead, AuditPage, AuditQuery, AuditRecord, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { AUDIT_GENESIS_HASH, isCriticalAuditEvent } from '../../src-shared/audit/AuditEvent.js';
 import { AuditClosedError, AuditIoError, AuditLowDiskError, AuditQueueFullError } from '../../src-shared/audit/AuditErrors.js';
 import type { AuditEmitOptions, AuditLog, AuditRecordListener, AuditRecovery, AuditStats } from './AuditLog.js';
 import { AuditFileWriter, RecoverableWriteError } from './AuditFileWriter.js';
+import { AuditHealth, type AuditHealthListener } from './AuditHealth.js';
 import { AuditRetention, type AuditRetentionPolicy, type AuditRetentionResult } from './AuditRetention.js';
 import { AuditWriterLock } from './AuditWriterLock.js';
 import type { AuditMetrics, AuditRejectReason } from './auditMetrics.js';
@@ -101,6 +103,7 @@ export class LocalAuditLog implements AuditLog {
   private readonly files: AuditFileWriter;
   private lock: AuditWriterLock | null = null;
   private readonly retention: AuditRetention;
+  private readonly healthState: AuditHealth;
   private readonly retentionIntervalMs: number;
   private retentionTimer: NodeJS.Timeout | null = null;
 
@@ -140,6 +143,7 @@ export class LocalAuditLog implements AuditLog {
     this.secrets = options.secrets;
     this.onError = options.onError ?? (() => undefined);
     this.sealKey = options.sealKey ?? null;
+    this.healthState = new AuditHealth(this.serviceId, this.metrics, this.clock);
     this.disk = new DiskSpaceGuard({
       dir: this.dir,
       minFreeBytes: options.minFreeBytes ?? 64 * 1024 * 1024,
@@ -147,6 +151,7 @@ export class LocalAuditLog implements AuditLog {
       probeIntervalMs: options.diskProbeIntervalMs ?? 1000,
       clock: this.clock,
       onError: this.onError,
+      onLow: (error) => this.healthState.raise('low_disk', error.message),
     });
     this.files = new AuditFileWriter({ dir: this.dir, maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024, onError: this.onError });
     this.retention = new AuditRetention({
@@ -297,6 +302,14 @@ export class LocalAuditLog implements AuditLog {
     );
   }
 
+  health(): AuditDegraded | null {
+    return this.healthState.degraded;
+  }
+
+  onHealthChange(listener: AuditHealthListener): () => void {
+    return this.healthState.onChange(listener);
+  }
+
   stats(): AuditStats {
     return { ...this.counts, rejected: { ...this.counts.rejected }, queueDepth: this.pending.length, lowDisk: this.disk.low !== null };
   }
@@ -361,6 +374,7 @@ export class LocalAuditLog implements AuditLog {
       return this.refuse('low_disk', new AuditLowDiskError(this.dir, free, this.disk.minFreeBytes));
     }
     const was = this.disk.recover();
+    this.healthState.clear('low_disk');
     if (was) {
       this.enqueue(
         {
@@ -491,6 +505,7 @@ export class LocalAuditLog implements AuditLog {
       this.metrics.rejected(this.serviceId, 'io_error', lost);
       for (const w of waiters) w.reject(failure);
       for (const p of rest) p.waiter?.reject(failure);
+      this.healthState.raise('io_error', failure.message);
       this.onError(failure);
       // A failed append was cut back to the last whole entry: later events may still be written.
       // Anything else (open, rotate, fsync) fails the log.
@@ -508,6 +523,7 @@ export class LocalAuditLog implements AuditLog {
       return;
     }
     await this.files.append(Buffer.from(lines.join(''), 'utf8'));
+    this.healthState.clear('io_error');
     this.disk.wrote(bytes);
     this.lastHash = chunkHash;
     this.lastSeq = chunkSeq;
@@ -553,6 +569,7 @@ export class LocalAuditLog implements AuditLog {
   private fail(error: Error): void {
     if (this.failed) return;
     this.failed = error;
+    this.healthState.raise('failed', error.message);
     const failure = new AuditClosedError(`audit log failed: ${error.message}`);
     for (const w of this.unsynced) w.reject(failure);
     this.unsynced = [];

@@ -1,9 +1,11 @@
 import { mkdir } from 'node:fs/promises';
+import { ApiError } from '../../src-shared/api/ApiError.js';
 import { join, resolve } from 'node:path';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
-import { AUDIT_ENV, createAuditSink } from '../audit/index.js';
+import { Registry } from 'prom-client';
+import { AUDIT_ENV, createAuditSink, registerAuditMetrics } from '../audit/index.js';
 import { readAuditKeyFile } from '../audit/readAuditKeyFile.js';
 import { auditServiceDirName, queryAuditTree } from '../audit/auditTree.js';
 import { verifyAuditTree } from '../audit/verifyAuditChains.js';
@@ -104,9 +106,11 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const auditRoot = options.auditDir ?? join(dataDir, 'audit');
   const auditKeyFile = auditMode === 'local' && options.auditKeyFile ? resolve(options.auditKeyFile) : undefined;
   const sealKey = auditKeyFile ? await readAuditKeyFile(auditKeyFile) : undefined;
+  // One registry for /metrics, made first so the audit writer's metrics (incl. rbee_audit_degraded) join it.
+  const registry = new Registry();
   const audit = await createAuditSink(
     auditMode === 'local'
-      ? { mode: 'local', serviceId: 'queen', dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()], ...(sealKey ? { sealKey } : {}), retention: settings.auditRetention }
+      ? { mode: 'local', serviceId: 'queen', metrics: registerAuditMetrics(registry), onError: (error) => logger.warn({ err: error }, 'audit write failed'), dir: join(auditRoot, auditServiceDirName('queen')), secrets: () => [apiToken, ...poolSecrets()], ...(sealKey ? { sealKey } : {}), retention: settings.auditRetention }
       : { mode: 'disabled', serviceId: 'queen' },
   );
 
@@ -114,6 +118,14 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   settings.onChange(() => audit.setRetention(settings.auditRetention));
 
   const view = new ClusterView();
+  // A writer that cannot write shows in the snapshot (the dashboard's banner) and, with
+  // audit_fail_closed, stops inference (below).
+  view.setAuditDegraded(audit.health());
+  audit.onHealthChange((degraded) => {
+    if (degraded) logger.error({ audit_degraded: degraded }, 'the audit log cannot write');
+    else logger.info('the audit log writes again');
+    view.setAuditDegraded(degraded);
+  });
   const pools = new PoolRegistry({ dataDir, audit, logger });
   poolSecrets = () => pools.secrets();
   await pools.start();
@@ -149,7 +161,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   }
   const startOnDemand = (target: { hive: string; model: string; workerId: string | null }): Promise<void> => specs.startForRequest(target);
   const scheduler = new Scheduler(view, { queueLimit: options.queueLimit, startOnDemand: options.startOnDemand === false ? undefined : startOnDemand, specs: () => specs.list() });
-  const metrics = new QueenMetrics(view, scheduler);
+  const metrics = new QueenMetrics(view, scheduler, registry);
   const poolForwarder = new PoolForwarder({ metrics: new PoolMetrics(metrics.registry, () => pools.all()), audit, logger, maxDeadlineMs: options.maxDeadlineMs ?? 10 * DEFAULT_DEADLINE_MS });
   const dispatcher = new InferenceDispatcher(scheduler, (id) => hives.client(id), logger);
 
@@ -223,6 +235,13 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   // Everything above is public (health, the dashboard's static files); below, one protected scope per
   // route group, each needing its key scope (admin satisfies all; docs/api.md "API keys and scopes").
   security.protect((scope) => {
+    // audit_fail_closed (off by default): no inference while the audit log cannot record it.
+    scope.addHook('preHandler', async () => {
+      const degraded = audit.health();
+      if (degraded && settings.auditFailClosed) {
+        throw new ApiError(503, 'AUDIT_UNAVAILABLE', `The audit log cannot write (${degraded.reason}) and audit_fail_closed is on`, undefined, { 'retry-after': '30' });
+      }
+    });
     restrictToKeyModels(scope);
     registerInferenceRoute(scope, services);
     registerOpenAiRoutes(scope, services, view, { registry: pools, forwarder: poolForwarder });

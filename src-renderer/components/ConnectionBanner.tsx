@@ -28,3 +28,17 @@ export function DisconnectedBanner() {
     </div>
   );
 }
+
+const AUDIT_REASON = { low_disk: 'the disk is nearly full', io_error: 'a write failed', failed: 'the log failed (restart the queen)' } as const;
+
+/** The audit log cannot write: security events are being refused until it can (docs/audit.md "Audit health"). */
+export function AuditDegradedBanner() {
+  const degraded = useRbee((s) => s.cluster.auditDegraded);
+  if (!degraded) return null;
+  return (
+    <div className="banner banner-warn" role="alert" data-testid="audit-degraded-banner" data-reason={degraded.reason}>
+      <strong>The audit log cannot write</strong>: {AUDIT_REASON[degraded.reason]} (since {new Date(degraded.since).toLocaleString()}). Audit events are
+      refused meanwhile{degraded.message ? `: ${degraded.message}` : ''}.
+    </div>
+  );
+}

@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { ClusterEvent, ClusterSnapshot, DownloadProgress, ShutdownProgress } from '../../src-shared/cluster/ClusterEvent.js';
+import type { AuditDegraded, ClusterEvent, ClusterSnapshot, DownloadProgress, ShutdownProgress } from '../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { RbeeState } from './store.js';
@@ -11,6 +11,8 @@ export interface ClusterData {
   models: ModelInfo[];
   downloads: Record<string, DownloadProgress>;
   shutdown: Record<string, ShutdownProgress>;
+  /** The queen's audit writer cannot write (a banner); null: healthy. */
+  auditDegraded: AuditDegraded | null;
   /** True once a snapshot arrived. */
   loaded: boolean;
   /** Highest `seq` applied on the current stream (a snapshot restarts it). */
@@ -30,6 +32,7 @@ export const initialClusterData: ClusterData = {
   models: [],
   downloads: {},
   shutdown: {},
+  auditDegraded: null,
   loaded: false,
   lastSeq: -1,
   clockOffsetMs: 0,
@@ -39,12 +42,12 @@ export function workerKey(hiveId: string, workerId: string): string {
   return `${hiveId}/${workerId}`;
 }
 
-function fromSnapshot(snapshot: ClusterSnapshot): Pick<ClusterData, 'hives' | 'workers' | 'models'> {
+function fromSnapshot(snapshot: ClusterSnapshot): Pick<ClusterData, 'hives' | 'workers' | 'models' | 'auditDegraded'> {
   const hives: Record<string, HiveInfo> = {};
   for (const hive of snapshot.hives) hives[hive.id] = hive;
   const workers: Record<string, WorkerInfo> = {};
   for (const worker of snapshot.workers) workers[workerKey(worker.hive, worker.id)] = worker;
-  return { hives, workers, models: snapshot.models };
+  return { hives, workers, models: snapshot.models, auditDegraded: snapshot.audit_degraded ?? null };
 }
 
 /**
@@ -86,6 +89,9 @@ export function reduceCluster(state: ClusterData, event: ClusterEvent, receivedA
       return next;
     case 'shutdown_progress':
       next.shutdown = { ...state.shutdown, [event.progress.hive_id]: event.progress };
+      return next;
+    case 'audit_health':
+      next.auditDegraded = event.audit_degraded;
       return next;
     case 'audit':
       return next;

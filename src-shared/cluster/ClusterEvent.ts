@@ -3,10 +3,21 @@ import type { AuditRecord } from '../audit/AuditEvent.js';
 import { HiveInfoSchema, ModelInfoSchema } from './HiveInfo.js';
 import { WorkerInfoSchema } from './WorkerInfo.js';
 
+/** The queen's audit writer cannot write (docs/audit.md "Audit health"); null/absent: healthy. */
+export const AuditDegradedSchema = z.object({
+  service_id: z.string(),
+  reason: z.enum(['low_disk', 'io_error', 'failed']),
+  /** ISO-8601 UTC. */
+  since: z.string(),
+  message: z.string(),
+});
+export type AuditDegraded = z.infer<typeof AuditDegradedSchema>;
+
 export const ClusterSnapshotSchema = z.object({
   hives: z.array(HiveInfoSchema),
   workers: z.array(WorkerInfoSchema),
   models: z.array(ModelInfoSchema),
+  audit_degraded: AuditDegradedSchema.nullable().optional(),
 });
 export type ClusterSnapshot = z.infer<typeof ClusterSnapshotSchema>;
 
@@ -57,6 +68,7 @@ export const ClusterEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('download_progress'), progress: DownloadProgressSchema, ...stamp }),
   z.object({ type: z.literal('shutdown_progress'), progress: ShutdownProgressSchema, ...stamp }),
   z.object({ type: z.literal('audit'), record: AuditRecordOnStreamSchema, ...stamp }),
+  z.object({ type: z.literal('audit_health'), audit_degraded: AuditDegradedSchema.nullable(), ...stamp }),
 ]);
 export type ClusterEvent = z.infer<typeof ClusterEventSchema>;
 

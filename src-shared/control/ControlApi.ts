@@ -143,6 +143,8 @@ export interface Settings {
   audit_retention_days: number | null;
   /** Each chain (folder) is kept under this many bytes by deleting its oldest files. Null: no limit. */
   audit_max_bytes: number | null;
+  /** Inference answers 503 AUDIT_UNAVAILABLE while the audit log cannot write. Off by default. */
+  audit_fail_closed: boolean;
   queen_port: number;
   hive_port: number;
   /** Fingerprints only; the secret itself is revealed through a separate, audited call. */
@@ -158,6 +160,6 @@ export interface Settings {
   downloads_allow_private: boolean;
 }
 
-export type SettingsPatch = Partial<Pick<Settings, 'audit_mode' | 'audit_retention_days' | 'audit_max_bytes' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>> & {
+export type SettingsPatch = Partial<Pick<Settings, 'audit_mode' | 'audit_retention_days' | 'audit_max_bytes' | 'audit_fail_closed' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>> & {
   restart_policy?: Partial<RestartPolicySettings>;
 };

@@ -178,6 +178,7 @@ export const SettingsPatchSchema = z
     audit_mode: z.enum(['disabled', 'local']).optional(),
     audit_retention_days: z.number().int().min(1).max(36_500).nullable().optional(),
     audit_max_bytes: z.number().int().min(1024 * 1024).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+    audit_fail_closed: z.boolean().optional(),
     restart_policy: RestartPolicyPatchSchema.optional(),
     allowed_hosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, 'a host name or IP literal')).max(64).optional(),
     allowed_origins: z

@@ -227,7 +227,7 @@ describe('local writer', () => {
       dir,
       serviceId: 'hive',
       syncDelayMs: 5,
-      metrics: { rejected: () => undefined, written: () => undefined, queueDepth: () => undefined, synced: () => synced() },
+      metrics: { rejected: () => undefined, written: () => undefined, queueDepth: () => undefined, degraded: () => undefined, synced: () => synced() },
     });
     await log.emit(workerEvent(1)); // resolves on acceptance
     expect(log.stats().syncs).toBe(0);

@@ -78,6 +78,7 @@ export const SETTINGS: Settings = {
   audit_mode: 'local',
   audit_retention_days: null,
   audit_max_bytes: null,
+  audit_fail_closed: false,
   queen_port: 7833,
   hive_port: 7835,
   api_token_fingerprint: 'token:9f86d0',

@@ -1,4 +1,4 @@
-import type { ClusterEvent, ClusterEventBody, ClusterSnapshot } from '../../../src-shared/cluster/ClusterEvent.js';
+import type { AuditDegraded, ClusterEvent, ClusterEventBody, ClusterSnapshot } from '../../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
 
@@ -17,13 +17,21 @@ export class ClusterView {
   private readonly models = new Map<string, ModelInfo[]>();
   private readonly listeners = new Set<ClusterListener>();
   private seq = 0;
+  private auditDegraded: AuditDegraded | null = null;
 
   snapshot(): ClusterSnapshot {
     return {
       hives: [...this.hives.values()],
       workers: [...this.workers.values()],
       models: [...this.models.values()].flat(),
+      audit_degraded: this.auditDegraded,
     };
+  }
+
+  /** The queen's audit writer health (null: it can write); emitted as `audit_health`. */
+  setAuditDegraded(degraded: AuditDegraded | null): void {
+    this.auditDegraded = degraded;
+    this.emit({ type: 'audit_health', audit_degraded: degraded });
   }
 
   hive(id: string): HiveInfo | undefined {
@@ -123,6 +131,7 @@ export class ClusterView {
         this.emit({ type: 'audit', record: event.record });
         return;
       case 'hive_removed':
+      case 'audit_health':
         return;
     }
   }

@@ -9,6 +9,7 @@ export interface StoredSettings {
   audit_mode: 'disabled' | 'local';
   audit_retention_days: number | null;
   audit_max_bytes: number | null;
+  audit_fail_closed: boolean;
   allowed_hosts: string[];
   allowed_origins: string[];
   downloads_allow_loopback: boolean;
@@ -36,7 +37,7 @@ export class SettingsStore {
   ) {}
 
   static async open(path: string, defaults: { audit_mode: 'disabled' | 'local' }): Promise<SettingsStore> {
-    let stored: StoredSettings = { version: 1, restart_policy: { ...DEFAULT_RESTART_POLICY }, audit_mode: defaults.audit_mode, audit_retention_days: null, audit_max_bytes: null, allowed_hosts: [], allowed_origins: [], downloads_allow_loopback: false, downloads_allow_private: true };
+    let stored: StoredSettings = { version: 1, restart_policy: { ...DEFAULT_RESTART_POLICY }, audit_mode: defaults.audit_mode, audit_retention_days: null, audit_max_bytes: null, audit_fail_closed: false, allowed_hosts: [], allowed_origins: [], downloads_allow_loopback: false, downloads_allow_private: true };
     try {
       const raw = JSON.parse(await readFile(path, 'utf8')) as Partial<StoredSettings>;
       stored = {
@@ -45,6 +46,7 @@ export class SettingsStore {
         audit_mode: raw.audit_mode === 'local' || raw.audit_mode === 'disabled' ? raw.audit_mode : defaults.audit_mode,
         audit_retention_days: positiveIntOrNull(raw.audit_retention_days),
         audit_max_bytes: positiveIntOrNull(raw.audit_max_bytes),
+        audit_fail_closed: raw.audit_fail_closed === true,
         allowed_hosts: stringList(raw.allowed_hosts),
         allowed_origins: stringList(raw.allowed_origins),
         downloads_allow_loopback: raw.downloads_allow_loopback === true,
@@ -69,6 +71,11 @@ export class SettingsStore {
     return { days: this.stored.audit_retention_days, maxBytes: this.stored.audit_max_bytes };
   }
 
+  /** Refuse inference while the audit log cannot write. */
+  get auditFailClosed(): boolean {
+    return this.stored.audit_fail_closed;
+  }
+
   /** Called after every stored change. */
   onChange(listener: (after: StoredSettings) => void): void {
     this.listeners.push(listener);
@@ -89,12 +96,13 @@ export class SettingsStore {
     return { allowLoopback: this.stored.downloads_allow_loopback, allowPrivate: this.stored.downloads_allow_private };
   }
 
-  view(extra: Omit<Settings, 'restart_policy' | 'audit_mode' | 'audit_retention_days' | 'audit_max_bytes' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>): Settings {
+  view(extra: Omit<Settings, 'restart_policy' | 'audit_mode' | 'audit_retention_days' | 'audit_max_bytes' | 'audit_fail_closed' | 'allowed_hosts' | 'allowed_origins' | 'downloads_allow_loopback' | 'downloads_allow_private'>): Settings {
     return {
       restart_policy: this.restartPolicy,
       audit_mode: this.stored.audit_mode,
       audit_retention_days: this.stored.audit_retention_days,
       audit_max_bytes: this.stored.audit_max_bytes,
+      audit_fail_closed: this.stored.audit_fail_closed,
       allowed_hosts: [...this.stored.allowed_hosts],
       allowed_origins: [...this.stored.allowed_origins],
       downloads_allow_loopback: this.stored.downloads_allow_loopback,
@@ -112,6 +120,7 @@ export class SettingsStore {
       audit_mode: patch.audit_mode ?? before.audit_mode,
       audit_retention_days: patch.audit_retention_days === undefined ? before.audit_retention_days : patch.audit_retention_days,
       audit_max_bytes: patch.audit_max_bytes === undefined ? before.audit_max_bytes : patch.audit_max_bytes,
+      audit_fail_closed: patch.audit_fail_closed ?? before.audit_fail_closed,
       allowed_hosts: patch.allowed_hosts ?? before.allowed_hosts,
       allowed_origins: patch.allowed_origins ?? before.allowed_origins,
       downloads_allow_loopback: patch.downloads_allow_loopback ?? before.downloads_allow_loopback,

@@ -4,7 +4,7 @@ import type { Scheduler } from '../scheduling/Scheduler.js';
 
 /** The queen's Prometheus metrics (`GET /metrics`). Cluster gauges are computed at scrape time. */
 export class QueenMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly requests: Counter<'route' | 'status'>;
   readonly ttft: Histogram<'route'>;
   readonly duration: Histogram<'route'>;
@@ -12,7 +12,9 @@ export class QueenMetrics {
   readonly authFailures: Counter;
   readonly retries: Counter;
 
-  constructor(view: ClusterView, scheduler: Scheduler) {
+  /** `registry`: where to register (the queen creates it first, so its audit writer's metrics join it). */
+  constructor(view: ClusterView, scheduler: Scheduler, registry: Registry = new Registry()) {
+    this.registry = registry;
     const registers = [this.registry];
     this.requests = new Counter({ name: 'rbee_queen_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers });
     this.ttft = new Histogram({
