@@ -1,7 +1,7 @@
 import type { BrowserContext, Page } from '@playwright/test';
 import type { ClusterSnapshot } from '../src-shared/cluster/ClusterEvent.js';
 import type { Settings } from '../src-shared/control/ControlApi.js';
-import { expect, login, readyWorker, screenshot, test, workerRow, type QueenRef } from './fixtures.js';
+import { expect, expectAccessible, login, readyWorker, screenshot, test, workerRow, type QueenRef } from './fixtures.js';
 
 async function auditHas(audit: Page | null, types: string[], workerId: string): Promise<void> {
   if (!audit) return;
@@ -72,12 +72,20 @@ async function crashLoop(page: Page, context: BrowserContext, queen: QueenRef, f
     const first = await countdown.textContent();
     await expect(countdown).not.toHaveText(first ?? '', { timeout: 5_000 }); // it counts down live
     await auditHas(audit, ['breaker_opened'], worker.id);
+    // One notice (a toast on the web) for the incident, however many events it took.
+    const toast = page.getByTestId('toast');
+    await expect(toast).toHaveCount(1);
+    await expect(toast).toContainText(`Breaker opened for ${worker.id}`);
     await screenshot(page, 'workers-breaker-open');
+    await expectAccessible(page, 'breaker toast');
     if (audit) await screenshot(audit, 'audit-breaker-open');
 
     // Operator reset closes it.
     await row.getByRole('button', { name: `Reset breaker ${worker.id}` }).click();
     await expect(badge).toHaveAttribute('data-breaker', 'closed', { timeout: 30_000 });
+    await expect(toast).toHaveCount(1);
+    await toast.getByRole('button', { name: /^Dismiss/ }).click();
+    await expect(toast).toHaveCount(0);
     await auditHas(audit, ['breaker_reset', 'breaker_closed'], worker.id);
 
     // Bring the worker back if the reset did not restart it.

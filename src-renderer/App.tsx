@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import { AuditDegradedBanner, ConnectionStatus, DisconnectedBanner } from './components/ConnectionBanner.js';
+import { Toasts } from './components/Toasts.js';
 import { LoadingState } from './components/states.js';
 import { useRoute, type Route } from './components/useRoute.js';
 import { logout } from './session.js';
@@ -91,6 +92,7 @@ function Shell({ route }: { route: Route }) {
       <main id="main" ref={mainRef} tabIndex={-1}>
         <View route={route} />
       </main>
+      <Toasts />
     </>
   );
 }

@@ -1,7 +1,7 @@
 // The Electron main process of rbee desktop. This file only adapts Electron's objects to the
 // shell's interfaces (DesktopHost and friends) and wires them; the behaviour lives in modules that
 // are tested under Node with a fake Electron. Built by electron-vite to out/main/index.js (ESM).
-import { app, BrowserWindow, dialog, globalShortcut, ipcMain, Menu, nativeImage, protocol, safeStorage, session, Tray } from 'electron';
+import { app, BrowserWindow, dialog, globalShortcut, ipcMain, Menu, nativeImage, Notification, protocol, safeStorage, session, Tray } from 'electron';
 import type { MenuItemConstructorOptions, NativeImage } from 'electron';
 import Store from 'electron-store';
 import { readFile } from 'node:fs/promises';
@@ -96,6 +96,7 @@ const host: DesktopHost<NativeImage, Menu> = {
   },
   unregisterAllShortcuts: () => globalShortcut.unregisterAll(),
   showError: (title, message) => dialog.showErrorBox(title, message),
+  createNotification: (options) => (Notification.isSupported() ? new Notification({ ...options, silent: false }) : null),
 };
 
 async function main(): Promise<void> {

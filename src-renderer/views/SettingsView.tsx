@@ -1,5 +1,6 @@
 import { useEffect, useId, useState } from 'react';
 import type { Settings } from '../../src-shared/control/ControlApi.js';
+import { bridgeKind } from '../bridge/apiRegistry.js';
 import { readToken } from '../bridge/tokenStore.js';
 import { ErrorState, Field, LoadingState } from '../components/states.js';
 import { POLICY_FIELDS, policyDraft, validatePolicy, type PolicyDraft } from '../stores/settingsSlice.js';
@@ -125,6 +126,23 @@ function TokenCard({ settings }: { settings: Settings }) {
   );
 }
 
+/** The web dashboard's notices switch (kept in this browser); the desktop app has its own setting. */
+function NoticesCard() {
+  const enabled = useRbee((s) => s.noticesEnabled);
+  const setEnabled = useRbee((s) => s.setNoticesEnabled);
+  if (bridgeKind() === 'ipc') return null;
+  return (
+    <div className="card">
+      <h2>Notices</h2>
+      <label className="check">
+        <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Show a notice when a breaker opens, a worker fails or a hive
+        becomes unreachable
+      </label>
+      <p className="sub">One notice per burst of problems, at most one a minute. Kept in this browser.</p>
+    </div>
+  );
+}
+
 export function SettingsView() {
   const { value, status, error } = useRbee((s) => s.settings);
   const load = useRbee((s) => s.loadSettings);
@@ -144,6 +162,7 @@ export function SettingsView() {
         <>
           <SettingsForm key={JSON.stringify(value.restart_policy) + value.audit_mode} settings={value} />
           <TokenCard settings={value} />
+          <NoticesCard />
         </>
       )}
     </section>

@@ -297,3 +297,10 @@ export function fakeWindowFactory() {
   });
   return { createWindow, windows };
 }
+
+/** Electron's `Notification` as the shell uses it: built with title and body, then shown. */
+export function fakeNotifications() {
+  const shown: Array<{ title: string; body: string }> = [];
+  const createNotification = vi.fn((options: { title: string; body: string }) => ({ show: () => void shown.push(options) }));
+  return { createNotification, shown };
+}

@@ -1,6 +1,7 @@
 import type { ControlApi } from '../../../src-shared/control/ControlApi.js';
 import type { Queen, QueenOptions } from '../../queen/Queen.js';
 import { registerControlIpc, type ControlIpcRegistration, type IpcMainLike } from '../ipc/registerControlIpc.js';
+import { DesktopNotifier, type CreateNotification } from '../notices/DesktopNotifier.js';
 import { APP_ORIGIN } from '../security/appProtocol.js';
 import type { SettingsStore } from '../settings/SettingsStore.js';
 import type { TrayMenuItem } from '../tray/buildTrayMenu.js';
@@ -33,6 +34,8 @@ export interface DesktopHost<Image, Menu> {
   registerShortcut(accelerator: string, callback: () => void): boolean;
   unregisterAllShortcuts(): void;
   showError(title: string, message: string): void;
+  /** Electron `Notification` (null where the OS has none); absent: no desktop notices. */
+  createNotification?: CreateNotification;
 }
 
 export interface DesktopAppOptions<Image, Menu> {
@@ -71,6 +74,7 @@ export class DesktopApp<Image, Menu> {
   private rejectControl!: (error: Error) => void;
   private ipc: ControlIpcRegistration | null = null;
   private trayController: TrayController<Image, Menu> | null = null;
+  private notifier: DesktopNotifier | null = null;
   private quitPromise: Promise<void> | null = null;
   readonly windows: ShellWindows;
 
@@ -175,6 +179,10 @@ export class DesktopApp<Image, Menu> {
       if ((this.phase as Phase) !== 'starting') return;
       this.control = persistingControl(queen.control, settings, log);
       this.trayController.attach(this.control);
+      if (host.createNotification) {
+        this.notifier = new DesktopNotifier({ createNotification: host.createNotification, enabled: () => settings.get().notifications, log });
+        this.notifier.attach(this.control);
+      }
       this.resolveControl(this.control);
       this.phase = 'running';
       if (shortcut && !host.registerShortcut(shortcut, () => this.quickInference())) {
@@ -245,6 +253,8 @@ export class DesktopApp<Image, Menu> {
       this.ipc?.dispose();
       this.trayController?.dispose();
       this.trayController = null;
+      this.notifier?.dispose();
+      this.notifier = null;
       this.windows.closeAll();
       this.rejectControl(new Error('rbee is shutting down'));
       this.phase = 'done';

@@ -53,6 +53,8 @@ export const DesktopSettingsSchema = z
     hives: z.array(SavedHiveSchema).max(256),
     /** Electron accelerator; empty string: no global shortcut. */
     quick_shortcut: z.string().max(64),
+    /** Desktop notifications when a breaker opens, a worker fails or a hive becomes unreachable. */
+    notifications: z.boolean(),
     window: WindowStateSchema,
     /** Sealed secrets by name: `api_token`, `ssh_passphrase:<host>`. Never plaintext. */
     secrets: z.record(z.string().min(1).max(300), SealedSecretSchema),
@@ -73,6 +75,7 @@ export function defaultDesktopSettings(): DesktopSettings {
     restart_policy: { ...DEFAULT_RESTART_POLICY },
     hives: [],
     quick_shortcut: 'CommandOrControl+Shift+Space',
+    notifications: true,
     window: { width: 1200, height: 800, maximized: false },
     secrets: {},
   };
