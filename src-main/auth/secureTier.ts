@@ -6,6 +6,7 @@ import { AuthFailureTracker, type AuthFailureTrackerOptions } from './AuthFailur
 import { registerProtected } from './bearerAuth.js';
 import { OriginPolicy } from './originPolicy.js';
 import { requestGuard } from './requestGuard.js';
+import { auditRequestRejections } from './requestRejectionAudit.js';
 
 export interface TierSecurityOptions {
   /** The address the tier binds. */
@@ -42,6 +43,7 @@ export function secureTier(app: FastifyInstance, options: TierSecurityOptions): 
     onAuditError: (error) => app.log.warn({ err: error }, 'audit emit failed'),
   });
   void app.register(requestGuard, { policy });
+  auditRequestRejections(app, options.audit);
   app.addHook('onClose', async () => failures.flush());
   return {
     policy,
