@@ -25,7 +25,16 @@ export interface RbeeProcess {
 export function startRbee(subcommand: string, args: string[], env: Record<string, string> = {}, options: { prefix?: string[] } = {}): RbeeProcess {
   const { command, args: baseArgs } = rbeeCommand(subcommand, args);
   const [first, ...rest] = [...(options.prefix ?? []), command, ...baseArgs];
-  const child = spawn(first!, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(first!, rest, env);
+}
+
+/** Starts any command in `cwd` (default: here) as a real child process, with the same handle as `startRbee`. */
+export function startProcessIn(cwd: string, command: string, args: string[], env: Record<string, string> = {}): RbeeProcess {
+  return startProcess(command, args, env, cwd);
+}
+
+function startProcess(command: string, args: string[], env: Record<string, string>, cwd?: string): RbeeProcess {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let output = '';
   // Raw stdout as it arrives (partial lines too), for output-based waits.
   let rawStdout = '';

@@ -1,0 +1,113 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import { startProcessIn } from '../helpers/childProcess.js';
+import { packagedCopy, type PackagedCopy } from '../helpers/packagedCopy.js';
+
+/**
+ * The packaged layout runs on its own: the queen, its local hive and a worker all start from a copy of
+ * exactly what electron-builder ships (out/, resources/, package.json, the production node_modules;
+ * no src-main, nothing only development needs, tsx included), and a completion is served. Every
+ * process runs the copy's built bundle.
+ */
+const TOKEN = 'packaged-layout-token-0123456789';
+let copy: PackagedCopy;
+let dataDir: string;
+
+beforeAll(() => {
+  copy = packagedCopy(process.cwd());
+  dataDir = mkdtempSync(join(tmpdir(), 'rbee-packaged-data-'));
+}, 120_000);
+afterAll(() => {
+  copy?.dispose();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The pids under `root` (children, grandchildren …), from /proc. */
+function descendants(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number): void => {
+    for (const [child, parent] of parentOf) {
+      if (parent !== pid) continue;
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+const commandLine = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+
+describe('the packaged layout (electron-builder files, no sources), run from a copy', () => {
+  it('ships no sources and no devDependencies', () => {
+    expect(existsSync(join(copy.dir, 'out', 'main', 'cli.js'))).toBe(true);
+    expect(existsSync(join(copy.dir, 'src-main'))).toBe(false);
+    // Packages only development needs (package-lock `dev`), tsx among them, are not shipped.
+    const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const devOnly = Object.entries(lock.packages).flatMap(([path, entry]) => (path.startsWith('node_modules/') && entry.dev === true ? [path] : []));
+    expect(devOnly).toContain('node_modules/tsx');
+    expect(devOnly.filter((path) => existsSync(join(copy.dir, path)))).toEqual([]);
+    expect(existsSync(join(copy.dir, 'node_modules', 'node-llama-cpp'))).toBe(true);
+  });
+
+  it('runs the queen, its local hive and a worker from the copy; a completion is served', async () => {
+    const queen = startProcessIn(copy.dir, process.execPath, [join(copy.dir, 'out', 'main', 'cli.js'), 'queen', '--port', '0', '--data-dir', dataDir, '--demo', '--audit', 'disabled'], {
+      LLORCH_API_TOKEN: TOKEN,
+      RBEE_LOG_LEVEL: 'warn',
+    });
+    try {
+      const { url } = await queen.waitForLine<{ url: string }>((l) => l.event === 'listening', 120_000);
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      let snapshot: ClusterSnapshot | undefined;
+      const started = Date.now();
+      for (;;) {
+        snapshot = (await (await fetch(`${url}/v1/control/snapshot`, { headers: auth })).json()) as ClusterSnapshot;
+        if (snapshot.workers.some((w) => w.state === 'idle' || w.state === 'busy')) break;
+        if (Date.now() - started > 180_000) throw new Error(`no ready worker: ${JSON.stringify(snapshot).slice(0, 2000)}\n${queen.output()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const worker = snapshot.workers.find((w) => w.state === 'idle' || w.state === 'busy')!;
+      const res = await fetch(`${url}/v1/completions`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: worker.model, prompt: 'Once upon a time', max_tokens: 4, temperature: 0 }),
+      });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      const body = JSON.parse(text) as { object: string; choices: Array<{ text: string; finish_reason: string }>; usage: { prompt_tokens: number; completion_tokens: number } };
+      expect(body.object).toBe('text_completion');
+      // The model read the prompt (its tokens are counted) and ended the answer itself or at max_tokens;
+      // how many tokens the random demo weights produce before an end-of-sequence is theirs to choose.
+      expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+      expect(['stop', 'length']).toContain(body.choices[0]?.finish_reason);
+      expect(body.usage.completion_tokens).toBeLessThanOrEqual(4);
+
+      // The queen's hive and the worker that answered (a warm standby turned worker runs
+      // out/main/workerStandby.js): every process runs the copy's bundle, none names tsx or a .ts file.
+      const tree = [queen.pid, ...descendants(queen.pid)];
+      const lines = tree.map((pid) => ({ pid, argv: commandLine(pid) })).filter((p) => p.argv.length > 0);
+      expect(lines.length, JSON.stringify(lines)).toBeGreaterThanOrEqual(3); // queen, hive, worker
+      for (const { argv } of lines) {
+        expect(argv.join(' '), 'runs the copy').toContain(join(copy.dir, 'out', 'main') + '/');
+        expect(argv.join(' ')).not.toMatch(/tsx|\.ts(\s|$)/);
+      }
+      expect(lines.some((p) => p.argv.includes('hive'))).toBe(true);
+      expect(lines.map((p) => p.pid)).toContain(worker.pid);
+    } finally {
+      await queen.stop();
+    }
+  }, 300_000);
+});
