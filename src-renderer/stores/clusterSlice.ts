@@ -2,6 +2,7 @@ import type { StateCreator } from 'zustand';
 import type { AuditDegraded, ClusterEvent, ClusterSnapshot, DownloadProgress, ShutdownProgress } from '../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import type { WorkerSpec } from '../../src-shared/control/controlSchemas.js';
 import type { RbeeState } from './store.js';
 
 export interface ClusterData {
@@ -9,6 +10,8 @@ export interface ClusterData {
   /** Keyed by `workerKey(hive, id)`. */
   workers: Record<string, WorkerInfo>;
   models: ModelInfo[];
+  /** The queen's declared worker specs, keyed by `workerKey(hive, id)`. */
+  specs: Record<string, WorkerSpec>;
   downloads: Record<string, DownloadProgress>;
   shutdown: Record<string, ShutdownProgress>;
   /** The queen's audit writer cannot write (a banner); null: healthy. */
@@ -30,6 +33,7 @@ export const initialClusterData: ClusterData = {
   hives: {},
   workers: {},
   models: [],
+  specs: {},
   downloads: {},
   shutdown: {},
   auditDegraded: null,
@@ -42,12 +46,14 @@ export function workerKey(hiveId: string, workerId: string): string {
   return `${hiveId}/${workerId}`;
 }
 
-function fromSnapshot(snapshot: ClusterSnapshot): Pick<ClusterData, 'hives' | 'workers' | 'models' | 'auditDegraded'> {
+function fromSnapshot(snapshot: ClusterSnapshot): Pick<ClusterData, 'hives' | 'workers' | 'models' | 'specs' | 'auditDegraded'> {
   const hives: Record<string, HiveInfo> = {};
   for (const hive of snapshot.hives) hives[hive.id] = hive;
   const workers: Record<string, WorkerInfo> = {};
   for (const worker of snapshot.workers) workers[workerKey(worker.hive, worker.id)] = worker;
-  return { hives, workers, models: snapshot.models, auditDegraded: snapshot.audit_degraded ?? null };
+  const specs: Record<string, WorkerSpec> = {};
+  for (const spec of snapshot.specs ?? []) specs[workerKey(spec.hive, spec.id)] = spec;
+  return { hives, workers, models: snapshot.models, specs, auditDegraded: snapshot.audit_degraded ?? null };
 }
 
 /**
@@ -79,6 +85,14 @@ export function reduceCluster(state: ClusterData, event: ClusterEvent, receivedA
     case 'worker_removed': {
       const { [workerKey(event.hive_id, event.worker_id)]: _gone, ...workers } = state.workers;
       next.workers = workers;
+      return next;
+    }
+    case 'spec_updated':
+      next.specs = { ...state.specs, [workerKey(event.spec.hive, event.spec.id)]: event.spec };
+      return next;
+    case 'spec_removed': {
+      const { [workerKey(event.hive_id, event.spec_id)]: _gone, ...specs } = state.specs;
+      next.specs = specs;
       return next;
     }
     case 'models_updated':

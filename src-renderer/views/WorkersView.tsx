@@ -1,5 +1,6 @@
 import { useId, useMemo, useState, type FormEvent } from 'react';
 import type { Device, KvCacheType, WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import type { WorkerSpec } from '../../src-shared/control/controlSchemas.js';
 import { KV_CACHE_TYPES, parseGpuLayers } from '../../src-shared/worker/gpuOptions.js';
 import { getApi } from '../bridge/apiRegistry.js';
 import { BreakerBadge, WorkerStateBadge } from '../components/badges.js';
@@ -9,11 +10,20 @@ import { EmptyState, Field, LoadingState } from '../components/states.js';
 import { useNow } from '../components/useNow.js';
 import { formatAgo, formatCountdown } from '../lib/format.js';
 import { errorMessage } from '../stores/errors.js';
+import { workerKey } from '../stores/clusterSlice.js';
 import { useRbee } from '../stores/store.js';
 
-type Action = 'start' | 'stop' | 'restart' | 'reset-breaker';
-const DESTRUCTIVE: ReadonlySet<Action> = new Set(['stop', 'restart']);
-const ACTION_LABEL: Record<Action, string> = { start: 'Start', stop: 'Stop', restart: 'Restart', 'reset-breaker': 'Reset breaker' };
+type Action = 'start' | 'stop' | 'restart' | 'reset-breaker' | 'delete';
+const DESTRUCTIVE: ReadonlySet<Action> = new Set(['stop', 'restart', 'delete']);
+const ACTION_LABEL: Record<Action, string> = { start: 'Start', stop: 'Stop', restart: 'Restart', 'reset-breaker': 'Reset breaker', delete: 'Delete' };
+
+/** One row: a declared spec with its worker, a spec whose worker is not there, or a worker no spec declares. */
+interface Entry {
+  hive: string;
+  id: string;
+  worker: WorkerInfo | null;
+  spec: WorkerSpec | null;
+}
 
 function availableActions(w: WorkerInfo): Action[] {
   const actions: Action[] = [];
@@ -21,15 +31,86 @@ function availableActions(w: WorkerInfo): Action[] {
   if (['loading', 'idle', 'busy', 'unhealthy', 'backoff'].includes(w.state)) actions.push('stop');
   if (w.state !== 'stopping') actions.push('restart');
   if (w.breaker.state !== 'closed') actions.push('reset-breaker');
+  actions.push('delete');
   return actions;
 }
 
-async function runAction(w: WorkerInfo, action: Action): Promise<void> {
+async function runAction(entry: Entry, action: Action): Promise<void> {
   const api = getApi();
-  if (action === 'start') await api.startWorker(w.hive, w.id);
-  else if (action === 'stop') await api.stopWorker(w.hive, w.id);
-  else if (action === 'restart') await api.restartWorker(w.hive, w.id);
-  else await api.resetBreaker(w.hive, w.id);
+  if (action === 'start') await api.startWorker(entry.hive, entry.id);
+  else if (action === 'stop') await api.stopWorker(entry.hive, entry.id);
+  else if (action === 'restart') await api.restartWorker(entry.hive, entry.id);
+  else if (action === 'delete') await api.deleteWorkerSpec(entry.hive, entry.id);
+  else await api.resetBreaker(entry.hive, entry.id);
+}
+
+function formatTtl(ms: number | null | undefined): string {
+  if (ms === undefined) return "hive's idle TTL";
+  if (ms === null) return 'no idle TTL';
+  return ms % 60_000 === 0 ? `idle TTL ${ms / 60_000} min` : `idle TTL ${Math.round(ms / 1000)} s`;
+}
+
+/** The spec column: whether it is declared, enabled or ephemeral (on demand), and its idle TTL. */
+function SpecCell({ spec }: { spec: WorkerSpec | null }) {
+  if (!spec) {
+    return (
+      <div>
+        <span className="badge tone-muted" data-testid="spec-state">
+          undeclared
+        </span>
+        <span className="sub">no spec; delete removes the entry</span>
+      </div>
+    );
+  }
+  const label = spec.ephemeral ? 'on demand' : spec.enabled ? 'enabled' : 'disabled';
+  const tone = spec.ephemeral ? 'tone-info' : spec.enabled ? 'tone-ok' : 'tone-muted';
+  return (
+    <div>
+      <span className={`badge ${tone}`} data-testid="spec-state" data-spec-enabled={String(spec.enabled)} data-spec-ephemeral={String(spec.ephemeral)}>
+        {label}
+      </span>
+      <span className="sub" data-testid="spec-ttl">
+        {formatTtl(spec.idle_ttl_ms)}
+        {spec.hot_spare ? ' · hot spare' : ''}
+      </span>
+    </div>
+  );
+}
+
+/** A declared spec with no worker (disabled, or its hive away): what it would run, start and delete. */
+function SpecOnlyRow({ spec, onAction }: { spec: WorkerSpec; onAction: (e: Entry, a: Action) => void }) {
+  const entry: Entry = { hive: spec.hive, id: spec.id, worker: null, spec };
+  return (
+    <tr data-spec-id={spec.id} data-hive-id={spec.hive} data-state="declared">
+      <th scope="row" data-label="Worker">
+        <div>
+          <code>{spec.id}</code>
+          <span className="sub">no process</span>
+        </div>
+      </th>
+      <td data-label="Model">
+        <div>{spec.model}</div>
+      </td>
+      <td data-label="Hive">
+        <div>{spec.hive}</div>
+      </td>
+      <td data-label="Spec">
+        <SpecCell spec={spec} />
+      </td>
+      <td data-label="State" colSpan={6}>
+        <div>{spec.enabled ? 'starts when its hive is connected' : 'stopped by an operator'}</div>
+      </td>
+      <td data-label="Actions">
+        <div className="actions">
+          {(['start', 'delete'] as const).map((a) => (
+            <button key={a} type="button" className={DESTRUCTIVE.has(a) ? 'small danger-outline' : 'small'} aria-label={`${ACTION_LABEL[a]} ${spec.id}`} onClick={() => onAction(entry, a)}>
+              {ACTION_LABEL[a]}
+            </button>
+          ))}
+        </div>
+      </td>
+    </tr>
+  );
 }
 
 function exitSummary(w: WorkerInfo): string {
@@ -40,7 +121,19 @@ function exitSummary(w: WorkerInfo): string {
   return parts.join(' · ');
 }
 
-function WorkerRow({ worker: w, now, onAction, onLogs }: { worker: WorkerInfo; now: number; onAction: (w: WorkerInfo, a: Action) => void; onLogs: (w: WorkerInfo) => void }) {
+function WorkerRow({
+  worker: w,
+  spec,
+  now,
+  onAction,
+  onLogs,
+}: {
+  worker: WorkerInfo;
+  spec: WorkerSpec | null;
+  now: number;
+  onAction: (e: Entry, a: Action) => void;
+  onLogs: (w: WorkerInfo) => void;
+}) {
   const used = w.slots.total - w.slots.free;
   return (
     <tr data-worker-id={w.id} data-hive-id={w.hive} data-state={w.state}>
@@ -55,6 +148,9 @@ function WorkerRow({ worker: w, now, onAction, onLogs }: { worker: WorkerInfo; n
       </td>
       <td data-label="Hive">
         <div>{w.hive}</div>
+      </td>
+      <td data-label="Spec">
+        <SpecCell spec={spec} />
       </td>
       <td data-label="State" data-testid="worker-state">
         <div>
@@ -133,7 +229,7 @@ function WorkerRow({ worker: w, now, onAction, onLogs }: { worker: WorkerInfo; n
               type="button"
               className={DESTRUCTIVE.has(a) ? 'small danger-outline' : 'small'}
               aria-label={`${ACTION_LABEL[a]} ${w.id}`}
-              onClick={() => onAction(w, a)}
+              onClick={() => onAction({ hive: w.hive, id: w.id, worker: w, spec }, a)}
             >
               {ACTION_LABEL[a]}
             </button>
@@ -285,24 +381,31 @@ function SpawnForm() {
 
 export function WorkersView() {
   const workersById = useRbee((s) => s.cluster.workers);
+  const specsByKey = useRbee((s) => s.cluster.specs);
   const loaded = useRbee((s) => s.cluster.loaded);
   const offset = useRbee((s) => s.cluster.clockOffsetMs);
   const workers = useMemo(() => Object.values(workersById).sort((a, b) => a.hive.localeCompare(b.hive) || a.id.localeCompare(b.id)), [workersById]);
+  const entries = useMemo(() => {
+    const rows: Entry[] = workers.map((w) => ({ hive: w.hive, id: w.id, worker: w, spec: specsByKey[workerKey(w.hive, w.id)] ?? null }));
+    for (const [key, spec] of Object.entries(specsByKey)) if (!workersById[key]) rows.push({ hive: spec.hive, id: spec.id, worker: null, spec });
+    return rows.sort((a, b) => a.hive.localeCompare(b.hive) || a.id.localeCompare(b.id));
+  }, [workers, workersById, specsByKey]);
   const needsClock = workers.some((w) => w.state === 'backoff' || w.breaker.state === 'open' || w.state === 'loading' || w.last_exit !== null || w.last_heartbeat !== null);
   const now = useNow(250, needsClock) + offset;
-  const [pending, setPending] = useState<{ worker: WorkerInfo; action: Action } | null>(null);
+  const [pending, setPending] = useState<{ entry: Entry; action: Action } | null>(null);
   const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [logsOf, setLogsOf] = useState<{ hive: string; id: string } | null>(null);
 
-  const perform = async (worker: WorkerInfo, action: Action) => {
+  const perform = async (entry: Entry, action: Action) => {
     setPending(null);
     try {
-      await runAction(worker, action);
-      setMessage({ kind: 'ok', text: `${ACTION_LABEL[action]} sent to ${worker.id}.` });
+      await runAction(entry, action);
+      setMessage({ kind: 'ok', text: action === 'delete' ? `Deleted ${entry.id}.` : `${ACTION_LABEL[action]} sent to ${entry.id}.` });
     } catch (error) {
-      setMessage({ kind: 'error', text: `${ACTION_LABEL[action]} ${worker.id} failed: ${errorMessage(error)}` });
+      setMessage({ kind: 'error', text: `${ACTION_LABEL[action]} ${entry.id} failed: ${errorMessage(error)}` });
     }
   };
+  const onAction = (entry: Entry, action: Action): void => (DESTRUCTIVE.has(action) ? setPending({ entry, action }) : void perform(entry, action));
 
   return (
     <section aria-labelledby="workers-h">
@@ -316,7 +419,7 @@ export function WorkersView() {
       ) : null}
       {!loaded ? (
         <LoadingState label="Loading workers…" />
-      ) : workers.length === 0 ? (
+      ) : entries.length === 0 ? (
         <EmptyState title="No workers yet">
           <p>Spawn one below from a model in a hive's catalog. No models? Add a GGUF file to the hive's models folder or download one on the Models page.</p>
         </EmptyState>
@@ -329,6 +432,7 @@ export function WorkersView() {
                 <th scope="col">Worker</th>
                 <th scope="col">Model</th>
                 <th scope="col">Hive</th>
+                <th scope="col">Spec</th>
                 <th scope="col">State</th>
                 <th scope="col">Health</th>
                 <th scope="col">Slots in use</th>
@@ -339,15 +443,20 @@ export function WorkersView() {
               </tr>
             </thead>
             <tbody>
-              {workers.map((w) => (
-                <WorkerRow
-                  key={`${w.hive}/${w.id}`}
-                  worker={w}
-                  now={now}
-                  onAction={(worker, action) => (DESTRUCTIVE.has(action) ? setPending({ worker, action }) : void perform(worker, action))}
-                  onLogs={(worker) => setLogsOf({ hive: worker.hive, id: worker.id })}
-                />
-              ))}
+              {entries.map((e) =>
+                e.worker ? (
+                  <WorkerRow
+                    key={`${e.hive}/${e.id}`}
+                    worker={e.worker}
+                    spec={e.spec}
+                    now={now}
+                    onAction={onAction}
+                    onLogs={(worker) => setLogsOf({ hive: worker.hive, id: worker.id })}
+                  />
+                ) : e.spec ? (
+                  <SpecOnlyRow key={`${e.hive}/${e.id}`} spec={e.spec} onAction={onAction} />
+                ) : null,
+              )}
             </tbody>
           </table>
         </div>
@@ -356,15 +465,17 @@ export function WorkersView() {
       <SpawnForm />
       {pending ? (
         <ConfirmDialog
-          title={`${ACTION_LABEL[pending.action]} worker ${pending.worker.id}?`}
+          title={`${ACTION_LABEL[pending.action]} worker ${pending.entry.id}?`}
           confirmLabel={`${ACTION_LABEL[pending.action]} worker`}
-          onConfirm={() => void perform(pending.worker, pending.action)}
+          onConfirm={() => void perform(pending.entry, pending.action)}
           onCancel={() => setPending(null)}
         >
           <p>
             {pending.action === 'stop'
               ? 'The worker stops serving; requests in flight on it are cancelled. It stays stopped until you start it.'
-              : 'The worker process is stopped and started again; requests in flight on it are cancelled.'}
+              : pending.action === 'delete'
+                ? 'The worker is stopped and its entry and its spec are removed; it does not come back at the next start.'
+                : 'The worker process is stopped and started again; requests in flight on it are cancelled.'}
           </p>
         </ConfirmDialog>
       ) : null}

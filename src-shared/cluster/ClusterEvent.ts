@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AuditRecord } from '../audit/AuditEvent.js';
+import { WorkerSpecSchema } from '../control/controlSchemas.js';
 import { HiveInfoSchema, ModelInfoSchema } from './HiveInfo.js';
 import { WorkerInfoSchema } from './WorkerInfo.js';
 
@@ -18,6 +19,8 @@ export const ClusterSnapshotSchema = z.object({
   workers: z.array(WorkerInfoSchema),
   models: z.array(ModelInfoSchema),
   audit_degraded: AuditDegradedSchema.nullable().optional(),
+  /** The queen's declared worker specs (a hive's own snapshot has none). */
+  specs: z.array(WorkerSpecSchema).optional(),
 });
 export type ClusterSnapshot = z.infer<typeof ClusterSnapshotSchema>;
 
@@ -64,6 +67,8 @@ export const ClusterEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hive_removed'), hive_id: z.string(), ...stamp }),
   z.object({ type: z.literal('worker_updated'), worker: WorkerInfoSchema, ...stamp }),
   z.object({ type: z.literal('worker_removed'), hive_id: z.string(), worker_id: z.string(), ...stamp }),
+  z.object({ type: z.literal('spec_updated'), spec: WorkerSpecSchema, ...stamp }),
+  z.object({ type: z.literal('spec_removed'), hive_id: z.string(), spec_id: z.string(), ...stamp }),
   z.object({ type: z.literal('models_updated'), hive_id: z.string(), models: z.array(ModelInfoSchema), ...stamp }),
   z.object({ type: z.literal('download_progress'), progress: DownloadProgressSchema, ...stamp }),
   z.object({ type: z.literal('shutdown_progress'), progress: ShutdownProgressSchema, ...stamp }),

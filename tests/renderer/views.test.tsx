@@ -7,6 +7,7 @@ import { installApi } from '../../src-renderer/bridge/apiRegistry.js';
 import { App } from '../../src-renderer/App.js';
 import { dispatchClusterEvent, useRbee } from '../../src-renderer/stores/store.js';
 import { WorkersView } from '../../src-renderer/views/WorkersView.js';
+import type { WorkerSpec } from '../../src-shared/control/controlSchemas.js';
 import { auditRecord, ev, hive, worker } from './fixtures.js';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -122,6 +123,42 @@ describe('WorkersView', () => {
     await act(async () => button('Reset breaker w1').click());
     expect(api.resetBreaker).toHaveBeenCalledWith('local', 'w1');
     expect(container.textContent).toContain('Reset breaker sent to w1.');
+  });
+
+  it('shows each spec (enabled, on demand, TTL), a spec without a worker, and deletes an entry after confirmation', async () => {
+    const api = fakeApi({ deleteWorkerSpec: vi.fn(async () => undefined) });
+    installApi(api, 'http');
+    const spec = (id: string, extra: Partial<WorkerSpec> = {}): WorkerSpec => ({ id, hive: 'local', model: 'rbee-demo-tiny.gguf', enabled: true, ephemeral: false, hot_spare: false, ...extra });
+    const snapshot = {
+      hives: [hive()],
+      workers: [worker({ id: 'w1' }), worker({ id: 'ondemand-x', state: 'failed' }), worker({ id: 'orphan', state: 'failed' })],
+      models: [],
+      specs: [spec('w1', { idle_ttl_ms: null }), spec('ondemand-x', { ephemeral: true, idle_ttl_ms: 600_000 }), spec('off', { enabled: false })],
+    };
+    act(() => dispatchClusterEvent(ev({ type: 'snapshot', snapshot }, 0, 100_000)));
+    render(<WorkersView />);
+    const specOf = (selector: string) => container.querySelector(`${selector} [data-testid="spec-state"]`)?.textContent;
+    expect(specOf('tr[data-worker-id="w1"]')).toBe('enabled');
+    expect(text('tr[data-worker-id="w1"] [data-testid="spec-ttl"]')).toBe('no idle TTL');
+    expect(specOf('tr[data-worker-id="ondemand-x"]')).toBe('on demand');
+    expect(text('tr[data-worker-id="ondemand-x"] [data-testid="spec-ttl"]')).toBe('idle TTL 10 min');
+    expect(specOf('tr[data-worker-id="orphan"]')).toBe('undeclared');
+    // A disabled spec has no process, but it has a row: it can be started or deleted.
+    expect(specOf('tr[data-spec-id="off"]')).toBe('disabled');
+    expect(container.querySelector('tr[data-spec-id="off"]')?.textContent).toContain('stopped by an operator');
+
+    act(() => button('Delete orphan').click());
+    expect(api.deleteWorkerSpec).not.toHaveBeenCalled();
+    expect(container.querySelector('dialog')?.textContent).toContain('its entry and its spec are removed');
+    await act(async () => button('Delete worker').click());
+    expect(api.deleteWorkerSpec).toHaveBeenCalledWith('local', 'orphan');
+    expect(container.textContent).toContain('Deleted orphan.');
+
+    // The stream removes the spec row; a new spec appears.
+    act(() => dispatchClusterEvent(ev({ type: 'spec_removed', hive_id: 'local', spec_id: 'off' }, 1, 100_000)));
+    expect(container.querySelector('tr[data-spec-id="off"]')).toBeNull();
+    act(() => dispatchClusterEvent(ev({ type: 'spec_updated', spec: spec('new', { hot_spare: true }) }, 2, 100_000)));
+    expect(text('tr[data-spec-id="new"] [data-testid="spec-ttl"]')).toContain('hot spare');
   });
 });
 

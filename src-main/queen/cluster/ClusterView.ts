@@ -1,6 +1,7 @@
 import type { AuditDegraded, ClusterEvent, ClusterEventBody, ClusterSnapshot } from '../../../src-shared/cluster/ClusterEvent.js';
 import type { HiveInfo, ModelInfo } from '../../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
+import type { WorkerSpec } from '../../../src-shared/control/controlSchemas.js';
 
 export type ClusterListener = (event: ClusterEvent) => void;
 
@@ -18,6 +19,8 @@ export class ClusterView {
   private readonly listeners = new Set<ClusterListener>();
   private seq = 0;
   private auditDegraded: AuditDegraded | null = null;
+  /** The declared specs, owned by WorkerSpecs (which also publishes their changes). */
+  private specs: (() => WorkerSpec[]) | undefined;
 
   snapshot(): ClusterSnapshot {
     return {
@@ -25,6 +28,7 @@ export class ClusterView {
       workers: [...this.workers.values()],
       models: [...this.models.values()].flat(),
       audit_degraded: this.auditDegraded,
+      ...(this.specs ? { specs: this.specs() } : {}),
     };
   }
 
@@ -32,6 +36,11 @@ export class ClusterView {
   setAuditDegraded(degraded: AuditDegraded | null): void {
     this.auditDegraded = degraded;
     this.emit({ type: 'audit_health', audit_degraded: degraded });
+  }
+
+  /** Where snapshots take the declared specs from. */
+  provideSpecs(specs: () => WorkerSpec[]): void {
+    this.specs = specs;
   }
 
   hive(id: string): HiveInfo | undefined {
@@ -132,6 +141,9 @@ export class ClusterView {
         return;
       case 'hive_removed':
       case 'audit_health':
+      case 'spec_updated':
+      case 'spec_removed':
+        // The queen's own business, never taken from a hive's stream.
         return;
     }
   }

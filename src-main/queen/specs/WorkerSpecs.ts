@@ -63,6 +63,7 @@ export class WorkerSpecs {
   static async open(options: WorkerSpecsOptions): Promise<WorkerSpecs> {
     const specs = new WorkerSpecs(options);
     for (const spec of await options.store.load()) specs.specs.set(workerKey(spec.hive, spec.id), spec);
+    options.view.provideSpecs(() => specs.list());
     return specs;
   }
 
@@ -312,6 +313,7 @@ export class WorkerSpecs {
 
   private async put(spec: WorkerSpec): Promise<void> {
     this.specs.set(workerKey(spec.hive, spec.id), spec);
+    this.options.view.publish({ type: 'spec_updated', spec });
     if (!spec.ephemeral) await this.persist();
   }
 
@@ -319,6 +321,7 @@ export class WorkerSpecs {
     const spec = this.get(hive, id);
     if (!spec) return;
     this.specs.delete(workerKey(hive, id));
+    this.options.view.publish({ type: 'spec_removed', hive_id: hive, spec_id: id });
     if (!spec.ephemeral) await this.persist();
   }
 
