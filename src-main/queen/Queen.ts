@@ -1,4 +1,5 @@
 import type { ControlApi } from '../../src-shared/control/ControlApi.js';
+import type { WorkerSpecStore } from './specs/WorkerSpecStore.js';
 
 /**
  * The queen as its hosts see it: the Electron main process and `rbee queen` both create one with
@@ -35,6 +36,8 @@ export interface QueenOptions {
   hivePort?: number;
   /** Generate the demo model and start a worker for it. Defaults to false. */
   demo?: boolean;
+  /** Where declared worker specs live. Defaults to `<dataDir>/worker-specs.json`; the desktop app passes its settings store. */
+  workerSpecStore?: WorkerSpecStore;
   /** Start and supervise the local hive daemon. Defaults to true. */
   localHive?: boolean;
   /** Audit mode for the queen and its local hive. Defaults to 'disabled'. */

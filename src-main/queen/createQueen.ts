@@ -42,7 +42,7 @@ import { PoolRegistry } from './pools/PoolRegistry.js';
 import { registerPoolRoutes } from './pools/poolRoutes.js';
 import { Scheduler } from './scheduling/Scheduler.js';
 import { WorkerSpecs } from './specs/WorkerSpecs.js';
-import { FileWorkerSpecStore, WORKER_SPECS_FILE, type WorkerSpecStore } from './specs/WorkerSpecStore.js';
+import { FileWorkerSpecStore, WORKER_SPECS_FILE } from './specs/WorkerSpecStore.js';
 
 export const LOCAL_HIVE_ID = 'local';
 /** A worker created on demand stops after this long without requests (and starts again on demand). */
@@ -73,8 +73,6 @@ export interface CreateQueenOptions extends QueenOptions {
    * none: adding a hive answers 501. `false` means the same.
    */
   remoteHives?: RemoteHiveManagerFactory | false;
-  /** Where declared worker specs live. Defaults to `<data>/worker-specs.json`; the desktop app passes its settings store. */
-  workerSpecStore?: WorkerSpecStore;
 }
 
 /**

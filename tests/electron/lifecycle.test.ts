@@ -126,6 +126,8 @@ describe('desktop app lifecycle', () => {
       auditMode: 'local',
       uiDir: '/app/out/renderer',
       hivePort: 7835,
+      // Declared workers live in the desktop settings (electron-store), not in a file of the data dir.
+      workerSpecStore: { load: expect.any(Function), save: expect.any(Function) },
     });
     expect(s.app.currentPhase).toBe('running');
     expect(s.windows).toHaveLength(1);

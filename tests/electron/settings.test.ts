@@ -3,6 +3,7 @@ import { defaultDesktopSettings, SETTINGS_SCHEMA_VERSION } from '../../src-main/
 import { migrateSettings, SettingsTooNewError } from '../../src-main/electron/settings/migrateSettings.js';
 import { SecretSealer, SecretUnavailableError } from '../../src-main/electron/settings/SecretSealer.js';
 import { SettingsStore, type SettingsBackend } from '../../src-main/electron/settings/SettingsStore.js';
+import { settingsWorkerSpecStore } from '../../src-main/electron/settings/settingsWorkerSpecStore.js';
 import { fakeSafeStorage } from './fakes.js';
 
 const TOKEN = 'rbee-test-token-0123456789abcdef';
@@ -123,5 +124,16 @@ describe('secrets are never stored in plain text', () => {
     expect(store.get().hives).toEqual([{ host: 'gpu1', user: 'lab', trusted_fingerprint: 'SHA256:abc' }, { host: 'gpu2' }]);
     store.forgetHive((h) => h.host === 'gpu1');
     expect(store.get().hives).toEqual([{ host: 'gpu2' }]);
+  });
+
+  it('keeps the queen\'s declared workers (its WorkerSpecStore in the app) across a reopen', async () => {
+    const b = backend();
+    const specs = settingsWorkerSpecStore(new SettingsStore(b, new SecretSealer(fakeSafeStorage())));
+    expect(await specs.load()).toEqual([]);
+    const spec = { id: 'chat', hive: 'local', model: 'tiny.gguf', threads: 1, idle_ttl_ms: null, enabled: false, ephemeral: false, hot_spare: true };
+    await specs.save([spec]);
+    const reopened = settingsWorkerSpecStore(new SettingsStore(backend(b.store), new SecretSealer(fakeSafeStorage())));
+    expect(await reopened.load()).toEqual([spec]);
+    await expect(reopened.save([{ ...spec, id: '../x' }])).rejects.toThrow();
   });
 });

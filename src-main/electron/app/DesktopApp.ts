@@ -10,6 +10,7 @@ import type { CreateWindow } from '../windows/ShellWindow.js';
 import { ShellWindows } from '../windows/ShellWindows.js';
 import { prepareLaunch, type FirstRunResult } from './firstRun.js';
 import { persistingControl } from './persistingControl.js';
+import { settingsWorkerSpecStore } from '../settings/settingsWorkerSpecStore.js';
 
 /**
  * Everything the desktop app needs from Electron, as named operations. `main.ts` adapts the real
@@ -171,6 +172,7 @@ export class DesktopApp<Image, Menu> {
         auditMode: s.audit_mode,
         uiDir: this.options.rendererDir,
         hivePort: s.hive_port,
+        workerSpecStore: settingsWorkerSpecStore(settings),
         ...(s.models_dir ? { modelsDir: s.models_dir } : {}),
       });
       const queen = await this.queenStarting;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WorkerSpecSchema } from '../../../src-shared/control/controlSchemas.js';
 import { DEFAULT_RESTART_POLICY as SHARED_DEFAULT_RESTART_POLICY, RestartPolicySchema } from '../../../src-shared/policy/RestartPolicyConfig.js';
 
 /** Current layout of the desktop settings file. Bump with a migration in `migrateSettings`. */
@@ -51,6 +52,8 @@ export const DesktopSettingsSchema = z
     /** The one restart-policy schema (src-shared): the file holds a whole, valid policy. */
     restart_policy: RestartPolicySchema,
     hives: z.array(SavedHiveSchema).max(256),
+    /** The queen's declared workers (its `WorkerSpecStore` in the app; headless: `<data>/worker-specs.json`). */
+    worker_specs: z.array(WorkerSpecSchema).max(1024),
     /** Electron accelerator; empty string: no global shortcut. */
     quick_shortcut: z.string().max(64),
     /** Desktop notifications when a breaker opens, a worker fails or a hive becomes unreachable. */
@@ -74,6 +77,7 @@ export function defaultDesktopSettings(): DesktopSettings {
     demo_model: true,
     restart_policy: { ...DEFAULT_RESTART_POLICY },
     hives: [],
+    worker_specs: [],
     quick_shortcut: 'CommandOrControl+Shift+Space',
     notifications: true,
     window: { width: 1200, height: 800, maximized: false },
