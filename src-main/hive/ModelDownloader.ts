@@ -9,6 +9,7 @@ import type { Logger } from '../common/log/createLogger.js';
 import { DEFAULT_DOWNLOAD_NETWORK_POLICY, DownloadRefusedError, guardedLookup, refusalForUrlHost, type DownloadNetworkPolicy } from './downloadNetworkPolicy.js';
 import type { HiveEventHub } from './HiveEventHub.js';
 import { hasGgufMagic, readGgufSummary, validateModelName } from './ModelCatalog.js';
+import { nominalBackoffMs } from '../../src-shared/policy/backoffDelay.js';
 
 export interface ModelDownloaderOptions {
   dir: string;
@@ -197,7 +198,7 @@ export class ModelDownloader {
           if (failures >= maxAttempts) throw new DownloadAttemptError(`giving up after ${failures} failed attempts: ${attemptError.message}`, true);
           logger.warn({ download_id: id, received, err: attemptError.message }, 'download interrupted: resuming');
           report('running', `resuming after: ${attemptError.message}`, true);
-          await delay(Math.min(5_000, retryBase * 2 ** (failures - 1)), signal);
+          await delay(nominalBackoffMs(failures, { backoff_base_ms: retryBase, backoff_max_ms: 5_000 }), signal);
         }
       }
       if (!(await hasGgufMagic(partPath))) throw new DownloadAttemptError('the downloaded file is not a GGUF file', true);

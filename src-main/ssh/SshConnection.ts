@@ -14,6 +14,7 @@ import {
 import type { HostKeyVerdict, KnownHostsStore } from './knownHosts.js';
 import type { SshTarget } from './SshTarget.js';
 import { targetAddress } from './SshTarget.js';
+import { backoffDelayMs } from '../../src-shared/policy/backoffDelay.js';
 
 export type SshConnectionState = 'idle' | 'connecting' | 'connected' | 'unreachable' | 'failed' | 'disposed';
 
@@ -351,10 +352,7 @@ export class SshConnection extends EventEmitter<SshConnectionEvents> {
   }
 
   private backoff(attempt: number): number {
-    const base = this.options.backoffBaseMs ?? 1000;
-    const max = this.options.backoffMaxMs ?? 30_000;
-    const raw = Math.min(base * 2 ** (attempt - 1), max);
-    return Math.round(raw * (0.8 + Math.random() * 0.4));
+    return backoffDelayMs(attempt, { backoff_base_ms: this.options.backoffBaseMs ?? 1000, backoff_max_ms: this.options.backoffMaxMs ?? 30_000, jitter_ratio: 0.2 }, Math.random);
   }
 
   /** First connection: `attempts` tries with backoff; host-key and auth errors are not retried. */

@@ -1,4 +1,9 @@
-/** Reconnect delays for the event stream: `min(base · 2^attempt, max)` with ±`jitter` (0..1). */
+import { backoffDelayMs } from '../../src-shared/policy/backoffDelay.js';
+
+/**
+ * Reconnect delays for the event stream: `min(base · 2^attempt, max)` with ±`jitter` (0..1), the one
+ * backoff formula every tier uses (src-shared/policy/backoffDelay.ts; `attempt` here counts from 0).
+ */
 export interface ReconnectBackoffOptions {
   /** Defaults to 500 ms. */
   baseMs?: number;
@@ -9,10 +14,6 @@ export interface ReconnectBackoffOptions {
 }
 
 export function reconnectDelayMs(attempt: number, random: () => number = Math.random, options: ReconnectBackoffOptions = {}): number {
-  const base = options.baseMs ?? 500;
-  const max = options.maxMs ?? 10_000;
-  const jitter = options.jitter ?? 0.2;
-  const raw = Math.min(base * 2 ** Math.max(0, attempt), max);
-  const factor = 1 + jitter * (random() * 2 - 1);
-  return Math.max(0, Math.round(raw * factor));
+  const policy = { backoff_base_ms: options.baseMs ?? 500, backoff_max_ms: options.maxMs ?? 10_000, jitter_ratio: options.jitter ?? 0.2 };
+  return backoffDelayMs(Math.max(0, Math.floor(attempt)) + 1, policy, random);
 }

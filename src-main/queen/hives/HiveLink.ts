@@ -3,6 +3,7 @@ import type { HiveInfo, HiveKind } from '../../../src-shared/cluster/HiveInfo.js
 import type { Logger } from '../../common/log/createLogger.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import { HiveClient, type HiveEndpoint } from './HiveClient.js';
+import { nominalBackoffMs } from '../../../src-shared/policy/backoffDelay.js';
 
 export interface HiveLinkOptions {
   kind: HiveKind;
@@ -103,7 +104,7 @@ export class HiveLink {
         this.markLost(error instanceof Error ? error.message : String(error));
       }
       failures++;
-      const delay = Math.min(max, base * 2 ** Math.min(failures - 1, 10));
+      const delay = nominalBackoffMs(failures, { backoff_base_ms: base, backoff_max_ms: max });
       logger.debug({ hive: this.id, delay }, 'hive link reconnecting');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
