@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { AuditHead } from '../../src-shared/audit/AuditEvent.js';
+import type { AuditHead, AuditPage, AuditQuery } from '../../src-shared/audit/AuditEvent.js';
+import { AuditQueryError } from '../../src-shared/audit/AuditErrors.js';
+import { ApiError } from '../../src-shared/api/ApiError.js';
+import { AuditQuerySchema } from '../../src-shared/control/controlSchemas.js';
 import { AuditWitnessBodySchema, HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 import { parseBody } from '../common/http/parseBody.js';
 
@@ -9,6 +12,8 @@ export interface HiveAuditWitness {
   heads(): Promise<AuditHead[]>;
   /** Records heads another tier pushed (the queen's) as `witness` records; resolves once durable. */
   witness(heads: readonly AuditHead[], source: string): Promise<void>;
+  /** One newest-first page over this hive's chain and its workers' (for the queen's merged query). */
+  query(query: AuditQuery): Promise<AuditPage>;
 }
 
 /**
@@ -24,5 +29,15 @@ export function registerHiveAuditRoutes(app: FastifyInstance, witness: HiveAudit
     if (!witness) return { recorded: 0 };
     await witness.witness(body.heads, body.source);
     return { recorded: body.heads.length };
+  });
+  app.post(HiveRoutes.auditQuery, async (request) => {
+    const query = parseBody(AuditQuerySchema, request.body);
+    if (!witness) return { records: [], next_cursor: null };
+    try {
+      return await witness.query(query);
+    } catch (error) {
+      if (error instanceof AuditQueryError) throw new ApiError(400, 'INVALID_REQUEST', error.message);
+      throw error;
+    }
   });
 }

@@ -1,7 +1,9 @@
 import { dirname, join } from 'node:path';
 import type { AuditHead } from '../../src-shared/audit/AuditEvent.js';
 import type { AuditLog } from '../audit/AuditLog.js';
-import { auditServiceDirName } from '../audit/auditTree.js';
+import { queryAuditSources } from '../../src-shared/audit/mergeAuditPages.js';
+import { auditServiceDirName, listAuditChains } from '../audit/auditTree.js';
+import { queryAuditDir } from '../audit/queryAuditDir.js';
 import { readChainHead } from '../audit/readChainHead.js';
 import type { HiveAuditWitness } from './hiveAuditRoutes.js';
 
@@ -20,5 +22,14 @@ export function hiveAuditWitness(audit: AuditLog, workerIds: () => readonly stri
       return [own, ...workers].filter((h): h is AuditHead => h !== null);
     },
     witness: (heads, source) => audit.witness(heads, source),
+    async query(query) {
+      // Only this hive's chain and workers': a local hive shares its root with the queen.
+      const own = auditServiceDirName(audit.serviceId);
+      const chains = (await listAuditChains(root)).filter((c) => c.id === own || c.id.startsWith('worker_'));
+      return queryAuditSources(
+        chains.map((c) => ({ id: c.id, query: (q) => queryAuditDir(c.dir, q) })),
+        query,
+      );
+    },
   };
 }

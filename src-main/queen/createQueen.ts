@@ -7,6 +7,7 @@ import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyC
 import { Registry } from 'prom-client';
 import { AUDIT_ENV, createAuditSink, registerAuditMetrics } from '../audit/index.js';
 import { readAuditKeyFile } from '../audit/readAuditKeyFile.js';
+import { queryAuditSources } from '../../src-shared/audit/mergeAuditPages.js';
 import { auditServiceDirName, queryAuditTree } from '../audit/auditTree.js';
 import { verifyAuditTree } from '../audit/verifyAuditChains.js';
 import { checkBindPolicy } from '../auth/bindPolicy.js';
@@ -164,11 +165,34 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const dispatcher = new InferenceDispatcher(scheduler, (id) => hives.client(id), logger);
 
 
-  const queryAudit = async (query: AuditQuery): Promise<AuditPage> => (auditMode === 'local' ? queryAuditTree(auditRoot, query) : { records: [], next_cursor: null });
+  // The merged query (docs/audit.md "Query"): this machine's chains (queen, local hive, its workers)
+  // and each online remote hive's, one k-way newest-first merge; a hive that fails is `unavailable`.
+  const queryAudit = async (query: AuditQuery): Promise<AuditPage> => {
+    if (auditMode !== 'local') return { records: [], next_cursor: null };
+    const remote = view
+      .snapshot()
+      .hives.filter((h) => h.kind === 'remote' && h.state === 'online')
+      .map((h) => h.id);
+    if (remote.length === 0) return queryAuditTree(auditRoot, query);
+    return queryAuditSources(
+      [
+        { id: '.', query: (q: AuditQuery) => queryAuditTree(auditRoot, q) },
+        ...remote.map((id) => ({
+          id: `hive:${id}`,
+          query: (q: AuditQuery) => {
+            const client = hives.client(id);
+            if (!client) throw new Error(`hive ${id} is not linked`);
+            return client.auditQuery(q);
+          },
+        })),
+      ],
+      query,
+    );
+  };
   const verifyAudit = async (): Promise<AuditVerifyResult> =>
     auditMode === 'local' ? verifyAuditTree(auditRoot, { allowPartialTail: true, ...(sealKey ? { key: sealKey } : {}) }) : { ok: true, entries: 0, files: 0 };
 
-  const remoteHives: RemoteHiveManager | undefined = options.remoteHives ? options.remoteHives({ dataDir, hives, view, audit, logger }) : undefined;
+  const remoteHives: RemoteHiveManager | undefined = options.remoteHives ? options.remoteHives({ dataDir, hives, view, audit, auditMode, logger }) : undefined;
 
   let boundPort = 0;
   let localHivePort = 0;

@@ -73,6 +73,12 @@ export interface RemoteHiveOptions {
    * argv of the remote hive; must contain `ctx.dir` (pid checks look for it, against pid reuse) and
    * listen on `ctx.socketPath`. Defaults to `node <dir>/out/main/cli.js hive --socket-dir … --models-dir … --id …`. */
   command?: (ctx: RemoteHiveLaunchContext) => string[];
+  /**
+   * The remote hive's own audit log: `local` starts it with `--audit local --audit-dir <dataDir>/audit`
+   * (its chain and its workers', on its machine; the queen queries and witnesses them over the
+   * tunnel). Defaults to `disabled`.
+   */
+  remoteAudit?: 'local' | 'disabled';
   /** Extra arguments for the default hive command (e.g. `['--gpu', 'off', '--threads', '1']`). */
   hiveArgs?: string[];
   /**
@@ -397,7 +403,10 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
       socketPath: posix.join(socketDir, 'hive.sock'),
       hiveId: this.id,
       modelsDir: this.options.modelsDir ?? posix.join(report.data_dir, 'models'),
-      extraArgs: this.options.hiveArgs ?? [],
+      extraArgs: [
+        ...(this.options.remoteAudit === 'local' ? ['--audit', 'local', '--audit-dir', posix.join(report.data_dir, 'audit')] : []),
+        ...(this.options.hiveArgs ?? []),
+      ],
     };
   }
 

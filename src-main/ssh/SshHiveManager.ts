@@ -296,6 +296,7 @@ export class SshHiveManager implements RemoteHiveManager {
       deps: this.options.deps,
       dataDir: this.options.remoteDataDir,
       hiveArgs: this.options.hiveArgs,
+      remoteAudit: this.queen.auditMode ?? 'disabled',
       connection: this.options.connection,
       // HiveLink audits hive_connected / hive_lost from the event stream; don't double them.
       auditHiveEvents: false,

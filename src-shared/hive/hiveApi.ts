@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AuditRecord } from '../audit/AuditEvent.js';
 import { HiveInfoSchema, ModelInfoSchema } from '../cluster/HiveInfo.js';
 import { WorkerInfoSchema } from '../cluster/WorkerInfo.js';
 import { IdleTtlSchema, WorkerSizingSchema } from '../control/controlSchemas.js';
@@ -29,6 +30,8 @@ export const HiveRoutes = {
   auditHeads: '/v1/audit/heads',
   /** The queen pushes its own head; the hive records it as a `witness` record. */
   auditWitness: '/v1/audit/witness',
+  /** One newest-first page of this hive's and its workers' records (body: an AuditQuery). */
+  auditQuery: '/v1/audit/query',
 } as const;
 
 /** Route patterns (fastify syntax) for the paths with parameters. */
@@ -110,4 +113,14 @@ export const AuditWitnessBodySchema = z
   .strict();
 export type AuditWitnessBody = z.infer<typeof AuditWitnessBodySchema>;
 export const AuditWitnessAnswerSchema = z.object({ recorded: z.number().int().min(0) });
+/** `POST /v1/audit/query`'s answer: records keep their own shape (the queen merges them, verify reads files). */
+export const AuditPageAnswerSchema = z.object({
+  records: z.array(
+    z.custom<AuditRecord>(
+      (v) => typeof v === 'object' && v !== null && typeof (v as AuditRecord).audit_id === 'string' && typeof (v as AuditRecord).service_id === 'string' && typeof (v as AuditRecord).timestamp === 'string',
+      'not an audit record',
+    ),
+  ),
+  next_cursor: z.string().nullable(),
+});
 

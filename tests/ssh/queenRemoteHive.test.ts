@@ -96,6 +96,7 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
         port: 0,
         apiToken: TOKEN,
         localHive: false,
+        auditMode: 'local',
         logger: createLogger('queen', { level: 'warn' }),
         remoteHives: (internals) =>
           (manager = new SshHiveManager(internals, {
@@ -239,6 +240,22 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
       expect(stream.done).toBe(true);
       expect(stream.chunks).toBeGreaterThan(0);
       expect(stream.text).toMatch(/"finish_reason":"(length|stop)"/);
+
+      // The remote hive audits on its own machine (mode and folder passed over SSH): its records reach
+      // the queen's merged query through the tunnel, and the queen witnesses its head.
+      await expect
+        .poll(
+          async () => {
+            const records = (await control.queryAudit({ limit: 500 })).records;
+            return (
+              records.some((r) => r.service_id === 'hive:lab-box' && r.event.event_type === 'worker_spawned' && r.event.worker_id === worker.id) &&
+              records.some((r) => r.service_id === 'queen' && r.event.event_type === 'witness' && r.event.details?.chain === 'hive:lab-box')
+            );
+          },
+          { timeout: 30_000, interval: 250 },
+        )
+        .toBe(true);
+      expect(existsSync(join(remoteData, 'audit', 'hive_lab-box'))).toBe(true);
 
       // Acceptance 3 through the queen: partition → the cluster view shows the hive unreachable within
       // the keepalive bound; heal → online again, same worker pid, restart_count unchanged, tokens flow.

@@ -3,9 +3,10 @@ import type { z } from 'zod';
 import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import { parseClusterEvent, type ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
 import { WorkerInfoSchema, type WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
-import type { AuditHead } from '../../../src-shared/audit/AuditEvent.js';
+import type { AuditHead, AuditPage, AuditQuery } from '../../../src-shared/audit/AuditEvent.js';
 import {
   AuditHeadsAnswerSchema,
+  AuditPageAnswerSchema,
   AuditWitnessAnswerSchema,
   DownloadStartedSchema,
   HiveRoutes,
@@ -156,6 +157,11 @@ export class HiveClient {
   /** Pushes heads (the queen's) for the hive to record as `witness` records; the count it recorded. */
   async auditWitness(heads: readonly AuditHead[], source: string): Promise<number> {
     return (await this.requestParsed(AuditWitnessAnswerSchema, 'POST', HiveRoutes.auditWitness, { body: { source, heads } })).recorded;
+  }
+
+  /** One newest-first page of the hive's and its workers' audit records. */
+  auditQuery(query: AuditQuery): Promise<AuditPage> {
+    return this.requestParsed(AuditPageAnswerSchema, 'POST', HiveRoutes.auditQuery, { body: query });
   }
 
   async updatePolicy(patch: RestartPolicyPatch): Promise<void> {

@@ -28,6 +28,8 @@ export interface RemoteHiveHost {
   hives: Pick<HiveRegistry, 'link' | 'unlink'>;
   view: Pick<ClusterView, 'hive' | 'snapshot' | 'onChange' | 'upsertHive' | 'patchHive'>;
   audit: AuditSink;
+  /** The queen's audit mode: remote hives are started with the same (their own folder on their machine). */
+  auditMode?: 'local' | 'disabled';
   logger: Logger;
 }
 
