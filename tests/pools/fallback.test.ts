@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unloadableTinyModel } from '../helpers/tinyModel.js';
 import { startTestQueen, type TestQueen } from '../queen/queenHarness.js';
@@ -11,7 +12,8 @@ import { UPSTREAM_MODEL, UpstreamQueen } from './poolHarness.js';
  * for real. Hives first, then the fallback pools in the order they were added; a pool that cannot
  * answer (nothing listens at its address) is passed over before the first byte.
  */
-const upstream = new UpstreamQueen();
+// A 2k context: the chat wrapper documents tools in ~1000 tokens.
+const upstream = new UpstreamQueen({ contextLength: 2048 });
 let front: TestQueen;
 
 beforeAll(async () => {
@@ -76,6 +78,32 @@ describe('pools: the fallback order (hives first, then fallback pools)', () => {
     expect(metrics).toMatch(/rbee_pool_requests_total\{pool="dead",outcome="(upstream_error|rejected)"\} [1-9]/);
     expect(metrics).toMatch(/rbee_pool_requests_total\{pool="lab",outcome="ok"\} [1-9]/);
   }, 180_000);
+
+  it('tools pass through to an engine that supports them: a forced call comes back well-formed', async () => {
+    const client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: front.token });
+    const weather = {
+      type: 'function' as const,
+      function: {
+        name: 'get_weather',
+        description: 'Current weather for a city',
+        parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 } }, required: ['city'], additionalProperties: false },
+      },
+    };
+    const completion = await client.chat.completions.create({
+      model: `lab/${UPSTREAM_MODEL}`,
+      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+      tools: [weather],
+      tool_choice: 'required',
+      max_tokens: 300,
+      seed: 2,
+    });
+    const choice = completion.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    const call = choice.message.tool_calls?.[0];
+    if (call?.type !== 'function') throw new Error(`expected a function call, got ${JSON.stringify(choice.message)}`);
+    expect(call.function.name).toBe('get_weather');
+    expect(typeof JSON.parse(call.function.arguments)).toBe('object');
+  }, 120_000);
 
   it('embeddings follow the same plan: pool/model goes straight to that pool', async () => {
     const res = await fetch(`${front.url}/v1/embeddings`, {

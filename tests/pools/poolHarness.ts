@@ -37,8 +37,11 @@ export class UpstreamQueen {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'rbee-upstream-'));
   readonly token = `upstream-secret-key-${Math.random().toString(36).slice(2)}-0123456789`;
 
-  /** `netns`: run the engine inside that namespace, bound to its end of the link (a partition can cut it). */
-  constructor(private readonly options: { netns?: Netns } = {}) {}
+  /**
+   * `netns`: run the engine inside that namespace, bound to its end of the link (a partition can cut
+   * it). `contextLength`: the tiny model's trained context and the worker's (tools need 2048).
+   */
+  constructor(private readonly options: { netns?: Netns; contextLength?: number } = {}) {}
 
   get auth(): Record<string, string> {
     return { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' };
@@ -47,7 +50,7 @@ export class UpstreamQueen {
   /** Starts (or restarts, on the same port) the upstream queen and one ready worker on the tiny model. */
   async start(): Promise<void> {
     mkdirSync(join(this.dataDir, 'models'), { recursive: true });
-    copyFileSync(await tinyModelPath(), join(this.dataDir, 'models', UPSTREAM_MODEL));
+    copyFileSync(await tinyModelPath(1, this.options.contextLength), join(this.dataDir, 'models', UPSTREAM_MODEL));
     const netns = this.options.netns;
     this.proc = startRbee(
       'queen',
@@ -66,7 +69,7 @@ export class UpstreamQueen {
           await fetch(`${this.url}/v1/control/workers`, {
             method: 'POST',
             headers: this.auth,
-            body: JSON.stringify({ hive_id: 'local', model: UPSTREAM_MODEL, slots: 2, threads: 1, ctx: 512, device: 'cpu' }),
+            body: JSON.stringify({ hive_id: 'local', model: UPSTREAM_MODEL, slots: 2, threads: 1, ctx: this.options.contextLength ?? 512, device: 'cpu' }),
           })
         ).status,
       (status) => status === 201 || status === 409,
