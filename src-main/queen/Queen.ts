@@ -40,6 +40,8 @@ export interface QueenOptions {
   workerSpecStore?: WorkerSpecStore;
   /** Start and supervise the local hive daemon. Defaults to true. */
   localHive?: boolean;
+  /** Pre-started worker processes the local hive keeps warm (`rbee hive --standby`). Defaults to the hive's (1). */
+  localHiveStandby?: number;
   /** Audit mode for the queen and its local hive. Defaults to 'disabled'. */
   auditMode?: 'disabled' | 'local';
   /** The audit root (`--audit-dir`, else `LLORCH_AUDIT_DIR`): the queen's chain and its local hive's go under it. Defaults to `<dataDir>/audit`. */

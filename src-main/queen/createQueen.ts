@@ -304,6 +304,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       policy: options.hivePolicy,
       workerPolicy: options.workerPolicy ?? settings.restartPolicy,
       threads: options.workerThreads,
+      ...(options.localHiveStandby !== undefined ? { standby: options.localHiveStandby } : {}),
       env: {
         ...(auditMode === 'local' ? { LLORCH_AUDIT_MODE: 'local', LLORCH_AUDIT_DIR: auditRoot } : { LLORCH_AUDIT_MODE: 'disabled' }),
         // The path, not the key: the hive and its workers read the same 0400 file.

@@ -5,6 +5,7 @@ import { readToken } from '../bridge/tokenStore.js';
 import { ErrorState, Field, LoadingState } from '../components/states.js';
 import { POLICY_FIELDS, policyDraft, validatePolicy, type PolicyDraft } from '../stores/settingsSlice.js';
 import { useRbee } from '../stores/store.js';
+import { DesktopSettingsCard } from './DesktopSettingsCard.js';
 
 type PolicyKey = keyof typeof POLICY_FIELDS;
 
@@ -163,6 +164,7 @@ export function SettingsView() {
           <SettingsForm key={JSON.stringify(value.restart_policy) + value.audit_mode} settings={value} />
           <TokenCard settings={value} />
           <NoticesCard />
+          <DesktopSettingsCard />
         </>
       )}
     </section>

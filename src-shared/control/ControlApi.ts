@@ -9,6 +9,7 @@ import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } f
 import type { ChatMessage, InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
 import type { PoolInfo, PoolTestResult } from './poolSchemas.js';
 import type { WorkerLogsPage, WorkerLogsStreamEvent } from './workerLogs.js';
+import type { DesktopPreferences, DesktopPreferencesPatch } from '../desktop/desktopPreferences.js';
 
 /**
  * The one contract between the dashboard and its host. Two implementations carry it:
@@ -75,6 +76,10 @@ export interface ControlApi {
    * events as `infer` (`started.worker` from `x-rbee-worker`). Optional: over IPC the dashboard sends
    * the same `messages` through `infer`, where the queen applies the same model template.
    */
+  /** The desktop app's own settings (only the desktop app has them: absent over HTTP). */
+  getDesktopPreferences?(): Promise<DesktopPreferences>;
+  /** Validated with the same schema as the store; ports, folder, shortcut and standby apply at the next start. */
+  updateDesktopPreferences?(patch: DesktopPreferencesPatch): Promise<DesktopPreferences>;
   chat?(request: ChatRunRequest, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import { GpuLaunchShape } from '../worker/gpuOptions.js';
 import { InferenceRequestSchema } from '../worker/inferenceWire.js';
 import { PoolNameSchema } from './poolSchemas.js';
 import { MAX_LOG_TAIL } from './workerLogs.js';
+import { DesktopPreferencesPatchSchema } from '../desktop/desktopPreferences.js';
 
 /**
  * The one definition of the control API's request shapes. The queen's HTTP routes
@@ -222,6 +223,8 @@ export const ControlArgSchemas = {
   verifyAudit: z.tuple([]),
   getSettings: z.tuple([]),
   updateSettings: z.tuple([SettingsPatchSchema]),
+  getDesktopPreferences: z.tuple([]),
+  updateDesktopPreferences: z.tuple([DesktopPreferencesPatchSchema]),
 } as const;
 
 /** Ids the renderer picks for its streams; unique per window. */

@@ -7,6 +7,7 @@ import type { WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInf
 import type { AddHiveResult, ConnectionState, ControlApi, Settings } from '../../src-shared/control/ControlApi.js';
 import type { PoolInfo, PoolTestResult } from '../../src-shared/control/poolSchemas.js';
 import type { InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
+import type { DesktopPreferences, DesktopPreferencesPatch } from '../../src-shared/desktop/desktopPreferences.js';
 import type { IpcInvokeEvent, IpcMainLike, IpcSender } from '../../src-main/electron/ipc/registerControlIpc.js';
 import type { SafeStorageLike } from '../../src-main/electron/settings/SecretSealer.js';
 import type { CreateWindow, ShellWindow, ShellWebContents } from '../../src-main/electron/windows/ShellWindow.js';
@@ -89,6 +90,16 @@ export const SETTINGS: Settings = {
   downloads_allow_private: true,
 };
 
+export const DESKTOP_PREFERENCES: DesktopPreferences = {
+  queen_port: 7833,
+  hive_port: 7835,
+  models_dir: null,
+  quick_shortcut: 'CommandOrControl+Shift+Space',
+  close_to_tray: true,
+  warm_standby: 1,
+  notifications: true,
+};
+
 /** A ControlApi whose every method is a vi.fn; `emit` pushes ClusterEvents to subscribers. */
 export function fakeControl(initial: ClusterSnapshot = snapshot([hive('local')], [worker('w1', 'idle')])) {
   const subscribers = new Set<{ onEvent: (e: ClusterEvent) => void; onConnection?: (s: ConnectionState) => void }>();
@@ -127,6 +138,8 @@ export function fakeControl(initial: ClusterSnapshot = snapshot([hive('local')],
     verifyAudit: vi.fn(async () => ({ ok: true as const, entries: 0, files: 0 })),
     getSettings: vi.fn(async () => SETTINGS),
     updateSettings: vi.fn(async () => SETTINGS),
+    getDesktopPreferences: vi.fn(async () => ({ ...DESKTOP_PREFERENCES })),
+    updateDesktopPreferences: vi.fn(async (patch: DesktopPreferencesPatch) => ({ ...DESKTOP_PREFERENCES, ...patch })),
     infer: vi.fn(async (_req: unknown, onEvent: (e: InferenceEvent) => void, signal?: { aborted: boolean }) => {
       onEvent({ type: 'started', job_id: 'j1', model: 'm' });
       onEvent({ type: 'token', t: 'hi', i: 0 });

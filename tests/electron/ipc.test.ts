@@ -67,6 +67,10 @@ describe('control IPC: one validated channel per ControlApi method', () => {
     ['rbee:queryAudit', [{ limit: 10_000 }]],
     ['rbee:updateSettings', [{ audit_mode: 'cloud' }]],
     ['rbee:updateSettings', [{ queen_port: 80 }]], // not patchable
+    ['rbee:updateDesktopPreferences', [{ queen_port: 70_000 }]], // the store's schema
+    ['rbee:updateDesktopPreferences', [{ quick_shortcut: 'Ctrl+' }]],
+    ['rbee:updateDesktopPreferences', [{ secrets: {} }]], // not a preference
+    ['rbee:getWorkerLogs', ['local', 'w1', 10_000]], // tail too long
   ];
 
   it.each(bad)('rejects %s %j with INVALID_REQUEST and never calls the ControlApi', async (channel, args) => {

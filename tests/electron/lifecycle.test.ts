@@ -123,6 +123,7 @@ describe('desktop app lifecycle', () => {
       dataDir: '/data/rbee',
       demo: true,
       localHive: true,
+      localHiveStandby: 1,
       auditMode: 'local',
       uiDir: '/app/out/renderer',
       hivePort: 7835,
@@ -163,6 +164,18 @@ describe('desktop app lifecycle', () => {
     expect(win.visible).toBe(true);
     s.trayState.menu.find((i) => i.id === 'dashboard')?.click?.();
     expect(s.windows).toHaveLength(1);
+  });
+
+  it('with close_to_tray off (Settings → Desktop app), closing the dashboard quits through the cascade', async () => {
+    const s = setup();
+    s.app.claimSingleInstance();
+    await s.app.start();
+    s.settings.update({ close_to_tray: false });
+    s.windows[0]!.close();
+    expect(s.host.quit).toHaveBeenCalled();
+    expect(s.app.currentPhase).toBe('quitting');
+    await s.app.shutdown();
+    expect(s.close).toHaveBeenCalledWith({ stopRemote: false });
   });
 
   it('tray Quick inference… and the app event open the frameless #/quick popup', async () => {

@@ -90,3 +90,16 @@ describe('dashboard window state', () => {
     }
   });
 });
+
+describe('desktop preferences from the dashboard', () => {
+  it('are read from and written to the desktop store with its schema; invalid ones change nothing', async () => {
+    const settings = store();
+    const control = persistingControl(fakeControl().control, settings);
+    expect(await control.getDesktopPreferences!()).toMatchObject({ queen_port: 7833, close_to_tray: true, warm_standby: 1, notifications: true });
+    const next = await control.updateDesktopPreferences!({ warm_standby: 0, notifications: false, models_dir: '/srv/models' });
+    expect(next).toMatchObject({ warm_standby: 0, notifications: false, models_dir: '/srv/models' });
+    expect(settings.get()).toMatchObject({ warm_standby: 0, notifications: false, models_dir: '/srv/models' });
+    await expect(control.updateDesktopPreferences!({ queen_port: 70_000 })).rejects.toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    expect(settings.get().queen_port).toBe(7833);
+  });
+});

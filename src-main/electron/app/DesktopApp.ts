@@ -94,6 +94,8 @@ export class DesktopApp<Image, Menu> {
       windowState: settings.get().window,
       saveWindowState: (state) => settings.setWindowState(state),
       ...(options.log ? { log: options.log } : {}),
+      onDashboardClose: () => (settings.get().close_to_tray ? 'hide' : 'quit'),
+      quit: () => options.host.quit(),
     });
   }
 
@@ -169,6 +171,7 @@ export class DesktopApp<Image, Menu> {
         dataDir: this.options.dataDir,
         demo: s.demo_model,
         localHive: true,
+        localHiveStandby: s.warm_standby,
         auditMode: s.audit_mode,
         uiDir: this.options.rendererDir,
         hivePort: s.hive_port,

@@ -1,5 +1,7 @@
 import type { ControlApi } from '../../../src-shared/control/ControlApi.js';
 import type { SettingsStore } from '../settings/SettingsStore.js';
+import { desktopPreferencesOf } from '../settings/desktopSettingsSchema.js';
+import { DesktopPreferencesPatchSchema } from '../../../src-shared/desktop/desktopPreferences.js';
 
 /** `user@host:port` / `host:port` / `host` → host and port. */
 export function parseHiveAddress(address: string): { host: string; port: number | undefined; user: string | undefined } {
@@ -27,6 +29,16 @@ export function persistingControl(control: ControlApi, settings: SettingsStore, 
         log?.(`settings: could not mirror the queen's settings: ${String(error)}`);
       }
       return result;
+    },
+    async getDesktopPreferences() {
+      return desktopPreferencesOf(settings.get());
+    },
+    async updateDesktopPreferences(patch) {
+      // The same schema as the form (already checked by the IPC layer) and the store (checked again by update).
+      const parsed = DesktopPreferencesPatchSchema.safeParse(patch);
+      if (!parsed.success) throw Object.assign(new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), { status: 400, code: 'INVALID_REQUEST' });
+      const clean = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
+      return desktopPreferencesOf(settings.update(clean));
     },
     async addHive(request) {
       const result = await control.addHive(request);

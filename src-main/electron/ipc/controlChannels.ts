@@ -38,6 +38,8 @@ export const CONTROL_REQUEST_METHODS = [
   'verifyAudit',
   'getSettings',
   'updateSettings',
+  'getDesktopPreferences',
+  'updateDesktopPreferences',
 ] as const satisfies ReadonlyArray<keyof ControlApi>;
 
 export type ControlRequestMethod = (typeof CONTROL_REQUEST_METHODS)[number];

@@ -213,6 +213,8 @@ export function registerControlIpc(options: RegisterControlIpcOptions): ControlI
 
 /** Calls `control[method](...args)` with the tuple zod produced for that method. */
 function callControl(control: ControlApi, method: ControlRequestMethod, args: readonly unknown[]): Promise<unknown> {
-  const fn = control[method] as (...a: unknown[]) => Promise<unknown>;
+  const fn = control[method] as ((...a: unknown[]) => Promise<unknown>) | undefined;
+  // Optional methods (the desktop preferences) exist only where the host provides them.
+  if (!fn) return Promise.reject(Object.assign(new Error(`${method} is not available here`), { status: 501, code: 'NOT_IMPLEMENTED' }));
   return fn.apply(control, [...args]);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { WorkerSpecSchema } from '../../../src-shared/control/controlSchemas.js';
+import { DesktopPreferencesShape, type DesktopPreferences } from '../../../src-shared/desktop/desktopPreferences.js';
 import { DEFAULT_RESTART_POLICY as SHARED_DEFAULT_RESTART_POLICY, RestartPolicySchema } from '../../../src-shared/policy/RestartPolicyConfig.js';
 
 /** Current layout of the desktop settings file. Bump with a migration in `migrateSettings`. */
@@ -42,11 +43,11 @@ export const DesktopSettingsSchema = z
     schema_version: z.literal(SETTINGS_SCHEMA_VERSION),
     /** Set once first-run setup (demo model, tokens, audit) has completed. */
     first_run_completed: z.boolean(),
-    queen_port: z.number().int().min(0).max(65_535),
-    hive_port: z.number().int().min(0).max(65_535),
+    queen_port: DesktopPreferencesShape.queen_port,
+    hive_port: DesktopPreferencesShape.hive_port,
     audit_mode: z.enum(['disabled', 'local']),
     /** Null: `<data folder>/models`. */
-    models_dir: z.string().min(1).max(4096).nullable(),
+    models_dir: DesktopPreferencesShape.models_dir,
     /** Start a worker for the generated demo model. */
     demo_model: z.boolean(),
     /** The one restart-policy schema (src-shared): the file holds a whole, valid policy. */
@@ -54,10 +55,11 @@ export const DesktopSettingsSchema = z
     hives: z.array(SavedHiveSchema).max(256),
     /** The queen's declared workers (its `WorkerSpecStore` in the app; headless: `<data>/worker-specs.json`). */
     worker_specs: z.array(WorkerSpecSchema).max(1024),
-    /** Electron accelerator; empty string: no global shortcut. */
-    quick_shortcut: z.string().max(64),
-    /** Desktop notifications when a breaker opens, a worker fails or a hive becomes unreachable. */
-    notifications: z.boolean(),
+    /** The fields the dashboard edits: one schema with the form (src-shared/desktop/desktopPreferences.ts). */
+    quick_shortcut: DesktopPreferencesShape.quick_shortcut,
+    notifications: DesktopPreferencesShape.notifications,
+    close_to_tray: DesktopPreferencesShape.close_to_tray,
+    warm_standby: DesktopPreferencesShape.warm_standby,
     window: WindowStateSchema,
     /** Sealed secrets by name: `api_token`, `ssh_passphrase:<host>`. Never plaintext. */
     secrets: z.record(z.string().min(1).max(300), SealedSecretSchema),
@@ -80,7 +82,22 @@ export function defaultDesktopSettings(): DesktopSettings {
     worker_specs: [],
     quick_shortcut: 'CommandOrControl+Shift+Space',
     notifications: true,
+    close_to_tray: true,
+    warm_standby: 1,
     window: { width: 1200, height: 800, maximized: false },
     secrets: {},
+  };
+}
+
+/** The part of the settings the dashboard shows and edits. */
+export function desktopPreferencesOf(s: DesktopSettings): DesktopPreferences {
+  return {
+    queen_port: s.queen_port,
+    hive_port: s.hive_port,
+    models_dir: s.models_dir,
+    quick_shortcut: s.quick_shortcut,
+    close_to_tray: s.close_to_tray,
+    warm_standby: s.warm_standby,
+    notifications: s.notifications,
   };
 }

@@ -16,6 +16,13 @@ export interface ShellWindowsOptions {
   saveWindowState(state: WindowState): void;
   icon?: BrowserWindowConstructorOptions['icon'];
   log?: (message: string) => void;
+  /**
+   * Closing the dashboard: `hide` (the app lives on in the tray; the default) or `quit`, asked at
+   * each close (the setting `close_to_tray` may change at any time).
+   */
+  onDashboardClose?: () => 'hide' | 'quit';
+  /** Called when a close should quit the app. */
+  quit?: () => void;
 }
 
 /**
@@ -66,7 +73,8 @@ export class ShellWindows {
         this.persistState(created, true);
         if (!this.quitting) {
           event.preventDefault();
-          created.hide();
+          if ((this.options.onDashboardClose?.() ?? 'hide') === 'quit' && this.options.quit) this.options.quit();
+          else created.hide();
         }
       });
       created.on('resize', () => this.persistState(created));

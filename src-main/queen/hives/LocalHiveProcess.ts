@@ -23,6 +23,8 @@ export interface LocalHiveProcessOptions {
   workerPolicy?: Partial<RestartPolicyConfig>;
   /** Worker threads default for the hive. */
   threads?: number;
+  /** `--standby N`: warm worker processes; absent, the hive's default. */
+  standby?: number;
   audit: AuditSink;
   logger: Logger;
   /** A (re)started hive is listening. */
@@ -95,6 +97,7 @@ export class LocalHiveProcess {
     const args = ['--models-dir', options.modelsDir, '--id', options.id, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--exit-with-parent'];
     if (options.workerPolicy && Object.keys(options.workerPolicy).length > 0) args.push('--policy', JSON.stringify(options.workerPolicy));
     if (options.threads) args.push('--threads', String(options.threads));
+    if (options.standby !== undefined) args.push('--standby', String(options.standby));
     if (options.dataDir) args.push('--data-dir', options.dataDir);
     const launch = rbeeCommand('hive', args);
     const child = spawn(launch.command, launch.args, {
