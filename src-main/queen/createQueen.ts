@@ -194,6 +194,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
 
   const remoteHives: RemoteHiveManager | undefined = options.remoteHives ? options.remoteHives({ dataDir, hives, view, audit, auditMode, logger }) : undefined;
 
+  const keys = await ApiKeyStore.open(join(dataDir, API_KEYS_FILE), { registry: metrics.registry });
   let boundPort = 0;
   let localHivePort = 0;
   const control = new QueenControl({
@@ -217,10 +218,10 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     remoteHives,
     specs,
     pools,
+    keys,
   });
 
   const app = createHttpServer({ logger });
-  const keys = await ApiKeyStore.open(join(dataDir, API_KEYS_FILE), { registry: metrics.registry });
   const security = secureTier(app, {
     boundHost: host,
     port: () => boundPort,

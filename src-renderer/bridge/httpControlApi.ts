@@ -24,6 +24,7 @@ import { InferenceSseParser, type InferenceEvent, type InferenceRequest, type St
 import { WorkerLogLineSchema, WorkerLogsPageSchema, type WorkerLogsPage, type WorkerLogsStreamEvent } from '../../src-shared/control/workerLogs.js';
 import { reconnectDelayMs } from '../lib/backoff.js';
 import { SseParser } from '../../src-shared/util/SseParser.js';
+import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey } from '../../src-shared/control/apiKeys.js';
 
 export interface HttpControlApiOptions {
   /** Origin (and optional prefix) of the queen, e.g. `http://127.0.0.1:7833`. Defaults to ''. */
@@ -516,6 +517,15 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     verifyAudit: () => call<AuditVerifyResult>('GET', ControlRoutes.auditVerify),
     getSettings: () => call<Settings>('GET', ControlRoutes.settings),
     updateSettings: (patch: SettingsPatch) => call<Settings>('PATCH', ControlRoutes.settings, patch),
+    listKeys: async () => (await call<{ keys: ApiKeyInfo[] }>('GET', ControlRoutes.keys)).keys,
+    createKey: (request: CreateApiKeyRequest) => call<CreatedApiKey>('POST', ControlRoutes.keys, request),
+    revokeKey: (id: string) => call<ApiKeyInfo>('DELETE', ControlRoutes.key(id)),
+    // The token this dashboard logged in with: the web dashboard holds it already.
+    revealAdminToken: async () => {
+      const token = options.getToken();
+      if (!token) throw new ApiError(401, 'MISSING_API_KEY', 'Not logged in');
+      return token;
+    },
     infer,
     chat,
   };

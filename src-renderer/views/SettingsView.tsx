@@ -1,7 +1,10 @@
 import { useEffect, useId, useState } from 'react';
 import type { Settings } from '../../src-shared/control/ControlApi.js';
-import { bridgeKind } from '../bridge/apiRegistry.js';
-import { readToken } from '../bridge/tokenStore.js';
+import { bridgeKind, getApi } from '../bridge/apiRegistry.js';
+import { CopyButton } from '../components/CopyButton.js';
+import { errorMessage } from '../stores/errors.js';
+import { ApiKeysCard } from './settings/ApiKeysCard.js';
+import { ConnectClientCard } from './settings/ConnectClientCard.js';
 import { ErrorState, Field, LoadingState } from '../components/states.js';
 import { POLICY_FIELDS, policyDraft, validatePolicy, type PolicyDraft } from '../stores/settingsSlice.js';
 import { useRbee } from '../stores/store.js';
@@ -76,15 +79,14 @@ function SettingsForm({ settings }: { settings: Settings }) {
 }
 
 function TokenCard({ settings }: { settings: Settings }) {
-  const bridge = useRbee((s) => s.connection.bridge);
-  const [revealed, setRevealed] = useState(false);
-  const [copyMsg, setCopyMsg] = useState('');
-  const token = bridge === 'http' ? readToken() : null;
+  const [secret, setSecret] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const reveal = (): Promise<string> => getApi().revealAdminToken();
   return (
     <div className="card">
       <h2>API token</h2>
       <dl className="kv">
-        <dt>Queen token</dt>
+        <dt>Admin token</dt>
         <dd>
           <code data-testid="token-fingerprint">{settings.api_token_fingerprint}</code>
         </dd>
@@ -97,32 +99,35 @@ function TokenCard({ settings }: { settings: Settings }) {
           <code>{settings.models_dir}</code>
         </dd>
       </dl>
-      {token ? (
-        <div className="form-actions">
-          <button type="button" onClick={() => setRevealed(!revealed)} aria-expanded={revealed} aria-controls="token-secret">
-            {revealed ? 'Hide token' : 'Reveal token'}
-          </button>
-          <button
-            type="button"
-            onClick={() =>
-              navigator.clipboard.writeText(token).then(
-                () => setCopyMsg('Token copied.'),
-                () => setCopyMsg('Copy failed: clipboard not available.'),
-              )
-            }
-          >
-            Copy token
-          </button>
-          <span role="status" className="sub">
-            {copyMsg}
-          </span>
-          <code id="token-secret" className="secret" hidden={!revealed}>
-            {revealed ? token : ''}
-          </code>
-        </div>
-      ) : (
-        <p className="sub">The desktop app keeps tokens encrypted; it shows only their fingerprints here.</p>
-      )}
+      <p className="sub">The bootstrap token may do everything (admin scope). Give other clients their own scoped keys below.</p>
+      <div className="form-actions">
+        <button
+          type="button"
+          aria-expanded={secret !== null}
+          aria-controls="token-secret"
+          onClick={() => {
+            if (secret !== null) return setSecret(null);
+            reveal().then(
+              (token) => {
+                setSecret(token);
+                setFailure(null);
+              },
+              (error: unknown) => setFailure(errorMessage(error)),
+            );
+          }}
+        >
+          {secret !== null ? 'Hide token' : 'Reveal token'}
+        </button>
+        <CopyButton text={reveal} label="Copy token" done="Token copied." />
+        <code id="token-secret" className="secret" hidden={secret === null}>
+          {secret ?? ''}
+        </code>
+        {failure ? (
+          <p className="error-text" role="alert">
+            {failure}
+          </p>
+        ) : null}
+      </div>
     </div>
   );
 }
@@ -163,6 +168,8 @@ export function SettingsView() {
         <>
           <SettingsForm key={JSON.stringify(value.restart_policy) + value.audit_mode} settings={value} />
           <TokenCard settings={value} />
+          <ConnectClientCard settings={value} />
+          <ApiKeysCard />
           <NoticesCard />
           <DesktopSettingsCard />
         </>

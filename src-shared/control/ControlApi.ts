@@ -8,6 +8,7 @@ import type { CancelSignal } from '../util/CancelSignal.js';
 import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from './workerSpecTypes.js';
 import type { ChatMessage, InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
 import type { PoolInfo, PoolTestResult } from './poolSchemas.js';
+import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey } from './apiKeys.js';
 import type { WorkerLogsPage, WorkerLogsStreamEvent } from './workerLogs.js';
 import type { DesktopPreferences, DesktopPreferencesPatch } from '../desktop/desktopPreferences.js';
 
@@ -68,6 +69,17 @@ export interface ControlApi {
 
   getSettings(): Promise<Settings>;
   updateSettings(patch: SettingsPatch): Promise<Settings>;
+
+  /** Scoped API keys (docs/api.md "API keys and scopes"). The secret appears once, in `createKey`'s answer. */
+  listKeys(): Promise<ApiKeyInfo[]>;
+  createKey(request: CreateApiKeyRequest): Promise<CreatedApiKey>;
+  /** Revokes by id (the key's fp6); 404 when unknown. */
+  revokeKey(id: string): Promise<ApiKeyInfo>;
+  /**
+   * The bootstrap admin token, for the Settings view's copy button (so other clients can use the
+   * API). The web dashboard answers with the token it logged in with.
+   */
+  revealAdminToken(): Promise<string>;
 
   /** Streams one inference through the queen (playground, tray). Abort via `signal`. */
   infer(request: InferenceRequest & { model: string }, onEvent: (event: InferenceEvent) => void, signal?: CancelSignal): Promise<void>;

@@ -15,6 +15,8 @@ export const ControlRoutes = {
   audit: '/v1/control/audit',
   auditVerify: '/v1/control/audit/verify',
   settings: '/v1/control/settings',
+  keys: '/v1/control/keys',
+  key: (id: string) => `/v1/control/keys/${encodeURIComponent(id)}`,
   pools: '/v1/control/pools',
   pool: (name: string) => `/v1/control/pools/${encodeURIComponent(name)}`,
   poolAction: (name: string, action: 'test' | 'reset-breaker') => `/v1/control/pools/${encodeURIComponent(name)}/${action}`,

@@ -6,6 +6,7 @@ import { InferenceRequestSchema } from '../worker/inferenceWire.js';
 import { PoolNameSchema } from './poolSchemas.js';
 import { MAX_LOG_TAIL } from './workerLogs.js';
 import { DesktopPreferencesPatchSchema } from '../desktop/desktopPreferences.js';
+import { ApiKeyIdSchema, CreateApiKeySchema } from './apiKeys.js';
 
 /**
  * The one definition of the control API's request shapes. The queen's HTTP routes
@@ -225,6 +226,10 @@ export const ControlArgSchemas = {
   updateSettings: z.tuple([SettingsPatchSchema]),
   getDesktopPreferences: z.tuple([]),
   updateDesktopPreferences: z.tuple([DesktopPreferencesPatchSchema]),
+  listKeys: z.tuple([]),
+  createKey: z.tuple([CreateApiKeySchema]),
+  revokeKey: z.tuple([ApiKeyIdSchema]),
+  revealAdminToken: z.tuple([]),
 } as const;
 
 /** Ids the renderer picks for its streams; unique per window. */

@@ -224,6 +224,23 @@ describe('scope table (docs/api.md)', () => {
     expect(JSON.stringify(page)).not.toContain(key.secret);
   });
 
+  it('the in-process ControlApi (the desktop Settings view) creates, lists and revokes the same keys, audited as the operator', async () => {
+    const created = await queen.control.createKey({ name: 'desktop made', scope: 'inference', models: ['a.gguf'] });
+    expect((await call(created.secret, 'GET', '/v1/models')).status).toBe(200);
+    expect((await queen.control.listKeys()).find((k) => k.id === created.id)).toMatchObject({ name: 'desktop made', models: ['a.gguf'] });
+    expect(JSON.stringify(await queen.control.listKeys())).not.toContain(created.secret);
+    expect(await queen.control.revealAdminToken()).toBe(ADMIN);
+    await expect(queen.control.createKey({ name: '', scope: 'inference' })).rejects.toMatchObject({ status: 400 });
+    await expect(queen.control.revokeKey('zzz')).rejects.toMatchObject({ status: 400 });
+    await expect(queen.control.revokeKey('000000')).rejects.toMatchObject({ status: 404 });
+    expect((await queen.control.revokeKey(created.id)).revoked_at).not.toBeNull();
+    expect((await call(created.secret, 'GET', '/v1/models')).status).toBe(401);
+    await expect.poll(async () => {
+      const records = (await queryAuditTree(join(dataDir, 'audit'), { limit: 500 })).records.map((r) => r.event);
+      return records.filter((e) => (e.event_type === 'key_created' || e.event_type === 'key_revoked') && e.actor === 'operator' && e.details?.key === created.fingerprint).length;
+    }, { timeout: 15_000 }).toBe(2);
+  });
+
   it('rbee keys create / ls / rm through the CLI (secret printed once, list without it)', async () => {
     const env = { RBEE_URL: queen.url, LLORCH_API_TOKEN: ADMIN };
     const created = startRbee('keys', ['create', '--name', 'cli-key', '--scope', 'metrics', '--expires', '30d'], env);

@@ -11,6 +11,7 @@ import type { DesktopPreferences, DesktopPreferencesPatch } from '../../src-shar
 import type { IpcInvokeEvent, IpcMainLike, IpcSender } from '../../src-main/electron/ipc/registerControlIpc.js';
 import type { SafeStorageLike } from '../../src-main/electron/settings/SecretSealer.js';
 import type { CreateWindow, ShellWindow, ShellWebContents } from '../../src-main/electron/windows/ShellWindow.js';
+import { fakeApiKey } from '../helpers/fakeApiKey.js';
 
 type BrowserWindowConstructorOptions = Parameters<CreateWindow>[0];
 type Rectangle = ReturnType<ShellWindow['getBounds']>;
@@ -140,6 +141,10 @@ export function fakeControl(initial: ClusterSnapshot = snapshot([hive('local')],
     updateSettings: vi.fn(async () => SETTINGS),
     getDesktopPreferences: vi.fn(async () => ({ ...DESKTOP_PREFERENCES })),
     updateDesktopPreferences: vi.fn(async (patch: DesktopPreferencesPatch) => ({ ...DESKTOP_PREFERENCES, ...patch })),
+    listKeys: vi.fn(async () => [fakeApiKey()]),
+    createKey: vi.fn(async () => ({ ...fakeApiKey(), secret: 'rbee_secret_once' })),
+    revokeKey: vi.fn(async () => fakeApiKey({ revoked_at: 1 })),
+    revealAdminToken: vi.fn(async () => 'fake-admin-token'),
     infer: vi.fn(async (_req: unknown, onEvent: (e: InferenceEvent) => void, signal?: { aborted: boolean }) => {
       onEvent({ type: 'started', job_id: 'j1', model: 'm' });
       onEvent({ type: 'token', t: 'hi', i: 0 });

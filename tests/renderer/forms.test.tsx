@@ -10,6 +10,8 @@ import { ClusterView } from '../../src-renderer/views/ClusterView.js';
 import { ModelsView } from '../../src-renderer/views/ModelsView.js';
 import { SettingsView } from '../../src-renderer/views/SettingsView.js';
 import { ev, hive } from './fixtures.js';
+import { fakeApiKey } from '../helpers/fakeApiKey.js';
+import type { CreateApiKeyRequest } from '../../src-shared/control/apiKeys.js';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -44,6 +46,10 @@ function api(patch: Partial<ControlApi>): ControlApi {
     verifyAudit: no,
     getSettings: no,
     updateSettings: no,
+    listKeys: async () => [],
+    createKey: no,
+    revokeKey: no,
+    revealAdminToken: async () => 'admin-token-for-tests',
     infer: no,
     ...patch,
   };
@@ -159,8 +165,8 @@ describe('settings form', () => {
     );
     await act(async () => root.render(<SettingsView />));
     expect(container.querySelector('[data-testid="token-fingerprint"]')?.textContent).toBe('token:9f86d0');
-    // In Electron only the fingerprint is shown: no reveal.
-    expect(container.textContent).not.toContain('Reveal token');
+    // The bootstrap admin token can be revealed in Electron too (issue 12: other clients need it).
+    expect(container.textContent).toContain('Reveal token');
     act(() => type(byLabel('Jitter (ratio)'), '3'));
     await act(async () => button('Save settings').click());
     expect(patches).toHaveLength(0);
@@ -201,3 +207,101 @@ describe('models view', () => {
     );
   });
 });
+
+describe('settings: admin token, connect a client, API keys (issue 12)', () => {
+  const settings: Settings = {
+    restart_policy: {
+      backoff_base_ms: 1000,
+      backoff_max_ms: 60000,
+      jitter_ratio: 0.2,
+      max_restarts: 3,
+      stability_window_ms: 300000,
+      breaker_failures: 5,
+      breaker_window_ms: 300000,
+      breaker_cooldown_ms: 60000,
+      load_timeout_ms: 120000,
+      health_period_ms: 2000,
+      health_failures: 3,
+    },
+    audit_mode: 'local',
+    queen_port: 7833,
+    hive_port: 7835,
+    api_token_fingerprint: 'token:9f86d0',
+    models_dir: '/m',
+    allowed_hosts: [],
+    allowed_origins: [],
+    downloads_allow_loopback: false,
+    downloads_allow_private: true,
+  };
+  const ADMIN = 'the-bootstrap-admin-token-0123456789';
+
+  it('reveals and copies the admin token; the connect panel shows the base URL and snippets without the secret', async () => {
+    const written: string[] = [];
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void written.push(t) }, configurable: true });
+    installApi(api({ getSettings: async () => settings, revealAdminToken: async () => ADMIN, listKeys: async () => [] }), 'ipc');
+    await act(async () => root.render(<SettingsView />));
+    expect(container.querySelector('#token-secret')?.textContent).toBe('');
+    await act(async () => button('Reveal token').click());
+    expect(container.querySelector('#token-secret')?.textContent).toBe(ADMIN);
+    await act(async () => button('Copy token').click());
+    expect(written).toEqual([ADMIN]);
+    expect(container.textContent).toContain('Token copied.');
+
+    expect(container.querySelector('[data-testid="base-url"]')?.textContent).toBe('http://127.0.0.1:7833/v1');
+    const curl = container.querySelector('[data-testid="snippet-curl"]')?.textContent ?? '';
+    expect(curl).toContain('curl http://127.0.0.1:7833/v1/chat/completions');
+    expect(curl).toContain('Bearer $RBEE_TOKEN');
+    await act(async () => button('Python').click());
+    expect(container.querySelector('[data-testid="snippet-python"]')?.textContent).toContain('OpenAI(base_url="http://127.0.0.1:7833/v1", api_key=os.environ["RBEE_TOKEN"])');
+    await act(async () => button('JavaScript').click());
+    expect(container.querySelector('[data-testid="snippet-javascript"]')?.textContent).toContain('baseURL: "http://127.0.0.1:7833/v1", apiKey: process.env.RBEE_TOKEN');
+    expect(container.querySelector('[data-testid="connect-client"]')?.textContent).not.toContain(ADMIN);
+  });
+
+  it('lists keys with usage, validates and creates a key (secret shown once), revokes after confirming', async () => {
+    let keys = [fakeApiKey({ id: 'a1b2c3', name: 'notebook', rpm: 60, usage: { requests: 12, tokens_in: 300, tokens_out: 450, rate_limited: 2, last_used_at: 1_700_000_100_000 } })];
+    const createKey = vi.fn(async (request: CreateApiKeyRequest) => {
+      const created = { ...fakeApiKey({ id: 'd4e5f6', fingerprint: 'token:d4e5f6', name: request.name, scope: request.scope, models: request.models ?? null }), secret: 'rbee_sk_shown_once' };
+      keys = [...keys, created];
+      return created;
+    });
+    const revokeKey = vi.fn(async (id: string) => {
+      keys = keys.map((k) => (k.id === id ? { ...k, revoked_at: 1 } : k));
+      return keys.find((k) => k.id === id)!;
+    });
+    installApi(api({ getSettings: async () => settings, listKeys: async () => keys, createKey, revokeKey }), 'ipc');
+    await act(async () => root.render(<SettingsView />));
+    const row = container.querySelector('[data-testid="key-a1b2c3"]')?.textContent ?? '';
+    expect(row).toContain('notebook');
+    expect(row).toContain('token:a1b2c3');
+    expect(row).toContain('60/min');
+    expect(row).toContain('12 (2 limited)');
+    expect(row).toContain('300 / 450');
+
+    act(() => type(byLabel('Requests per minute'), 'many'));
+    act(() => type(byLabel('Expires in'), 'soon'));
+    await act(async () => button('Create key').click());
+    expect(createKey).not.toHaveBeenCalled();
+    expect(container.textContent).toContain('A name is required.');
+    expect(container.textContent).toContain('Requests per minute must be a whole number of at least 1.');
+    expect(container.textContent).toContain('Expiry is a number and a unit: 30d, 12h, 90m.');
+
+    act(() => type(byLabel('Name'), 'ci runner'));
+    act(() => type(byLabel('Models'), 'tiny.gguf, other.gguf'));
+    act(() => type(byLabel('Requests per minute'), '30'));
+    act(() => type(byLabel('Expires in'), '30d'));
+    await act(async () => button('Create key').click());
+    expect(createKey).toHaveBeenCalledWith({ name: 'ci runner', scope: 'inference', models: ['tiny.gguf', 'other.gguf'], rpm: 30, expires_in_ms: 30 * 86_400_000 });
+    expect(container.querySelector('[data-testid="created-secret"]')?.textContent).toBe('rbee_sk_shown_once');
+    expect(container.querySelector('[data-testid="key-d4e5f6"]')).not.toBeNull();
+    await act(async () => button('Done').click());
+    expect(container.textContent).not.toContain('rbee_sk_shown_once');
+
+    await act(async () => container.querySelector<HTMLButtonElement>('button[aria-label="Revoke notebook (token:a1b2c3)"]')!.click());
+    expect(revokeKey).not.toHaveBeenCalled();
+    await act(async () => button('Revoke key').click());
+    expect(revokeKey).toHaveBeenCalledWith('a1b2c3');
+    expect(container.querySelector('[data-testid="key-a1b2c3"]')?.textContent).toContain('revoked');
+  });
+});
+

@@ -43,6 +43,10 @@ function fakeApi(patch: Partial<ControlApi> = {}): ControlApi {
     verifyAudit: async () => ({ ok: true, entries: 3, files: 1 }),
     getSettings: notUsed,
     updateSettings: notUsed,
+    listKeys: async () => [],
+    createKey: notUsed,
+    revokeKey: notUsed,
+    revealAdminToken: async () => 'admin-token-for-tests',
     infer: notUsed,
     ...patch,
   };

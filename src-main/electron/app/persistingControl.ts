@@ -92,6 +92,10 @@ function bindAll(control: ControlApi): ControlApi {
     verifyAudit: () => control.verifyAudit(),
     getSettings: () => control.getSettings(),
     updateSettings: (p) => control.updateSettings(p),
+    listKeys: () => control.listKeys(),
+    createKey: (r) => control.createKey(r),
+    revokeKey: (id) => control.revokeKey(id),
+    revealAdminToken: () => control.revealAdminToken(),
     infer: (r, onEvent, signal) => control.infer(r, onEvent, signal),
   };
 }

@@ -40,6 +40,10 @@ export const CONTROL_REQUEST_METHODS = [
   'updateSettings',
   'getDesktopPreferences',
   'updateDesktopPreferences',
+  'listKeys',
+  'createKey',
+  'revokeKey',
+  'revealAdminToken',
 ] as const satisfies ReadonlyArray<keyof ControlApi>;
 
 export type ControlRequestMethod = (typeof CONTROL_REQUEST_METHODS)[number];

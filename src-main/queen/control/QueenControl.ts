@@ -31,6 +31,9 @@ import type { HiveClient } from '../hives/HiveClient.js';
 import type { InferenceDispatcher } from '../inference/InferenceDispatcher.js';
 import type { WorkerSpecs } from '../specs/WorkerSpecs.js';
 import type { SettingsStore } from './SettingsStore.js';
+import type { ApiKeyStore } from '../../auth/ApiKeyStore.js';
+import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey } from '../../../src-shared/control/apiKeys.js';
+import { createApiKey, revokeApiKey } from './keyOperations.js';
 
 /** Remote hives (SSH) plug in here; without it, adding one answers a clear 501. */
 
@@ -53,6 +56,8 @@ export interface QueenControlOptions {
   pools?: PoolControl;
   /** Who is acting, for audit records (`operator` in-process, `token:<fp6>` over HTTP). */
   actor?: string;
+  /** The scoped API keys (hashed store). */
+  keys: ApiKeyStore;
 }
 
 type WorkerAction = HiveWorkerAction;
@@ -251,6 +256,22 @@ export class QueenControl implements ControlApi {
       api_token_fingerprint: tokenFingerprint(this.options.apiToken),
       models_dir: this.options.modelsDir,
     });
+  }
+
+  async listKeys(): Promise<ApiKeyInfo[]> {
+    return this.options.keys.list();
+  }
+
+  createKey(request: CreateApiKeyRequest): Promise<CreatedApiKey> {
+    return createApiKey(this.options.keys, this.options.audit, request, { actor: this.actor });
+  }
+
+  revokeKey(id: string): Promise<ApiKeyInfo> {
+    return revokeApiKey(this.options.keys, this.options.audit, id, { actor: this.actor });
+  }
+
+  async revealAdminToken(): Promise<string> {
+    return this.options.apiToken;
   }
 
   async updateSettings(patch: SettingsPatch): Promise<Settings> {
