@@ -122,34 +122,36 @@ describe('add-hive flow', () => {
   });
 });
 
-describe('settings form', () => {
-  const settings: Settings = {
-    restart_policy: {
-      backoff_base_ms: 1000,
-      backoff_max_ms: 60000,
-      jitter_ratio: 0.2,
-      max_restarts: 3,
-      stability_window_ms: 300000,
-      breaker_failures: 5,
-      breaker_window_ms: 300000,
-      breaker_cooldown_ms: 60000,
-      load_timeout_ms: 120000,
-      health_period_ms: 2000,
-      health_failures: 3,
-    },
-    audit_mode: 'local',
-    audit_retention_days: null,
-    audit_max_bytes: null,
+/** Settings as the queen answers them (both settings describes use it). */
+const settings: Settings = {
+  restart_policy: {
+    backoff_base_ms: 1000,
+    backoff_max_ms: 60000,
+    jitter_ratio: 0.2,
+    max_restarts: 3,
+    stability_window_ms: 300000,
+    breaker_failures: 5,
+    breaker_window_ms: 300000,
+    breaker_cooldown_ms: 60000,
+    load_timeout_ms: 120000,
+    health_period_ms: 2000,
+    health_failures: 3,
+  },
+  audit_mode: 'local',
+  audit_retention_days: null,
+  audit_max_bytes: null,
   audit_fail_closed: false,
-    queen_port: 7833,
-    hive_port: 7835,
-    api_token_fingerprint: 'token:9f86d0',
-    models_dir: '/m',
-    allowed_hosts: [],
-    allowed_origins: [],
-    downloads_allow_loopback: false,
-    downloads_allow_private: true,
-  };
+  queen_port: 7833,
+  hive_port: 7835,
+  api_token_fingerprint: 'token:9f86d0',
+  models_dir: '/m',
+  allowed_hosts: [],
+  allowed_origins: [],
+  downloads_allow_loopback: false,
+  downloads_allow_private: true,
+};
+
+describe('settings form', () => {
 
   it('refuses invalid numbers with a message per field, saves valid ones as one patch', async () => {
     const patches: SettingsPatch[] = [];
@@ -209,30 +211,6 @@ describe('models view', () => {
 });
 
 describe('settings: admin token, connect a client, API keys (issue 12)', () => {
-  const settings: Settings = {
-    restart_policy: {
-      backoff_base_ms: 1000,
-      backoff_max_ms: 60000,
-      jitter_ratio: 0.2,
-      max_restarts: 3,
-      stability_window_ms: 300000,
-      breaker_failures: 5,
-      breaker_window_ms: 300000,
-      breaker_cooldown_ms: 60000,
-      load_timeout_ms: 120000,
-      health_period_ms: 2000,
-      health_failures: 3,
-    },
-    audit_mode: 'local',
-    queen_port: 7833,
-    hive_port: 7835,
-    api_token_fingerprint: 'token:9f86d0',
-    models_dir: '/m',
-    allowed_hosts: [],
-    allowed_origins: [],
-    downloads_allow_loopback: false,
-    downloads_allow_private: true,
-  };
   const ADMIN = 'the-bootstrap-admin-token-0123456789';
 
   it('reveals and copies the admin token; the connect panel shows the base URL and snippets without the secret', async () => {
