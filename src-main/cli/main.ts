@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   pools: { summary: 'external OpenAI-compatible engines: pools add|list|remove|test|reset (ls/rm)', load: () => import('./commands/poolsCommand.js') },
   logs: { summary: "a worker's output: logs WORKER [--hive H] [--follow] [--tail N]", load: () => import('./commands/logsCommand.js') },
   keys: { summary: 'scoped API keys: keys create|list|revoke (ls/rm)', load: () => import('./commands/keysCommand.js') },
-  audit: { summary: 'verify the audit log: audit verify [dir]', load: () => import('./commands/auditCommand.js') },
+  audit: { summary: 'the audit log: audit verify|head [dir], audit export --hive H --out DIR', load: () => import('./commands/auditCommand.js') },
   hive: { summary: 'supervise workers on this machine (restart policy, models, devices)', load: () => import('./commands/hiveCommand.js') },
 };
 

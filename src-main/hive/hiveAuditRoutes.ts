@@ -3,7 +3,7 @@ import type { AuditHead, AuditPage, AuditQuery } from '../../src-shared/audit/Au
 import { AuditQueryError } from '../../src-shared/audit/AuditErrors.js';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import { AuditQuerySchema } from '../../src-shared/control/controlSchemas.js';
-import { AuditWitnessBodySchema, HiveRoutes } from '../../src-shared/hive/hiveApi.js';
+import { AuditWitnessBodySchema, HiveRoutes, type AuditFileChunk, type AuditFilesAnswer } from '../../src-shared/hive/hiveApi.js';
 import { parseBody } from '../common/http/parseBody.js';
 
 /** What the hive's audit routes need: its chains' heads, and a way to record another tier's. */
@@ -14,6 +14,10 @@ export interface HiveAuditWitness {
   witness(heads: readonly AuditHead[], source: string): Promise<void>;
   /** One newest-first page over this hive's chain and its workers' (for the queen's merged query). */
   query(query: AuditQuery): Promise<AuditPage>;
+  /** The chain files (this hive's and its workers'), for `rbee audit export`. */
+  files(): Promise<AuditFilesAnswer['files']>;
+  /** Up to 4 MiB of one of those files from `offset`; null when `chain`/`name` is not one of them. */
+  readFile(chain: string, name: string, offset: number): Promise<AuditFileChunk | null>;
 }
 
 /**
@@ -29,6 +33,14 @@ export function registerHiveAuditRoutes(app: FastifyInstance, witness: HiveAudit
     if (!witness) return { recorded: 0 };
     await witness.witness(body.heads, body.source);
     return { recorded: body.heads.length };
+  });
+  app.get(HiveRoutes.auditFiles, async () => ({ files: witness ? await witness.files() : [] }));
+  app.get<{ Params: { chain: string; name: string }; Querystring: { offset?: string } }>('/v1/audit/files/:chain/:name', async (request) => {
+    const offset = Number(request.query.offset ?? '0');
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, 'INVALID_REQUEST', 'offset must be a whole number ≥ 0');
+    const chunk = witness ? await witness.readFile(request.params.chain, request.params.name, offset) : null;
+    if (!chunk) throw new ApiError(404, 'NOT_FOUND', `No audit file ${request.params.chain}/${request.params.name} on this hive`);
+    return chunk;
   });
   app.post(HiveRoutes.auditQuery, async (request) => {
     const query = parseBody(AuditQuerySchema, request.body);

@@ -33,6 +33,7 @@ import { QueenMetrics } from './metrics/QueenMetrics.js';
 import type { Queen, QueenOptions } from './Queen.js';
 import { registerControlRoutes } from './routes/controlRoutes.js';
 import { registerInferenceRoute } from './routes/inferenceRoute.js';
+import { registerAuditExportRoutes } from './routes/auditExportRoutes.js';
 import { registerKeyRoutes } from './routes/keyRoutes.js';
 import { registerOpenAiRoutes } from './routes/openaiRoutes.js';
 import { registerAnthropicRoutes } from './routes/anthropicRoutes.js';
@@ -276,6 +277,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   security.protect((scope) => {
     registerControlRoutes(scope, control);
     registerKeyRoutes(scope, keys, audit);
+    registerAuditExportRoutes(scope, (id) => hives.client(id));
     registerPoolRoutes(scope, pools);
   }, 'admin');
 

@@ -32,6 +32,9 @@ export const HiveRoutes = {
   auditWitness: '/v1/audit/witness',
   /** One newest-first page of this hive's and its workers' records (body: an AuditQuery). */
   auditQuery: '/v1/audit/query',
+  /** The hive's chain files and its workers' (for `rbee audit export`). */
+  auditFiles: '/v1/audit/files',
+  auditFile: (chain: string, name: string, offset: number) => `/v1/audit/files/${encodeURIComponent(chain)}/${encodeURIComponent(name)}?offset=${offset}`,
 } as const;
 
 /** Route patterns (fastify syntax) for the paths with parameters. */
@@ -113,6 +116,15 @@ export const AuditWitnessBodySchema = z
   .strict();
 export type AuditWitnessBody = z.infer<typeof AuditWitnessBodySchema>;
 export const AuditWitnessAnswerSchema = z.object({ recorded: z.number().int().min(0) });
+/** `GET /v1/audit/files`: `chain` is the chain's folder name (`hive_gpu1`, `worker_w1`). */
+export const AuditFilesAnswerSchema = z.object({
+  files: z.array(z.object({ chain: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/), name: z.string().regex(/^\d{4}-\d{2}-\d{2}(\.[1-9]\d{0,5})?\.audit$/), size: z.number().int().min(0) })).max(100_000),
+});
+export type AuditFilesAnswer = z.infer<typeof AuditFilesAnswerSchema>;
+/** `GET /v1/audit/files/{chain}/{name}?offset=N`: up to 4 MiB of the file's bytes from `offset`, base64. */
+export const AuditFileChunkSchema = z.object({ data_base64: z.string(), next_offset: z.number().int().min(0).nullable() });
+export type AuditFileChunk = z.infer<typeof AuditFileChunkSchema>;
+
 /** `POST /v1/audit/query`'s answer: records keep their own shape (the queen merges them, verify reads files). */
 export const AuditPageAnswerSchema = z.object({
   records: z.array(

@@ -1,5 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AuditFileChunkSchema, AuditFilesAnswerSchema } from '../../../src-shared/hive/hiveApi.js';
+import { describeFailure, queenConnection } from '../queenClient.js';
 import type { AuditHead } from '../../../src-shared/audit/AuditEvent.js';
 import { AUDIT_ENV } from '../../audit/createAuditSink.js';
 import { readAuditHeads } from '../../audit/readAuditHeads.js';
@@ -9,6 +12,7 @@ import { verifyAuditChains } from '../../audit/verifyAuditChains.js';
 
 const USAGE = `usage: rbee audit verify [dir...] [--heads FILE] [--key FILE] [--json]
        rbee audit head [dir] [--json]
+       rbee audit export --hive H --out DIR [--url URL] [--token-file F] [--data-dir D]
 
   verify: checks every chain under each dir (default: $${AUDIT_ENV.dir}): dir itself when it holds
   .audit files, and each service's subfolder (one chain per service). Each chain gets a verdict:
@@ -23,6 +27,10 @@ const USAGE = `usage: rbee audit verify [dir...] [--heads FILE] [--key FILE] [--
   Exit 0: all OK or only UNSEALED-TAIL. Exit 1: any EDITED, GAP, TRUNCATED or MISSING. Exit 2: usage.
 
   head: prints each chain's head, one JSON line {"chain","seq","hash"} per chain.
+
+  export: copies hive H's chain files (its own and its workers') through the running queen into
+  DIR/<chain>/ (0600 files, 0700 folders), so 'rbee audit verify DIR <queen audit dir>' checks them
+  against the witnesses the queen holds.
 `;
 
 interface Parsed {
@@ -125,7 +133,52 @@ async function head(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `rbee audit verify|head`. */
+async function exportHive(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, strict: true, options: { hive: { type: 'string' }, out: { type: 'string' }, url: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' } } }));
+  } catch (error) {
+    process.stderr.write(`rbee audit export: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!values.hive || !values.out) {
+    process.stderr.write(`rbee audit export: --hive and --out are required\n\n${USAGE}`);
+    return 2;
+  }
+  const { url, headers } = await queenConnection(values);
+  const base = `${url}/v1/control/hives/${encodeURIComponent(values.hive)}/audit/files`;
+  const get = async (path: string): Promise<unknown> => {
+    const res = await fetch(`${base}${path}`, { headers });
+    if (!res.ok) throw new Error(await describeFailure(res));
+    return res.json();
+  };
+  try {
+    const { files } = AuditFilesAnswerSchema.parse(await get(''));
+    const out = resolve(values.out);
+    let bytes = 0;
+    for (const f of files) {
+      const dir = join(out, f.chain);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const parts: Buffer[] = [];
+      let offset: number | null = 0;
+      while (offset !== null) {
+        const chunk = AuditFileChunkSchema.parse(await get(`/${encodeURIComponent(f.chain)}/${encodeURIComponent(f.name)}?offset=${offset}`));
+        parts.push(Buffer.from(chunk.data_base64, 'base64'));
+        offset = chunk.next_offset;
+      }
+      const data = Buffer.concat(parts);
+      bytes += data.length;
+      await writeFile(join(dir, f.name), data, { mode: 0o600 });
+    }
+    process.stdout.write(`exported ${files.length} files (${bytes} bytes) of hive ${values.hive} to ${out}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`rbee audit export: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+/** `rbee audit verify|head|export`. */
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === '--help' || sub === '-h' || sub === 'help') {
@@ -134,6 +187,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (sub === 'verify') return verify(rest);
   if (sub === 'head') return head(rest);
+  if (sub === 'export') return exportHive(rest);
   process.stderr.write(sub ? `rbee audit: unknown subcommand '${sub}'\n\n${USAGE}` : USAGE);
   return 2;
 }

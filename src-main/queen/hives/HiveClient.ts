@@ -5,7 +5,11 @@ import { parseClusterEvent, type ClusterEvent } from '../../../src-shared/cluste
 import { WorkerInfoSchema, type WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
 import type { AuditHead, AuditPage, AuditQuery } from '../../../src-shared/audit/AuditEvent.js';
 import {
+  AuditFileChunkSchema,
+  AuditFilesAnswerSchema,
   AuditHeadsAnswerSchema,
+  type AuditFileChunk,
+  type AuditFilesAnswer,
   AuditPageAnswerSchema,
   AuditWitnessAnswerSchema,
   DownloadStartedSchema,
@@ -162,6 +166,16 @@ export class HiveClient {
   /** One newest-first page of the hive's and its workers' audit records. */
   auditQuery(query: AuditQuery): Promise<AuditPage> {
     return this.requestParsed(AuditPageAnswerSchema, 'POST', HiveRoutes.auditQuery, { body: query });
+  }
+
+  /** The hive's audit chain files (its own and its workers'). */
+  async auditFiles(): Promise<AuditFilesAnswer> {
+    return this.requestParsed(AuditFilesAnswerSchema, 'GET', HiveRoutes.auditFiles);
+  }
+
+  /** One chunk (≤ 4 MiB) of an audit file from `offset`. */
+  auditFileChunk(chain: string, name: string, offset: number): Promise<AuditFileChunk> {
+    return this.requestParsed(AuditFileChunkSchema, 'GET', HiveRoutes.auditFile(chain, name, offset), { timeoutMs: 60_000 });
   }
 
   async updatePolicy(patch: RestartPolicyPatch): Promise<void> {
