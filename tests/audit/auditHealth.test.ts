@@ -55,6 +55,8 @@ describe('audit health on a real full disk (tmpfs; docs/audit.md "Audit health",
         { timeout: 30_000, interval: 300 },
       )
       .toBe('low_disk');
+    // One more audited change while low: this one is refused (and counted), not written.
+    await queen.control.updateSettings({ audit_fail_closed: true });
     const degraded = (await queen.control.getSnapshot()).audit_degraded;
     expect(degraded).toMatchObject({ service_id: 'queen', reason: 'low_disk' });
     const metrics = await metricsText();
