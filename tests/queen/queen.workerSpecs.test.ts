@@ -7,6 +7,7 @@ import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { WorkerEntry } from '../../src-shared/control/workerSpecTypes.js';
 import { isAlive, startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { childPidsOf } from '../hive/hiveHarness.js';
 
 /**
  * Declared workers (issue 11 §2) through a real `rbee queen` process with its real local hive child
@@ -121,6 +122,22 @@ describe('declared workers over HTTP (real queen, hive and workers)', () => {
     const answer = await api<{ tokens_out?: number }>('POST', '/v1/inference', { model: 'other.gguf', prompt: 'hello', max_tokens: 4 });
     expect(answer.status).toBe(200);
   }, 300_000);
+
+  it('the local hive SIGKILLed: once the queen has restarted it, the declared workers are back with their ids', async () => {
+    const before = await until((s) => ready(worker(s, 'spec-a')) && ready(worker(s, 'spec-b')), 'both ready');
+    const hivePid = childPidsOf(queen!.pid).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('hive'));
+    expect(hivePid).toBeGreaterThan(0);
+    process.kill(hivePid!, 'SIGKILL');
+    const oldPids = ['spec-a', 'spec-b'].map((id) => worker(before, id)!.pid);
+    const back = await until(
+      (s) => ['spec-a', 'spec-b'].every((id, i) => ready(worker(s, id)) && worker(s, id)!.pid !== oldPids[i]),
+      'declared workers back after the hive restart',
+      150_000,
+    );
+    expect(back.workers.map((w) => w.id).sort()).toEqual(['spec-a', 'spec-b']);
+    // The old workers went with their hive (none is left behind).
+    for (const pid of oldPids) await expect.poll(() => isAlive(pid!), { timeout: 30_000, interval: 100 }).toBe(false);
+  }, 180_000);
 
   it('a PUT that changes the model replaces the worker (same id, new process)', async () => {
     const before = worker(await until((s) => ready(worker(s, 'spec-b')), 'spec-b ready'), 'spec-b')!;

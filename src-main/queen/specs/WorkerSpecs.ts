@@ -24,8 +24,11 @@ const ENTRY_GONE_WAIT_MS = 10_000;
 /** Worker states in which a process exists or is about to (a disabled spec's worker is stopped from these). */
 const LIVE_STATES = new Set<WorkerInfo['state']>(['loading', 'idle', 'busy', 'unhealthy', 'crashed', 'backoff']);
 
-/** The spec fields that shape the worker's process; a change to any of them replaces the worker. */
-const LAUNCH_FIELDS = ['model', 'device', 'gpu_layers', 'batch_size', 'flash_attention', 'kv_cache_type', 'slots', 'threads', 'ctx', 'idle_ttl_ms', 'hot_spare'] as const;
+/**
+ * The spec fields that shape the worker's process; a change to any of them replaces the worker.
+ * (`hot_spare` is not one: no hive acts on it yet, so changing it must not restart anything.)
+ */
+const LAUNCH_FIELDS = ['model', 'device', 'gpu_layers', 'batch_size', 'flash_attention', 'kv_cache_type', 'slots', 'threads', 'ctx', 'idle_ttl_ms'] as const;
 
 export function launchFieldsDiffer(a: WorkerSpec, b: WorkerSpec): boolean {
   return LAUNCH_FIELDS.some((field) => a[field] !== b[field]);
