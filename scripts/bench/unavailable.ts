@@ -1,18 +1,19 @@
 /**
  * Broken-model benchmark (issue 11, acceptance 5): a real queen with its local hive, and a GGUF whose
- * header parses but whose tensor data is cut. After the first failed load every request for it is
+ * tensors are all there but whose shape llama.cpp refuses. After the first failed load every request for it is
  * answered 503 MODEL_UNAVAILABLE; this measures how long a client waits for that answer (goal ≤ 50 ms
  * p50), against the same queen's `GET /health` round trip measured in the same run.
  *
  * Standalone: `node --import tsx scripts/bench/unavailable.ts`.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { ensureTinyModel } from '../../src-main/models/ensureTinyModel.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
+import { unloadableTinyModel } from '../../tests/helpers/tinyModel.js';
 import { fmt, median, percentile } from './lib/stats.js';
 
 const RUNS = Number(process.env.BENCH_UNAVAILABLE_RUNS ?? 200);
@@ -25,8 +26,9 @@ export async function benchUnavailable(runs = RUNS): Promise<Record<string, numb
   const modelCache = join(tmpdir(), 'rbee-test-models', 'tiny-seed1.gguf');
   await ensureTinyModel(modelCache, { seed: 1 });
   await copyFile(modelCache, join(modelsDir, 'tiny.gguf'));
-  const whole = await readFile(modelCache);
-  await writeFile(join(modelsDir, 'broken.gguf'), whole.subarray(0, Math.floor(whole.length * 0.6)));
+  // Complete (the catalog serves it) but never loads; a truncated file would be held back by the
+  // catalog as a copy still in progress (the on-demand tests use the same model).
+  await writeFile(join(modelsDir, 'broken.gguf'), await unloadableTinyModel());
   const queen = await createQueen({
     dataDir,
     port: 0,
