@@ -93,6 +93,8 @@ test('models: catalog per hive with the demo label; a download fails clearly her
   const row = page.locator(`tr[data-model="${worker.model}"]`);
   await expect(row).toBeVisible();
   await expect(row).toContainText('demo');
+  // Each model lists the workers using it.
+  await expect(row.getByTestId('model-used-by')).toContainText(worker.id);
   await page.getByLabel('Source').fill('not a url');
   await page.getByRole('button', { name: 'Download' }).click();
   await expect(page.getByText('Not a valid URL or hf: URI.')).toBeVisible();

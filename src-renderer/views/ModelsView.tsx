@@ -80,6 +80,13 @@ export function ModelsView() {
   const hives = useRbee((s) => s.cluster.hives);
   const downloads = useRbee((s) => s.cluster.downloads);
   const loaded = useRbee((s) => s.cluster.loaded);
+  const workers = useRbee((s) => s.cluster.workers);
+  /** `hive/model` → ids of the workers serving it (a model in use cannot be deleted from its hive). */
+  const usedBy = useMemo(() => {
+    const map = new Map<string, string[]>();
+    for (const w of Object.values(workers)) map.set(`${w.hive}/${w.model}`, [...(map.get(`${w.hive}/${w.model}`) ?? []), w.id].sort());
+    return map;
+  }, [workers]);
   const hiveIds = useMemo(() => [...new Set([...Object.keys(hives), ...models.map((m) => m.hive)])].sort(), [hives, models]);
   const downloadList = Object.values(downloads);
 
@@ -113,6 +120,7 @@ export function ModelsView() {
                         <th scope="col">Architecture</th>
                         <th scope="col">Quantization</th>
                         <th scope="col">Context</th>
+                        <th scope="col">Used by</th>
                       </tr>
                     </thead>
                     <tbody>
@@ -130,6 +138,18 @@ export function ModelsView() {
                           <td data-label="Architecture">{m.architecture ?? '—'}</td>
                           <td data-label="Quantization">{m.quantization ?? '—'}</td>
                           <td data-label="Context">{m.context_length ?? '—'}</td>
+                          <td data-label="Used by" data-testid="model-used-by">
+                            {(usedBy.get(`${m.hive}/${m.name}`) ?? []).length === 0 ? (
+                              <span className="sub">no worker</span>
+                            ) : (
+                              (usedBy.get(`${m.hive}/${m.name}`) ?? []).map((id, i) => (
+                                <span key={id}>
+                                  {i > 0 ? ', ' : ''}
+                                  <code>{id}</code>
+                                </span>
+                              ))
+                            )}
+                          </td>
                         </tr>
                       ))}
                     </tbody>
