@@ -8,7 +8,7 @@
  *   nonce (no token, no request).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -98,8 +98,9 @@ describe('remote hive on Unix sockets, a separate user behind a real sshd', () =
         (manager = new SshHiveManager(internals, {
           dataDir: join(dir, 'queen-data'),
           userKnownHosts: [],
-          // TEST SHORTCUT: the "remote" is this machine; its user reads the checkout's node_modules (world-readable here).
-          deps: { kind: 'link', path: realpathSync(join(process.cwd(), 'node_modules')) },
+          // The runtime closure is packed here and uploaded, as to a machine without a registry: the
+          // "remote" user needs no access to this checkout (CI may clone it where only root can read).
+          deps: { kind: 'upload' },
           remoteDataDir: remoteData,
           hiveArgs: ['--gpu', 'off', '--threads', '1'],
           resolve: { agentSocket: null },
@@ -111,8 +112,6 @@ describe('remote hive on Unix sockets, a separate user behind a real sshd', () =
   const snapshot = (): Promise<ClusterSnapshot> => queen!.control.getSnapshot();
 
   it('serves a completion through sockets only (no TCP listener of that user), and refuses an impostor on the socket', async () => {
-    // The remote user must be able to read the linked node_modules (true in a checkout under /work or /srv).
-    execFileSync('setpriv', ['--reuid', String(user.uid), '--regid', String(user.uid), '--clear-groups', '--', 'test', '-r', join(realpathSync(join(process.cwd(), 'node_modules')), 'node-llama-cpp', 'package.json')]);
     const remoteData = join(user.home, 'rbee-data');
     await boot(remoteData);
     const added = await queen!.control.addHive({
