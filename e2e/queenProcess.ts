@@ -17,6 +17,8 @@ export interface QueenOptions {
   startTimeoutMs?: number;
   /** Start the local hive with the demo model (default) or no hive at all (`--no-local-hive`). */
   demo?: boolean;
+  /** More `rbee queen` arguments. */
+  args?: string[];
 }
 
 /**
@@ -38,7 +40,7 @@ export class QueenProcess {
     const log: string[] = [];
     const proc = spawn(
       process.execPath,
-      [process.env.RBEE_E2E_QUEEN_ENTRY ?? 'bin/rbee.mjs', 'queen', '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, ...(options.demo === false ? ['--no-local-hive'] : ['--demo'])],
+      [process.env.RBEE_E2E_QUEEN_ENTRY ?? 'bin/rbee.mjs', 'queen', '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, ...(options.demo === false ? ['--no-local-hive'] : ['--demo']), ...(options.args ?? [])],
       {
         env: {
           ...process.env,

@@ -27,6 +27,10 @@ const USAGE = `usage: rbee queen [options]
   --allowed-origin O  a browser origin (scheme://host[:port]) allowed to call the API, with CORS (repeatable)
   --policy JSON       worker restart policy for the local hive (docs/restart-policy.md)
   --hive-policy JSON  restart policy for the local hive daemon itself
+  --remote-deps MODE  how remote hives get their runtime packages: registry (default: npm install on the
+                      remote) | upload (packed here and sent over SFTP: remotes without registry access)
+  --remote-data-dir D where remote hives keep their data, an absolute path on each remote
+                      (default: the remote user's ~/.local/share/rbee)
 Prints {"event":"listening","port":N,"url":URL} on stdout once serving.
 `;
 
@@ -51,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
         'allowed-origin': { type: 'string', multiple: true },
         policy: { type: 'string' },
         'hive-policy': { type: 'string' },
+        'remote-deps': { type: 'string' },
+        'remote-data-dir': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -61,6 +67,16 @@ export async function run(argv: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  const remoteDeps = values['remote-deps'] ?? 'registry';
+  if (remoteDeps !== 'registry' && remoteDeps !== 'upload') {
+    process.stderr.write(`rbee queen: --remote-deps must be registry or upload, not '${remoteDeps}'\n${USAGE}`);
+    return 2;
+  }
+  const remoteDataDir = values['remote-data-dir'];
+  if (remoteDataDir !== undefined && !remoteDataDir.startsWith('/')) {
+    process.stderr.write(`rbee queen: --remote-data-dir must be an absolute path on the remote\n${USAGE}`);
+    return 2;
   }
   let port: number;
   let witnessSeconds: number | undefined;
@@ -115,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
       hivePolicy,
       logger,
       // The assembly point picks the remote-hive implementation: SSH.
-      remoteHives: sshRemoteHives(),
+      remoteHives: sshRemoteHives({ deps: { kind: remoteDeps }, ...(remoteDataDir ? { remoteDataDir } : {}) }),
     });
   } catch (error) {
     process.stderr.write(`rbee queen: ${(error as Error).message}\n`);
