@@ -14,6 +14,7 @@ const SYSTEM_PACKAGES = [
   { bin: '/usr/bin/ssh-keygen', pkg: 'openssh-client' },
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
   { bin: '/usr/sbin/ip', pkg: 'iproute2' },
+  { bin: '/usr/bin/openssl', pkg: 'openssl' },
 ];
 
 function run(label, command, args, options = {}) {

@@ -9,6 +9,8 @@ export interface Queen {
   /** `http://127.0.0.1:<port>` of the public API (OpenAI routes, control API, `/ui`). */
   readonly url: string;
   readonly port: number;
+  /** SHA-256 fingerprint of the TLS certificate clients pin, when the queen serves HTTPS (`tls`); else null. */
+  readonly tlsFingerprint: string | null;
   /** The in-process ControlApi: the same operations the HTTP control API carries. */
   readonly control: ControlApi;
   /** PID of the local hive daemon the queen supervises (null while it is down or disabled). */
@@ -22,6 +24,11 @@ export interface QueenOptions {
   port?: number;
   /** Defaults to 127.0.0.1. Non-loopback requires a token of ≥ 16 characters. */
   host?: string;
+  /**
+   * Serve HTTPS with a self-signed certificate kept in `<dataDir>/tls` (made once with openssl; its
+   * fingerprint is `Queen.tlsFingerprint`, for LAN clients to pin). Defaults to false.
+   */
+  tls?: boolean;
   /** Bearer token of the public API (admin). Defaults to the one in `<dataDir>/api-token`, generated on first start. */
   apiToken?: string;
   /** Host names the API answers to besides loopback and the bound address (`--allowed-host`). */

@@ -16,6 +16,7 @@ import { restrictToKeyModels } from '../auth/restrictToKeyModels.js';
 import { secureTier, type TierSecurityOptions } from '../auth/secureTier.js';
 import { API_KEYS_FILE, loadOrCreateTokenFile, QUEEN_TOKEN_FILE } from '../auth/tokenFile.js';
 import { createHttpServer } from '../common/http/createHttpServer.js';
+import { loadOrCreateTlsIdentity } from '../common/http/tlsIdentity.js';
 import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT } from '../common/rbeeCommand.js';
 import { DOWNLOAD_ALLOW_LOOPBACK_ENV, DOWNLOAD_ALLOW_PRIVATE_ENV } from '../hive/downloadNetworkPolicy.js';
@@ -196,6 +197,8 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   const remoteHives: RemoteHiveManager | undefined = options.remoteHives ? options.remoteHives({ dataDir, hives, view, audit, auditMode, logger }) : undefined;
 
   const keys = await ApiKeyStore.open(join(dataDir, API_KEYS_FILE), { registry: metrics.registry });
+  // LAN exposure over TLS: a self-signed certificate made once and kept, so a pinned fingerprint lasts.
+  const tls = options.tls ? await loadOrCreateTlsIdentity(join(dataDir, 'tls')) : undefined;
   let boundPort = 0;
   let localHivePort = 0;
   const control = new QueenControl({
@@ -220,9 +223,10 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     specs,
     pools,
     keys,
+    tlsFingerprint: tls?.fingerprint ?? null,
   });
 
-  const app = createHttpServer({ logger });
+  const app = createHttpServer({ logger, ...(tls ? { tls } : {}) });
   const security = secureTier(app, {
     boundHost: host,
     port: () => boundPort,
@@ -335,7 +339,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   // Every enabled spec gets its worker whenever its hive (re)connects (and now, for hives already up).
   specs.start();
 
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   logger.info({ url, data_dir: dataDir, audit: auditMode }, 'queen listening');
   // Remembered remote hives come back in the background: one unreachable host must not hold up start.
   void remoteHives?.restore?.().catch((error: unknown) => logger.warn({ err: error }, 'restoring remote hives failed'));
@@ -344,6 +348,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
   return {
     url,
     port: boundPort,
+    tlsFingerprint: tls?.fingerprint ?? null,
     control,
     localHivePid: () => localHive?.pid ?? null,
     close: (closeOptions = {}) => {

@@ -166,6 +166,11 @@ export interface Settings {
   hive_port: number;
   /** Fingerprints only; the secret itself is revealed through a separate, audited call. */
   api_token_fingerprint: string;
+  /**
+   * SHA-256 fingerprint (`AB:CD:…`) of the queen's self-signed TLS certificate when it serves HTTPS
+   * (LAN exposure), for clients to pin; absent or null over plain HTTP.
+   */
+  tls_fingerprint?: string | null;
   models_dir: string;
   /** Host names the API answers to besides loopback and the bound address (DNS-rebinding defence). */
   allowed_hosts: string[];

@@ -81,7 +81,7 @@ function fakeQueen(closeImpl?: () => Promise<void>) {
     fake.emit({ type: 'shutdown_progress', progress: { hive_id: 'local', phase: 'sigterm', remaining_workers: 1 } });
     fake.emit({ type: 'shutdown_progress', progress: { hive_id: 'local', phase: 'done', remaining_workers: 0 } });
   }));
-  const queen: Queen = { url: 'http://127.0.0.1:7833', port: 7833, control: fake.control, close };
+  const queen: Queen = { url: 'http://127.0.0.1:7833', port: 7833, tlsFingerprint: null, control: fake.control, close };
   return { queen, close, fake };
 }
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { intOption } from '../intOption.js';
+import { isLoopbackHost } from '../../auth/bindPolicy.js';
 import { loadToken } from '../../auth/loadToken.js';
 import { defaultDataDir } from '../../common/dataDir.js';
 import { createLogger } from '../../common/log/createLogger.js';
@@ -12,7 +13,10 @@ import { sshRemoteHives } from '../../ssh/SshHiveManager.js';
 export const QUEEN_TOKEN_ENV = 'LLORCH_API_TOKEN';
 
 const USAGE = `usage: rbee queen [options]
-  --host HOST         bind address (default 127.0.0.1; others need a token of ≥ 16 characters)
+  --host HOST         bind address (default 127.0.0.1; others need a token of ≥ 16 characters);
+                      0.0.0.0 exposes the API on the LAN
+  --tls               serve HTTPS with a self-signed certificate kept in <data-dir>/tls; its SHA-256
+                      fingerprint is printed for LAN clients to pin (needs the openssl command once)
   --port N            default 7833; 0 = ephemeral
   --data-dir DIR      settings, models, audit log (default ${defaultDataDir()})
   --demo              generate the tiny demo model and serve it with one worker
@@ -45,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
         port: { type: 'string' },
         'data-dir': { type: 'string' },
         demo: { type: 'boolean', default: false },
+        tls: { type: 'boolean', default: false },
         'no-local-hive': { type: 'boolean', default: false },
         audit: { type: 'string' },
         'audit-dir': { type: 'string' },
@@ -117,6 +122,7 @@ export async function run(argv: string[]): Promise<number> {
     queen = await createQueen({
       host: values.host,
       port,
+      tls: values.tls,
       apiToken: token,
       allowedHosts: values['allowed-host'] ?? [],
       allowedOrigins: values['allowed-origin'] ?? [],
@@ -137,8 +143,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`rbee queen: ${(error as Error).message}\n`);
     return 1;
   }
-  announce({ event: 'listening', port: queen.port, url: queen.url, pid: process.pid });
+  announce({ event: 'listening', port: queen.port, url: queen.url, pid: process.pid, ...(queen.tlsFingerprint ? { tls_fingerprint: queen.tlsFingerprint } : {}) });
   process.stderr.write(`rbee queen: serving ${queen.url} (dashboard ${queen.url}/ui/, OpenAI API ${queen.url}/v1)\n`);
+  if (queen.tlsFingerprint) process.stderr.write(`rbee queen: TLS certificate SHA-256 fingerprint ${queen.tlsFingerprint} (pin it in LAN clients)\n`);
+  else if (!isLoopbackHost(values.host)) process.stderr.write(`rbee queen: WARNING: ${values.host} is reachable from the network over plain HTTP: tokens and prompts travel unencrypted (add --tls)\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -8,6 +8,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Largest accepted request body. Defaults to 256 KiB. */
   bodyLimit?: number;
+  /** Serve HTTPS with this key and certificate (PEM). Defaults to plain HTTP. */
+  tls?: { key: string; cert: string };
 }
 
 /** Fastify's own error codes → our envelope. */
@@ -26,6 +28,7 @@ const FASTIFY_ERRORS: Record<string, { status: number; code: ErrorCode; message:
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
+    ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 256 * 1024,
     genReqId: requestIdFor,

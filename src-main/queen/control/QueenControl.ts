@@ -48,6 +48,8 @@ export interface QueenControlOptions {
   verifyAudit: () => Promise<AuditVerifyResult>;
   apiToken: string;
   ports: { queen: number; hive: number };
+  /** The fingerprint LAN clients pin when the queen serves HTTPS; null over plain HTTP. */
+  tlsFingerprint?: string | null;
   modelsDir: string;
   remoteHives?: RemoteHiveManager;
   /** The declared worker specs (desired state) and their reconciler. */
@@ -255,6 +257,7 @@ export class QueenControl implements ControlApi {
       hive_port: this.options.ports.hive,
       api_token_fingerprint: tokenFingerprint(this.options.apiToken),
       models_dir: this.options.modelsDir,
+      tls_fingerprint: this.options.tlsFingerprint ?? null,
     });
   }
 
