@@ -1,5 +1,5 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import { DesktopPreferencesSchema, RESTART_PREFERENCES, type DesktopPreferences, type DesktopPreferencesPatch } from '../../src-shared/desktop/desktopPreferences.js';
+import { DesktopPreferencesSchema, lanSettingsProblem, RESTART_PREFERENCES, type DesktopPreferences, type DesktopPreferencesPatch } from '../../src-shared/desktop/desktopPreferences.js';
 import { getApi } from '../bridge/apiRegistry.js';
 import { Field } from '../components/states.js';
 import { errorMessage } from '../stores/errors.js';
@@ -12,6 +12,9 @@ interface Draft {
   close_to_tray: boolean;
   warm_standby: string;
   notifications: boolean;
+  lan_exposure: boolean;
+  lan_tls: boolean;
+  lan_plain_http_confirmed: boolean;
 }
 
 const draftOf = (p: DesktopPreferences): Draft => ({
@@ -22,6 +25,9 @@ const draftOf = (p: DesktopPreferences): Draft => ({
   close_to_tray: p.close_to_tray,
   warm_standby: String(p.warm_standby),
   notifications: p.notifications,
+  lan_exposure: p.lan_exposure,
+  lan_tls: p.lan_tls,
+  lan_plain_http_confirmed: p.lan_plain_http_confirmed,
 });
 
 const toNumber = (text: string): number => (text.trim() === '' ? Number.NaN : Number(text));
@@ -36,9 +42,15 @@ export function parseDesktopDraft(draft: Draft): { ok: true; value: DesktopPrefe
     close_to_tray: draft.close_to_tray,
     warm_standby: toNumber(draft.warm_standby),
     notifications: draft.notifications,
+    lan_exposure: draft.lan_exposure,
+    lan_tls: draft.lan_tls,
+    lan_plain_http_confirmed: draft.lan_plain_http_confirmed,
   });
-  if (result.success) return { ok: true, value: result.data };
+  const lanProblem = result.success ? lanSettingsProblem(result.data) : null;
+  if (result.success && lanProblem === null) return { ok: true, value: result.data };
   const errors: Partial<Record<keyof Draft, string>> = {};
+  if (lanProblem) errors.lan_plain_http_confirmed = lanProblem;
+  if (result.success) return { ok: false, errors };
   for (const issue of result.error.issues) {
     const key = issue.path[0] as keyof Draft;
     errors[key] ??= issue.message;
@@ -109,7 +121,7 @@ export function DesktopSettingsCard() {
       setSaved(next);
       setDraft(draftOf(next));
       const later = Object.keys(patch).some((k) => RESTART_PREFERENCES.includes(k as keyof DesktopPreferences));
-      setStatus({ kind: 'ok', text: later ? 'Saved. Ports, models folder, shortcut and warm standby apply when rbee starts again.' : 'Saved.' });
+      setStatus({ kind: 'ok', text: later ? 'Saved. Ports, models folder, shortcut, warm standby and LAN exposure apply when rbee starts again.' : 'Saved.' });
     } catch (error) {
       setStatus({ kind: 'error', text: `Saving failed: ${errorMessage(error)}` });
     }
@@ -145,6 +157,42 @@ export function DesktopSettingsCard() {
         <input type="checkbox" checked={draft.notifications} onChange={(e) => set({ notifications: e.target.checked })} /> Desktop notifications when a breaker opens, a worker fails or a hive
         becomes unreachable
       </label>
+      <fieldset className="wide lan">
+        <legend>LAN exposure</legend>
+        <label className="check">
+          <input type="checkbox" checked={draft.lan_exposure} onChange={(e) => set({ lan_exposure: e.target.checked })} /> Let other machines on the network reach the API
+          (binds every interface; clients need a key)
+        </label>
+        {draft.lan_exposure ? (
+          <>
+            <p className="warning-text" role="note">
+              Anyone on this network can then try to reach rbee. Keys are still required, Host checks still apply, and every refusal is audited.
+            </p>
+            <label className="check">
+              <input type="checkbox" checked={draft.lan_tls} onChange={(e) => set({ lan_tls: e.target.checked })} /> Use TLS (HTTPS with rbee's own certificate; clients pin its
+              fingerprint, shown under Settings once rbee restarts)
+            </label>
+            {!draft.lan_tls ? (
+              <label className="check">
+                <input
+                  id={`${id}-lan_plain_http_confirmed`}
+                  type="checkbox"
+                  checked={draft.lan_plain_http_confirmed}
+                  onChange={(e) => set({ lan_plain_http_confirmed: e.target.checked })}
+                  aria-invalid={!!errors.lan_plain_http_confirmed}
+                  aria-describedby={errors.lan_plain_http_confirmed ? `${id}-lan_plain_http_confirmed-error` : undefined}
+                />{' '}
+                I understand that without TLS, keys and prompts cross the network unencrypted
+              </label>
+            ) : null}
+            {errors.lan_plain_http_confirmed ? (
+              <span className="field-error" id={`${id}-lan_plain_http_confirmed-error`} role="alert">
+                {errors.lan_plain_http_confirmed}
+              </span>
+            ) : null}
+          </>
+        ) : null}
+      </fieldset>
       <div className="form-actions wide">
         <button type="submit" className="primary">
           Save desktop settings

@@ -98,6 +98,17 @@ function TokenCard({ settings }: { settings: Settings }) {
         <dd>
           <code>{settings.models_dir}</code>
         </dd>
+        {settings.tls_fingerprint ? (
+          <>
+            <dt>TLS certificate (SHA-256)</dt>
+            <dd>
+              <code className="fingerprint" data-testid="tls-fingerprint">
+                {settings.tls_fingerprint}
+              </code>
+              <div className="sub">LAN clients pin this fingerprint: the certificate is rbee's own, no authority vouches for it.</div>
+            </dd>
+          </>
+        ) : null}
       </dl>
       <p className="sub">The bootstrap token may do everything (admin scope). Give other clients their own scoped keys below.</p>
       <div className="form-actions">

@@ -99,6 +99,9 @@ export const DESKTOP_PREFERENCES: DesktopPreferences = {
   close_to_tray: true,
   warm_standby: 1,
   notifications: true,
+  lan_exposure: false,
+  lan_tls: true,
+  lan_plain_http_confirmed: false,
 };
 
 /** A ControlApi whose every method is a vi.fn; `emit` pushes ClusterEvents to subscribers. */

@@ -104,6 +104,25 @@ function setup(opts: { lock?: boolean; createQueen?: (o: QueenOptions) => Promis
 }
 
 describe('desktop app lifecycle', () => {
+  it('LAN exposure from the desktop settings: every interface over TLS; plain HTTP only once confirmed, else loopback', async () => {
+    const tlsOn = setup();
+    tlsOn.settings.update({ lan_exposure: true, lan_tls: true });
+    await tlsOn.app.start();
+    expect(tlsOn.createQueen).toHaveBeenCalledWith(expect.objectContaining({ host: '0.0.0.0', tls: true }));
+
+    const unconfirmed = setup();
+    unconfirmed.settings.update({ lan_exposure: true, lan_tls: false, lan_plain_http_confirmed: false });
+    await unconfirmed.app.start();
+    expect(unconfirmed.createQueen).toHaveBeenCalledWith(expect.objectContaining({ host: '127.0.0.1' }));
+    expect(unconfirmed.createQueen.mock.calls[0]?.[0]).not.toHaveProperty('tls');
+
+    const confirmed = setup();
+    confirmed.settings.update({ lan_exposure: true, lan_tls: false, lan_plain_http_confirmed: true });
+    await confirmed.app.start();
+    expect(confirmed.createQueen).toHaveBeenCalledWith(expect.objectContaining({ host: '0.0.0.0' }));
+    expect(confirmed.createQueen.mock.calls[0]?.[0]).not.toHaveProperty('tls');
+  });
+
   it('a second instance quits at once and starts nothing', async () => {
     const s = setup({ lock: false });
     expect(s.app.claimSingleInstance()).toBe(false);

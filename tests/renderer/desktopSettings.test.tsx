@@ -9,7 +9,8 @@ import { DesktopSettingsCard, desktopPatch, parseDesktopDraft } from '../../src-
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
-const PREFS: DesktopPreferences = { queen_port: 7833, hive_port: 7835, models_dir: null, quick_shortcut: 'CommandOrControl+Shift+Space', close_to_tray: true, warm_standby: 1, notifications: true };
+const LAN_OFF = { lan_exposure: false, lan_tls: true, lan_plain_http_confirmed: false };
+const PREFS: DesktopPreferences = { queen_port: 7833, hive_port: 7835, models_dir: null, quick_shortcut: 'CommandOrControl+Shift+Space', close_to_tray: true, warm_standby: 1, notifications: true, ...LAN_OFF };
 
 let container: HTMLDivElement;
 let root: Root;
@@ -36,14 +37,22 @@ const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
 
 describe('desktop settings (the store schema in the form)', () => {
   it('parses the draft with the shared schema: ports, standby and shortcut refused with the schema messages', () => {
-    const bad = parseDesktopDraft({ queen_port: '70000', hive_port: 'x', models_dir: '', quick_shortcut: 'Ctrl+Shift+Space+', close_to_tray: true, warm_standby: '9', notifications: true });
+    const bad = parseDesktopDraft({ queen_port: '70000', hive_port: 'x', models_dir: '', quick_shortcut: 'Ctrl+Shift+Space+', close_to_tray: true, warm_standby: '9', notifications: true, ...LAN_OFF });
     expect(bad).toEqual({
       ok: false,
       errors: { queen_port: 'from 0 (any free port) to 65535', hive_port: 'a whole number', quick_shortcut: expect.stringContaining('modifiers and a key'), warm_standby: 'from 0 (off) to 8' },
     });
-    const good = parseDesktopDraft({ queen_port: '0', hive_port: '7835', models_dir: ' /srv/models ', quick_shortcut: '', close_to_tray: false, warm_standby: '0', notifications: false });
-    expect(good).toEqual({ ok: true, value: { queen_port: 0, hive_port: 7835, models_dir: '/srv/models', quick_shortcut: '', close_to_tray: false, warm_standby: 0, notifications: false } });
+    const good = parseDesktopDraft({ queen_port: '0', hive_port: '7835', models_dir: ' /srv/models ', quick_shortcut: '', close_to_tray: false, warm_standby: '0', notifications: false, ...LAN_OFF });
+    expect(good).toEqual({ ok: true, value: { queen_port: 0, hive_port: 7835, models_dir: '/srv/models', quick_shortcut: '', close_to_tray: false, warm_standby: 0, notifications: false, ...LAN_OFF } });
     expect(desktopPatch(PREFS, { ...PREFS, warm_standby: 2 })).toEqual({ warm_standby: 2 });
+  });
+
+  it('LAN exposure without TLS needs the plain-HTTP confirmation; with TLS it does not', () => {
+    const draft = { queen_port: '7833', hive_port: '7835', models_dir: '', quick_shortcut: '', close_to_tray: true, warm_standby: '1', notifications: true };
+    const plain = parseDesktopDraft({ ...draft, lan_exposure: true, lan_tls: false, lan_plain_http_confirmed: false });
+    expect(plain).toEqual({ ok: false, errors: { lan_plain_http_confirmed: expect.stringContaining('unencrypted') } });
+    expect(parseDesktopDraft({ ...draft, lan_exposure: true, lan_tls: false, lan_plain_http_confirmed: true }).ok).toBe(true);
+    expect(parseDesktopDraft({ ...draft, lan_exposure: true, lan_tls: true, lan_plain_http_confirmed: false }).ok).toBe(true);
   });
 
   it('shows nothing over HTTP (no desktop settings there)', async () => {

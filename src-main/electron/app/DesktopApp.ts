@@ -11,6 +11,7 @@ import { ShellWindows } from '../windows/ShellWindows.js';
 import { prepareLaunch, type FirstRunResult } from './firstRun.js';
 import { persistingControl } from './persistingControl.js';
 import { settingsWorkerSpecStore } from '../settings/settingsWorkerSpecStore.js';
+import { lanBinding } from '../../../src-shared/desktop/desktopPreferences.js';
 
 /**
  * Everything the desktop app needs from Electron, as named operations. `main.ts` adapts the real
@@ -164,9 +165,12 @@ export class DesktopApp<Image, Menu> {
       const prepared = await (this.options.prepare ?? (() => prepareLaunch({ settings, dataDir: this.options.dataDir, log })))();
       if ((this.phase as Phase) !== 'starting') return;
       const s = settings.get();
+      // LAN exposure (Settings → Desktop app) binds every interface, over TLS unless plain HTTP was confirmed.
+      const lan = lanBinding(s);
       this.queenStarting = this.options.createQueen({
         port: s.queen_port,
-        host: '127.0.0.1',
+        host: lan.host,
+        ...(lan.tls ? { tls: true } : {}),
         apiToken: prepared.apiToken,
         dataDir: this.options.dataDir,
         demo: s.demo_model,

@@ -60,6 +60,9 @@ export const DesktopSettingsSchema = z
     notifications: DesktopPreferencesShape.notifications,
     close_to_tray: DesktopPreferencesShape.close_to_tray,
     warm_standby: DesktopPreferencesShape.warm_standby,
+    lan_exposure: DesktopPreferencesShape.lan_exposure,
+    lan_tls: DesktopPreferencesShape.lan_tls,
+    lan_plain_http_confirmed: DesktopPreferencesShape.lan_plain_http_confirmed,
     window: WindowStateSchema,
     /** Sealed secrets by name: `api_token`, `ssh_passphrase:<host>`. Never plaintext. */
     secrets: z.record(z.string().min(1).max(300), SealedSecretSchema),
@@ -84,6 +87,9 @@ export function defaultDesktopSettings(): DesktopSettings {
     notifications: true,
     close_to_tray: true,
     warm_standby: 1,
+    lan_exposure: false,
+    lan_tls: true,
+    lan_plain_http_confirmed: false,
     window: { width: 1200, height: 800, maximized: false },
     secrets: {},
   };
@@ -99,5 +105,8 @@ export function desktopPreferencesOf(s: DesktopSettings): DesktopPreferences {
     close_to_tray: s.close_to_tray,
     warm_standby: s.warm_standby,
     notifications: s.notifications,
+    lan_exposure: s.lan_exposure,
+    lan_tls: s.lan_tls,
+    lan_plain_http_confirmed: s.lan_plain_http_confirmed,
   };
 }
