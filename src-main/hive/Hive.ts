@@ -27,6 +27,8 @@ export interface Hive {
   info(): HiveInfo;
   devices(): Promise<DeviceInfo[]>;
   refreshModels(): Promise<ModelInfo[]>;
+  /** Removes a model file from the models folder: 404 when unknown, 409 while a worker uses it. */
+  deleteModel(name: string, actor: string): Promise<void>;
   snapshot(): ClusterSnapshot;
   /** Asked over HTTP to stop: runs `onShutdownRequested` (or `close`). */
   requestShutdown(): void;

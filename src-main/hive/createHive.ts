@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { ApiError } from '../../src-shared/api/ApiError.js';
 import { NOOP_AUDIT_SINK, type AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { DeviceInfo, HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
@@ -27,7 +28,7 @@ export type { Hive } from './Hive.js';
 import { registerHiveAuditRoutes, type HiveAuditWitness } from './hiveAuditRoutes.js';
 import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
-import { ModelCatalog } from './ModelCatalog.js';
+import { ModelCatalog, validateModelName } from './ModelCatalog.js';
 import { ModelDownloader, type ModelDownloaderOptions } from './ModelDownloader.js';
 import { ModelFolderWatcher, type ModelFolderWatcherOptions } from './ModelFolderWatcher.js';
 import { WorkerStandbyPool } from './WorkerStandbyPool.js';
@@ -219,6 +220,24 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
         );
   const refreshDevices = (): Promise<DeviceInfo[]> => monitor.refresh();
 
+  /**
+   * Removes a model file. The name is validated as a file name (no path, no traversal) before any
+   * filesystem call; a model one of this hive's workers uses (in any state: a crashed one comes back)
+   * is refused, so nothing running or expected back loses its file.
+   */
+  const deleteModel = async (raw: string, actor: string): Promise<void> => {
+    const name = validateModelName(raw);
+    const users = supervisor.list().filter((w) => w.model === name);
+    if (users.length > 0) {
+      throw new ApiError(409, 'CONFLICT', `Model ${name} is used by worker${users.length > 1 ? 's' : ''} ${users.map((w) => w.id).join(', ')} on hive ${id}: remove ${users.length > 1 ? 'them' : 'it'} first`);
+    }
+    if (!(await catalog.list()).some((m) => m.name === name) && !catalog.pending.has(name)) throw new ApiError(404, 'MODEL_NOT_FOUND', `Hive ${id} has no model '${name}'`);
+    await rm(join(options.modelsDir, name), { force: true });
+    await audit.emit({ event_type: 'model_deleted', actor, hive_id: id, details: { model: name } }).catch(() => undefined);
+    logger.info({ hive_id: id, model: name, actor }, 'model deleted');
+    await refreshModels();
+  };
+
   const downloader = new ModelDownloader({
     dir: options.modelsDir,
     hiveId: id,
@@ -268,6 +287,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     info,
     devices: refreshDevices,
     refreshModels,
+    deleteModel,
     snapshot,
     requestShutdown: () => (options.onShutdownRequested ? options.onShutdownRequested() : void close()),
     close,

@@ -62,6 +62,10 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
   });
 
   app.get(HiveRoutes.models, async () => ({ models: await hive.refreshModels() }));
+  app.delete<{ Params: { name: string } }>(HiveRoutePatterns.model, async (request, reply) => {
+    await hive.deleteModel(request.params.name, request.actor);
+    return reply.code(204).send();
+  });
   app.post(HiveRoutes.modelDownload, async (request, reply) => {
     const body = parseBody(DownloadBodySchema, request.body);
     return reply.code(202).send(await hive.downloader.start(body.source, body.name));

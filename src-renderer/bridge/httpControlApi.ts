@@ -507,6 +507,7 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     watchWorkerLogs,
     listModels: async () => unwrapList(await call<ModelInfo[] | { models: ModelInfo[] }>('GET', ControlRoutes.models), 'models'),
     downloadModel: (request: DownloadModelRequest) => call<{ download_id: string }>('POST', ControlRoutes.modelDownload, request),
+    deleteModel: (hiveId, name) => call<void>('DELETE', ControlRoutes.hiveModel(hiveId, name)),
     listHives: async () => unwrapList(await call<HiveInfo[] | { hives: HiveInfo[] }>('GET', ControlRoutes.hives), 'hives'),
     addHive: (request: AddHiveRequest) => call<AddHiveResult>('POST', ControlRoutes.hives, request),
     removeHive: (hiveId, opts) => call<void>('DELETE', `${ControlRoutes.hive(hiveId)}?stop=${opts.stop ? 'true' : 'false'}`),

@@ -1,5 +1,6 @@
 import { useId, useMemo, useState, type FormEvent } from 'react';
 import { getApi } from '../bridge/apiRegistry.js';
+import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { EmptyState, Field, LoadingState } from '../components/states.js';
 import { formatBytes } from '../lib/format.js';
 import { errorMessage } from '../stores/errors.js';
@@ -89,6 +90,17 @@ export function ModelsView() {
   }, [workers]);
   const hiveIds = useMemo(() => [...new Set([...Object.keys(hives), ...models.map((m) => m.hive)])].sort(), [hives, models]);
   const downloadList = Object.values(downloads);
+  const [deleting, setDeleting] = useState<{ hive: string; name: string } | null>(null);
+  const [deleteStatus, setDeleteStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const confirmDelete = async (target: { hive: string; name: string }): Promise<void> => {
+    setDeleting(null);
+    try {
+      await getApi().deleteModel(target.hive, target.name);
+      setDeleteStatus({ kind: 'ok', text: `Deleted ${target.name} from hive ${target.hive}.` });
+    } catch (error) {
+      setDeleteStatus({ kind: 'error', text: `${target.name} was not deleted: ${errorMessage(error)}` });
+    }
+  };
 
   return (
     <section aria-labelledby="models-h">
@@ -121,6 +133,7 @@ export function ModelsView() {
                         <th scope="col">Quantization</th>
                         <th scope="col">Context</th>
                         <th scope="col">Used by</th>
+                        <th scope="col">Actions</th>
                       </tr>
                     </thead>
                     <tbody>
@@ -150,6 +163,15 @@ export function ModelsView() {
                               ))
                             )}
                           </td>
+                          <td data-label="Actions">
+                            {(usedBy.get(`${m.hive}/${m.name}`) ?? []).length === 0 ? (
+                              <button type="button" className="small danger-outline" onClick={() => setDeleting({ hive: m.hive, name: m.name })} aria-label={`Delete ${m.name} from hive ${m.hive}`}>
+                                Delete
+                              </button>
+                            ) : (
+                              <span className="sub">in use</span>
+                            )}
+                          </td>
                         </tr>
                       ))}
                     </tbody>
@@ -160,6 +182,19 @@ export function ModelsView() {
           );
         })
       )}
+      {deleteStatus ? (
+        <p className={deleteStatus.kind === 'ok' ? 'ok-text' : 'error-text'} role={deleteStatus.kind === 'ok' ? 'status' : 'alert'} data-testid="model-delete-status">
+          {deleteStatus.text}
+        </p>
+      ) : null}
+      {deleting ? (
+        <ConfirmDialog title={`Delete ${deleting.name}?`} confirmLabel="Delete the file" onConfirm={() => void confirmDelete(deleting)} onCancel={() => setDeleting(null)}>
+          <p>
+            The file is removed from hive {deleting.hive}'s models folder. A worker spec that names it, or a worker that uses it, keeps it (the
+            hive refuses).
+          </p>
+        </ConfirmDialog>
+      ) : null}
       <DownloadForm hiveIds={hiveIds} />
       {downloadList.length > 0 ? (
         <div className="card">

@@ -29,6 +29,7 @@ export const AUDIT_EVENT_TYPES = [
   'request_rejected',
   'settings_changed',
   'model_downloaded',
+  'model_deleted',
   'pool_added',
   'pool_removed',
   'pool_state_changed',

@@ -51,6 +51,8 @@ export interface ControlApi {
 
   listModels(): Promise<ModelInfo[]>;
   downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }>;
+  /** Deletes a model file on a hive: 409 while one of its workers or a declared spec uses it. */
+  deleteModel(hiveId: string, name: string): Promise<void>;
 
   listHives(): Promise<HiveInfo[]>;
   /** First call for an unknown host key returns `needs_trust`; call again with `trust_fingerprint`. */

@@ -214,6 +214,7 @@ export const ControlArgSchemas = {
   getWorkerLogs: z.tuple([IdSchema, IdSchema, z.number().int().min(0).max(MAX_LOG_TAIL)]),
   listModels: z.tuple([]),
   downloadModel: z.tuple([DownloadModelRequestSchema]),
+  deleteModel: z.tuple([IdSchema, z.string().min(1).max(256)]),
   listHives: z.tuple([]),
   addHive: z.tuple([AddHiveRequestSchema]),
   removeHive: z.tuple([IdSchema, RemoveHiveOptionsSchema]),

@@ -20,6 +20,8 @@ export const HiveRoutes = {
   workerAction: (id: string, action: HiveWorkerAction) => `/v1/workers/${encodeURIComponent(id)}/${action}`,
   workerCredentials: (id: string) => `/v1/workers/${encodeURIComponent(id)}/credentials`,
   models: '/v1/models',
+  /** `DELETE`: removes the model file (409 while a worker of this hive uses it). */
+  model: (name: string) => `/v1/models/${encodeURIComponent(name)}`,
   modelDownload: '/v1/models/download',
   devices: '/v1/devices',
   events: '/v1/events',
@@ -42,6 +44,7 @@ export const HiveRoutePatterns = {
   worker: '/v1/workers/:id',
   workerAction: (action: HiveWorkerAction) => `/v1/workers/:id/${action}`,
   workerCredentials: '/v1/workers/:id/credentials',
+  model: '/v1/models/:name',
 } as const;
 
 export type HiveWorkerAction = 'start' | 'stop' | 'restart' | 'reset-breaker';

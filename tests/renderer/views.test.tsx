@@ -6,6 +6,7 @@ import type { ControlApi } from '../../src-shared/control/ControlApi.js';
 import { installApi } from '../../src-renderer/bridge/apiRegistry.js';
 import { App } from '../../src-renderer/App.js';
 import { dispatchClusterEvent, useRbee } from '../../src-renderer/stores/store.js';
+import { ModelsView } from '../../src-renderer/views/ModelsView.js';
 import { WorkersView } from '../../src-renderer/views/WorkersView.js';
 import type { WorkerSpec } from '../../src-shared/control/controlSchemas.js';
 import { auditRecord, ev, hive, worker } from './fixtures.js';
@@ -33,6 +34,7 @@ function fakeApi(patch: Partial<ControlApi> = {}): ControlApi {
     getWorkerLogs: async (_hive, id) => ({ worker_id: id, lines: [] }),
     listModels: async () => [],
     downloadModel: notUsed,
+    deleteModel: vi.fn(async () => undefined),
     listHives: async () => [],
     addHive: notUsed,
     removeHive: notUsed,
@@ -163,6 +165,25 @@ describe('WorkersView', () => {
     expect(container.querySelector('tr[data-spec-id="off"]')).toBeNull();
     act(() => dispatchClusterEvent(ev({ type: 'spec_updated', spec: spec('new', { hot_spare: true }) }, 2, 100_000)));
     expect(text('tr[data-spec-id="new"] [data-testid="spec-ttl"]')).toContain('hot spare');
+  });
+});
+
+describe('ModelsView', () => {
+  it('a model no worker uses can be deleted after confirmation; one in use shows "in use" and no Delete', async () => {
+    const api = fakeApi({ deleteModel: vi.fn(async () => undefined) });
+    installApi(api, 'http');
+    const model = (name: string) => ({ name, hive: 'local', size_bytes: 1024, architecture: 'llama', quantization: 'F16', context_length: 512, is_demo: false });
+    const snapshot = { hives: [hive()], workers: [worker({ id: 'w1', model: 'used.gguf' })], models: [model('used.gguf'), model('spare.gguf')] };
+    act(() => dispatchClusterEvent(ev({ type: 'snapshot', snapshot }, 0, 100_000)));
+    render(<ModelsView />);
+    expect(container.querySelector('tr[data-model="used.gguf"]')?.textContent).toContain('in use');
+    expect(container.querySelector('tr[data-model="used.gguf"] button')).toBeNull();
+    act(() => button('Delete spare.gguf from hive local').click());
+    expect(api.deleteModel).not.toHaveBeenCalled();
+    expect(container.querySelector('dialog')?.textContent).toContain("removed from hive local's models folder");
+    await act(async () => button('Delete the file').click());
+    expect(api.deleteModel).toHaveBeenCalledWith('local', 'spare.gguf');
+    expect(text('[data-testid="model-delete-status"]')).toBe('Deleted spare.gguf from hive local.');
   });
 });
 

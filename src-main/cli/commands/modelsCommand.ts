@@ -4,13 +4,54 @@ import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import { describeFailure, queenConnection } from '../queenClient.js';
 import { table } from '../table.js';
 
-/** `rbee models`: the models every hive has, as a table. */
+const USAGE = `usage: rbee models [list|ls] [--url URL] [--token-file PATH] [--json]
+       rbee models remove|rm HIVE/MODEL [--url URL] [--token-file PATH]   (refused while a worker or a spec uses it)
+`;
+
+/** `rbee models` / `models list|ls`: the models every hive has, as a table; `models remove|rm HIVE/MODEL` deletes one. */
 export async function run(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === 'remove' || verb === 'rm') return remove(rest);
+  return list(verb === 'list' || verb === 'ls' ? rest : argv);
+}
+
+async function remove(argv: string[]): Promise<number> {
+  let values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { url: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' } } }));
+  } catch (error) {
+    process.stderr.write(`rbee models: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const target = positionals[0] ?? '';
+  const slash = target.indexOf('/');
+  if (positionals.length !== 1 || slash <= 0 || slash === target.length - 1) {
+    process.stderr.write(`rbee models remove: name one model as HIVE/MODEL (e.g. local/my.gguf)\n${USAGE}`);
+    return 2;
+  }
+  const { url, headers } = await queenConnection(values);
+  let res: Response;
+  try {
+    res = await fetch(`${url}${ControlRoutes.hiveModel(target.slice(0, slash), target.slice(slash + 1))}`, { method: 'DELETE', headers });
+  } catch (error) {
+    process.stderr.write(`rbee models: cannot reach the queen at ${url}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (!res.ok) {
+    process.stderr.write(`rbee models remove: ${await describeFailure(res)}\n`);
+    return 1;
+  }
+  process.stdout.write(`removed ${target}\n`);
+  return 0;
+}
+
+async function list(argv: string[]): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({ args: argv, strict: true, options: { url: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } }));
   } catch (error) {
-    process.stderr.write(`rbee models: ${(error as Error).message}\nusage: rbee models [--url URL] [--token-file PATH] [--json]\n`);
+    process.stderr.write(`rbee models: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   const { url, headers } = await queenConnection(values);

@@ -222,6 +222,18 @@ export class QueenControl implements ControlApi {
     return this.options.view.allModels();
   }
 
+  /**
+   * A declared spec naming the model keeps it (its worker would be started again on a file that is
+   * gone); the hive itself refuses while one of its workers uses it, and validates the name.
+   */
+  async deleteModel(hiveId: string, name: string): Promise<void> {
+    const declared = this.options.specs.list().filter((s) => s.hive === hiveId && s.model === name && !s.ephemeral);
+    if (declared.length > 0) {
+      throw new ApiError(409, 'CONFLICT', `Model ${name} is declared by worker spec${declared.length > 1 ? 's' : ''} ${declared.map((s) => `${s.hive}/${s.id}`).join(', ')}: remove ${declared.length > 1 ? 'them' : 'it'} first`);
+    }
+    await this.client(hiveId).deleteModel(name);
+  }
+
   async downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }> {
     return this.client(request.hive_id).downloadModel({ source: request.source, ...(request.name ? { name: request.name } : {}) });
   }

@@ -149,6 +149,10 @@ export class HiveClient {
     return this.requestParsed(WorkerCredentialsSchema, 'GET', HiveRoutes.workerCredentials(workerId));
   }
 
+  async deleteModel(name: string): Promise<void> {
+    await this.request('DELETE', HiveRoutes.model(name));
+  }
+
   downloadModel(body: DownloadBody): Promise<{ download_id: string }> {
     return this.requestParsed(DownloadStartedSchema, 'POST', HiveRoutes.modelDownload, { body });
   }

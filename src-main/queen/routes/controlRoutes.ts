@@ -126,6 +126,11 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
     return reply.code(202).send(await as(request.actor).downloadModel(body));
   });
 
+  app.delete<{ Params: { hive: string; name: string } }>('/v1/control/hives/:hive/models/:name', async (request, reply) => {
+    await as(request.actor).deleteModel(pathId(request.params.hive, 'hive'), request.params.name);
+    return reply.code(204).send();
+  });
+
   app.get(ControlRoutes.hives, async () => ({ hives: await control.listHives() }));
   app.post(ControlRoutes.hives, async (request, reply) => {
     const body = parseBody(AddHiveRequestSchema, request.body);
