@@ -473,13 +473,24 @@ export class RemoteHive extends EventEmitter<RemoteHiveEvents> {
     throw new SshError('HIVE_IMPOSTOR', message);
   }
 
+  /**
+   * Dead only when two checks 300 ms apart say so (and it did not answer meanwhile): each check is an
+   * SSH exec of its own, and one that fails on a loaded machine must not read as a hive that exited.
+   */
+  private async exitedDuringStart(pid: number, dir: string): Promise<boolean> {
+    if (await isRemoteProcessAlive(this.connection, pid, dir)) return false;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (await this.healthy()) return false;
+    return !(await isRemoteProcessAlive(this.connection, pid, dir));
+  }
+
   /** Readiness probe through the tunnel; fails fast (with the log's tail) if the process exits. */
   private async waitHealthy(pid: number, dir: string, report: PreflightResult): Promise<void> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
     let delay = 50;
     while (Date.now() < deadline) {
       if (await this.healthy()) return this.authenticate();
-      if (!(await isRemoteProcessAlive(this.connection, pid, dir))) {
+      if (await this.exitedDuringStart(pid, dir)) {
         const tail = await remoteTail(this.connection, this.logFile(report));
         throw new SshError(
           'HIVE_START_FAILED',
