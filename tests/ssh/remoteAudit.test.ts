@@ -14,7 +14,8 @@ import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
 
 /**
- * The audit trail of a remote hive (issue 13, acceptance 4), over a real sshd: a worker killed there
+ * The audit trail and the worker logs of a remote hive (issue 13 acceptance 4, issue 18), over a real
+ * sshd: the remote worker's output reaches the queen through the tunnel; a worker killed there
  * appears in the queen's merged query with the hive's service id; the queen witnesses the hive's head;
  * the hive's chain exported through the queen (`rbee audit export`) verifies with the queen's own
  * folder, and once the chain is cut on the remote, the same export + verify on the queen's machine
@@ -39,7 +40,7 @@ describe('audit of a remote hive over SSH', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a remote worker crash reaches the merged query; a cut of the remote chain is found from the queen\'s machine', async () => {
+  it('the remote worker\'s logs come through the tunnel; its crash reaches the merged query; a cut of the remote chain is found from the queen\'s machine', async () => {
     const remoteData = join(dir, 'remote-data');
     mkdirSync(remoteData);
     const queenData = join(dir, 'queen-data');
@@ -80,6 +81,20 @@ describe('audit of a remote hive over SSH', () => {
     await until('the remote catalog', async () => ((await snapshot()).models.some((m) => m.hive === HIVE) ? true : undefined));
     const spawned = await control.spawnWorker({ hive_id: HIVE, model: 'tiny.gguf', device: 'cpu', slots: 1, threads: 1, ctx: 256 });
     const live = await until('a ready remote worker', async () => (await snapshot()).workers.find((w) => w.id === spawned.id && (w.state === 'idle' || w.state === 'busy') && w.pid !== null));
+
+    // The remote worker's own output reaches the queen through the SSH tunnel (issue 18): an answer
+    // it served writes its `job finished` line, and the queen's logs route returns it.
+    const served = await fetch(`${queen.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny.gguf', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }),
+    });
+    expect(served.status).toBe(200);
+    const logs = await until('the remote worker\'s log line through the tunnel', async () => {
+      const page = (await control.getWorkerLogs(HIVE, live.id, 200)).lines.map((l) => l.text).join('\n');
+      return page.includes('job finished') ? page : undefined;
+    });
+    expect(logs).not.toContain(TOKEN);
 
     // A crash on the remote machine: its hive records it, and the queen's merged query shows it.
     process.kill(live.pid!, 'SIGKILL');
