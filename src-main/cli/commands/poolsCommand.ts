@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { parseOrUsage, UsageError } from '../usageError.js';
 import { parseArgs } from 'node:util';
 import type { PoolInfo, PoolTestResult } from '../../../src-shared/control/poolSchemas.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
@@ -22,7 +23,6 @@ const USAGE = `usage: rbee pools add NAME --base-url URL [--api-key-file F] [--m
 const CONNECTION = { url: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' } } as const;
 type Connection = { url?: string; 'token-file'?: string; 'data-dir'?: string };
 
-class UsageError extends Error {}
 
 /** `rbee pools add|list|remove|test|reset` (ls/rm aliases) through the queen's control API. */
 export async function run(argv: string[]): Promise<number> {
@@ -44,14 +44,6 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** Runs a `parseArgs` call; its complaint becomes a usage error (exit 2). */
-function parse<T>(parser: () => T): T {
-  try {
-    return parser();
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
 
 const JSON_FLAG = { ...CONNECTION, json: { type: 'boolean' } } as const;
 
@@ -94,7 +86,7 @@ async function add(argv: string[]): Promise<number> {
     replace: { type: 'boolean' },
     json: { type: 'boolean' },
   } as const;
-  const { values, positionals } = parse(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options }));
+  const { values, positionals } = parseOrUsage(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options }));
   const name = onlyName(positionals);
   const baseUrl = values['base-url'];
   if (typeof baseUrl !== 'string') throw new UsageError('--base-url is required (the engine\'s OpenAI base, e.g. http://host:8000/v1)');
@@ -132,7 +124,7 @@ async function add(argv: string[]): Promise<number> {
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values } = parse(() => parseArgs({ args: argv, strict: true, options: JSON_FLAG }));
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, strict: true, options: JSON_FLAG }));
   const res = await call(values, 'GET', ControlRoutes.pools);
   await expectOk(res);
   const { pools } = (await res.json()) as { pools: PoolInfo[] };
@@ -159,7 +151,7 @@ async function list(argv: string[]): Promise<number> {
 }
 
 async function test(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: JSON_FLAG }));
+  const { values, positionals } = parseOrUsage(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: JSON_FLAG }));
   const res = await call(values, 'POST', ControlRoutes.poolAction(onlyName(positionals), 'test'));
   await expectOk(res);
   const result = (await res.json()) as PoolTestResult;
@@ -170,7 +162,7 @@ async function test(argv: string[]): Promise<number> {
 }
 
 async function simple(argv: string[], method: string, path: (name: string) => string, done: (name: string) => string): Promise<number> {
-  const { values, positionals } = parse(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: CONNECTION }));
+  const { values, positionals } = parseOrUsage(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: CONNECTION }));
   const name = onlyName(positionals);
   await expectOk(await call(values, method, path(name)));
   process.stdout.write(`${done(name)}\n`);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseOrUsage, UsageError } from '../usageError.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import type { WorkerEntry } from '../../../src-shared/control/workerSpecTypes.js';
 import { parseDevice, parseGpuLayers } from '../../../src-shared/worker/gpuOptions.js';
@@ -17,7 +18,6 @@ const USAGE = `usage: rbee workers add --hive H --model M [--id ID] [--device au
 const CONNECTION = { url: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' } } as const;
 type Connection = { url?: string; 'token-file'?: string; 'data-dir'?: string };
 
-class UsageError extends Error {}
 
 /** `rbee workers add|list|remove` (ls/rm aliases) through the queen's control API. */
 export async function run(argv: string[]): Promise<number> {
@@ -44,14 +44,6 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** Runs a `parseArgs` call; its complaint becomes a usage error (exit 2). */
-function parse<T>(parser: () => T): T {
-  try {
-    return parser();
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
 
 async function call(values: Connection, method: string, path: string, body?: unknown): Promise<Response> {
   const { url, headers } = await queenConnection(values);
@@ -85,7 +77,7 @@ async function add(argv: string[]): Promise<number> {
     'hot-spare': { type: 'boolean' },
     json: { type: 'boolean' },
   } as const;
-  const { values } = parse(() => parseArgs({ args: argv, strict: true, options }));
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, strict: true, options }));
   if (typeof values.hive !== 'string') throw new UsageError('--hive is required');
   if (typeof values.model !== 'string') throw new UsageError('--model is required');
   const number = (flag: 'ctx' | 'slots' | 'threads' | 'idle-ttl-ms', min: number, max: number): number | undefined => {
@@ -121,7 +113,7 @@ async function add(argv: string[]): Promise<number> {
 }
 
 async function remove(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: CONNECTION }));
+  const { values, positionals } = parseOrUsage(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: CONNECTION }));
   const target = positionals.length === 1 ? /^([^/]+)\/([^/]+)$/.exec(positionals[0]!) : null;
   if (!target) throw new UsageError('name exactly one worker as HIVE/ID');
   await call(values, 'DELETE', ControlRoutes.worker(target[1]!, target[2]!));
@@ -144,7 +136,7 @@ function ttlColumn(entry: WorkerEntry): string {
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values } = parse(() => parseArgs({ args: argv, strict: true, options: { ...CONNECTION, json: { type: 'boolean' } } }));
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, strict: true, options: { ...CONNECTION, json: { type: 'boolean' } } }));
   const res = await call(values, 'GET', ControlRoutes.workers);
   const { workers } = (await res.json()) as { workers: WorkerEntry[] };
   if (values.json) {

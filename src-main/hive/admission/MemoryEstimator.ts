@@ -25,8 +25,9 @@ export interface EstimateRequest {
 }
 
 /**
- * Estimates memory per layer count. The hive does not keep node-llama-cpp loaded for this: the
- * implementation it uses (ProbeChildEstimator) asks a short-lived probe child; tests inject tables.
+ * Estimates memory per layer count. The hive's implementation today is `HardwareProbe`, which loads
+ * node-llama-cpp in-process (docs/gpu.md "Known gaps": a short-lived probe child is the plan and would
+ * replace it behind this interface); tests inject tables.
  */
 export interface MemoryEstimator {
   offloadTable(request: EstimateRequest): Promise<OffloadTable>;
