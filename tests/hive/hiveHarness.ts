@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,21 +231,7 @@ export async function swapModel(dir: string, name: string, content: 'good' | 'co
   await rename(tmp, join(dir, name));
 }
 
-/** Pids whose parent is `pid` (from /proc), e.g. a hive's workers and warm standbys. */
-export function childPidsOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
+export { childPidsOf } from '../helpers/processTree.js';
 
 /**
  * One hive per test with its event stream, for suites that start from a ready worker. Register

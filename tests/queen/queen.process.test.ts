@@ -1,21 +1,11 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import { isAlive, startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
-import { childPidsOf } from '../hive/hiveHarness.js';
-
-/** Every process below `pid` (hive, workers, warm standby), depth first. */
-function descendantsOf(pid: number): number[] {
-  return childPidsOf(pid).flatMap((child) => [child, ...descendantsOf(child)]);
-}
-
-/** A process's command line as its argv (NUL separated in /proc). */
-function commandLineOf(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-}
+import { commandLineOf, descendantsOf } from '../helpers/processTree.js';
 
 const TOKEN = 'queen-process-token-0123456789';
 const dataDir = mkdtempSync(join(tmpdir(), 'rbee-queen-proc-'));

@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import { startProcessIn } from '../helpers/childProcess.js';
 import { packagedCopy, type PackagedCopy } from '../helpers/packagedCopy.js';
+import { commandLineOf, descendantsOf } from '../helpers/processTree.js';
 
 /**
  * The packaged layout runs on its own: the queen, its local hive and a worker all start from a copy of
@@ -25,31 +26,6 @@ afterAll(() => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** The pids under `root` (children, grandchildren …), from /proc. */
-function descendants(root: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  const walk = (pid: number): void => {
-    for (const [child, parent] of parentOf) {
-      if (parent !== pid) continue;
-      found.push(child);
-      walk(child);
-    }
-  };
-  walk(root);
-  return found;
-}
-
-const commandLine = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
 
 describe('the packaged layout (electron-builder files, no sources), run from a copy', () => {
   it('ships no sources and no devDependencies', () => {
@@ -97,8 +73,8 @@ describe('the packaged layout (electron-builder files, no sources), run from a c
 
       // The queen's hive and the worker that answered (a warm standby turned worker runs
       // out/main/workerStandby.js): every process runs the copy's bundle, none names tsx or a .ts file.
-      const tree = [queen.pid, ...descendants(queen.pid)];
-      const lines = tree.map((pid) => ({ pid, argv: commandLine(pid) })).filter((p) => p.argv.length > 0);
+      const tree = [queen.pid, ...descendantsOf(queen.pid)];
+      const lines = tree.map((pid) => ({ pid, argv: commandLineOf(pid) })).filter((p) => p.argv.length > 0);
       expect(lines.length, JSON.stringify(lines)).toBeGreaterThanOrEqual(3); // queen, hive, worker
       for (const { argv } of lines) {
         expect(argv.join(' '), 'runs the copy').toContain(join(copy.dir, 'out', 'main') + '/');
