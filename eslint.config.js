@@ -5,6 +5,8 @@
 //   src-main     is Node: only src-main/electron may import 'electron'.
 //   queen, hive and worker share only src-shared contracts and src-main's common/auth/audit/models.
 //   queen/ knows remote hives only through its RemoteHiveManager port: no ssh/, no remote-hive/.
+//   ssh/ is the transport (connection, tunnels, known_hosts, quoting): it knows no hive, no queen and
+//   not the remote-hive feature built on it.
 // Import cycles: `import-x/no-cycle` over src-main, src-shared and src-renderer. It runs in the lint
 // stage `npm test` already has (no second tool, no second parse); imports are ESM with `.js` suffixes
 // naming `.ts` files, hence the extension alias for the resolver.
@@ -89,7 +91,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { ...electronBan, patterns: [...electronBan.patterns, ban(['**/src-main/hive/**', '**/src-main/queen/**', '**/src-main/ssh/**', '../hive/**', '../queen/**', '../ssh/**'], 'The worker knows nothing of its supervisors.')] },
+        { ...electronBan, patterns: [...electronBan.patterns, ban(['**/src-main/hive/**', '**/src-main/queen/**', '**/src-main/ssh/**', '**/src-main/remote-hive/**', '../hive/**', '../queen/**', '../ssh/**', '../remote-hive/**'], 'The worker knows nothing of its supervisors.')] },
       ],
     },
   },
@@ -112,6 +114,21 @@ export default tseslint.config(
           patterns: [
             ...electronBan.patterns,
             ban(['**/src-main/ssh/**', '**/src-main/remote-hive/**', '../ssh/**', '../../ssh/**', '../remote-hive/**', '../../remote-hive/**'], 'The queen reaches remote hives through its RemoteHiveManager port; the assembly points pick the SSH implementation.'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-main/ssh/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          ...electronBan,
+          patterns: [
+            ...electronBan.patterns,
+            ban(['**/src-main/remote-hive/**', '**/src-main/queen/**', '**/src-main/hive/**', '../remote-hive/**', '../queen/**', '../hive/**'], 'ssh/ is the transport: the remote-hive feature builds on it, never the other way round.'),
           ],
         },
       ],

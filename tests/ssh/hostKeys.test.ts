@@ -9,7 +9,7 @@ import { KnownHostsStore, hashHostName, sshFingerprint } from '../../src-main/ss
 import { SshConnection } from '../../src-main/ssh/SshConnection.js';
 import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
 import { checkHostKey, trustHostKey } from '../../src-main/ssh/trustHostKey.js';
-import { addRemoteHive } from '../../src-main/ssh/addRemoteHive.js';
+import { addRemoteHive } from '../../src-main/remote-hive/addRemoteHive.js';
 import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { startSshd } from '../helpers/sshd.js';

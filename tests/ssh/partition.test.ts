@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HiveState } from '../../src-shared/cluster/HiveInfo.js';
 import { KnownHostsStore } from '../../src-main/ssh/knownHosts.js';
-import { RemoteHive } from '../../src-main/ssh/RemoteHive.js';
+import { RemoteHive } from '../../src-main/remote-hive/RemoteHive.js';
 import { SshConnection } from '../../src-main/ssh/SshConnection.js';
 import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
 import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';

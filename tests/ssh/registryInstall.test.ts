@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KnownHostsStore } from '../../src-main/ssh/knownHosts.js';
-import { RemoteHive } from '../../src-main/ssh/RemoteHive.js';
+import { RemoteHive } from '../../src-main/remote-hive/RemoteHive.js';
 import { resolveSshTarget } from '../../src-main/ssh/SshTarget.js';
 import { createLocalUser, type LocalUser } from '../helpers/localUser.js';
 import type { SshdHandle } from '../helpers/sshd.js';

@@ -9,7 +9,7 @@ import { run as auditCli } from '../../src-main/cli/commands/auditCommand.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
-import { SshHiveManager } from '../../src-main/ssh/SshHiveManager.js';
+import { SshHiveManager } from '../../src-main/remote-hive/SshHiveManager.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
 

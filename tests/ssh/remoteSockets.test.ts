@@ -19,7 +19,7 @@ import { createRecordingAuditSink, type RecordingAuditSink } from '../../src-mai
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
-import { SshHiveManager } from '../../src-main/ssh/SshHiveManager.js';
+import { SshHiveManager } from '../../src-main/remote-hive/SshHiveManager.js';
 import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
 import { createLocalUser, type LocalUser } from '../helpers/localUser.js';
 import type { SshdHandle } from '../helpers/sshd.js';

@@ -8,7 +8,7 @@ import {
   dependencyClosure,
   hiveRuntimePackages,
   nodeLlamaPlatformPackages,
-} from '../../src-main/ssh/deployBundle.js';
+} from '../../src-main/remote-hive/deploy/dependencyClosure.js';
 import {
   KnownHostsStore,
   hashHostName,
@@ -17,7 +17,7 @@ import {
   sshFingerprint,
   sshKeyType,
 } from '../../src-main/ssh/knownHosts.js';
-import { parsePreflight } from '../../src-main/ssh/preflight.js';
+import { parsePreflight } from '../../src-main/remote-hive/preflight.js';
 import { shCommand, shQuote } from '../../src-main/ssh/shellQuote.js';
 import { lookupSshConfigText } from '../../src-main/ssh/sshConfig.js';
 import { validateHost, validateRemotePath, validateUser } from '../../src-main/ssh/SshTarget.js';

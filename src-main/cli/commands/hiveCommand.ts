@@ -8,7 +8,7 @@ import { defaultDataDir } from '../../common/dataDir.js';
 import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
 import { watchParent } from '../../common/process/watchParent.js';
-import { HIVE_ADMIN_VERBS } from '../../ssh/hiveAdminCli.js';
+import { HIVE_ADMIN_VERBS } from './hiveAdminCli.js';
 import { AUDIT_ENV, auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
 import { hiveAuditWitness } from '../../hive/hiveAuditWitness.js';
 import { createHive } from '../../hive/createHive.js';
@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   // `rbee hive add|trust|list|status|remove` manage remote hives through a running queen; plain
   // `rbee hive --…` is the daemon.
   if (argv[0] !== undefined && (HIVE_ADMIN_VERBS as readonly string[]).includes(argv[0])) {
-    return (await import('../../ssh/hiveAdminCli.js')).run(argv);
+    return (await import('./hiveAdminCli.js')).run(argv);
   }
   let values;
   try {

@@ -4,25 +4,22 @@ import { posix } from 'node:path';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
 import type { HiveState } from '../../src-shared/cluster/HiveInfo.js';
-import { SshError } from './errors.js';
-import type { BundleFile, DeployProgress, DeployResult, RuntimeDepsMode } from './deployBundle.js';
-import {
-  bundleVersion,
-  deployBundle,
-  localNodeLlamaVersion,
-  nodeLlamaPlatformPackages,
-} from './deployBundle.js';
-import type { KnownHostsStore } from './knownHosts.js';
+import { SshError } from '../ssh/errors.js';
+import { bundleVersion, type BundleFile } from './deploy/bundleFiles.js';
+import { deployBundle, type DeployProgress, type DeployResult } from './deploy/deployBundle.js';
+import { localNodeLlamaVersion, nodeLlamaPlatformPackages } from './deploy/dependencyClosure.js';
+import type { RuntimeDepsMode } from './deploy/installDeps.js';
+import type { KnownHostsStore } from '../ssh/knownHosts.js';
 import type { PreflightResult } from './preflight.js';
 import { preflight } from './preflight.js';
-import { isRemoteProcessAlive, remoteTail, startDetached, stopRemoteProcess } from './remoteProcess.js';
-import { shQuote, shScript } from './shellQuote.js';
-import type { SshConnectionOptions } from './SshConnection.js';
-import { SshConnection } from './SshConnection.js';
-import type { SshTarget } from './SshTarget.js';
-import { targetAddress, validateRemotePath } from './SshTarget.js';
-import type { TunnelRequestOptions, TunnelResponse } from './SshTunnelAgent.js';
-import { SshTunnelAgent, tunnelRequest } from './SshTunnelAgent.js';
+import { isRemoteProcessAlive, remoteTail, startDetached, stopRemoteProcess } from '../ssh/remoteProcess.js';
+import { shQuote, shScript } from '../ssh/shellQuote.js';
+import type { SshConnectionOptions } from '../ssh/SshConnection.js';
+import { SshConnection } from '../ssh/SshConnection.js';
+import type { SshTarget } from '../ssh/SshTarget.js';
+import { targetAddress, validateRemotePath } from '../ssh/SshTarget.js';
+import type { TunnelRequestOptions, TunnelResponse } from '../ssh/SshTunnelAgent.js';
+import { SshTunnelAgent, tunnelRequest } from '../ssh/SshTunnelAgent.js';
 import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 import { verifyHiveProof } from '../auth/hiveHandshake.js';
 

@@ -2,14 +2,14 @@ import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
 import type { HiveInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { AddHiveRequest, AddHiveResult } from '../../src-shared/control/ControlApi.js';
-import type { DeployProgress } from './deployBundle.js';
-import { SshError } from './errors.js';
-import type { KnownHostsStore } from './knownHosts.js';
+import type { DeployProgress } from './deploy/deployBundle.js';
+import { SshError } from '../ssh/errors.js';
+import type { KnownHostsStore } from '../ssh/knownHosts.js';
 import type { RemoteHiveOptions } from './RemoteHive.js';
 import { RemoteHive } from './RemoteHive.js';
-import type { ResolveSshTargetOptions } from './SshTarget.js';
-import { resolveSshTarget, targetAddress } from './SshTarget.js';
-import { checkHostKey, trustHostKey } from './trustHostKey.js';
+import type { ResolveSshTargetOptions } from '../ssh/SshTarget.js';
+import { resolveSshTarget, targetAddress } from '../ssh/SshTarget.js';
+import { checkHostKey, trustHostKey } from '../ssh/trustHostKey.js';
 import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 
 export interface AddRemoteHiveOptions extends Omit<

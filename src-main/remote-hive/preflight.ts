@@ -1,7 +1,7 @@
 import type { PreflightReport } from '../../src-shared/control/ControlApi.js';
-import { SshError } from './errors.js';
-import { shQuote, shScript } from './shellQuote.js';
-import type { SshConnection } from './SshConnection.js';
+import { SshError } from '../ssh/errors.js';
+import { shQuote, shScript } from '../ssh/shellQuote.js';
+import type { SshConnection } from '../ssh/SshConnection.js';
 
 export interface PreflightOptions {
   /** Remote data dir (absolute); versions live in `<dataDir>/hive/<version>`. Defaults to `$XDG_DATA_HOME/rbee` or `~/.local/share/rbee`. */

@@ -13,12 +13,12 @@ import { ChildSupervisor } from '../common/supervision/ChildSupervisor.js';
 import type { RemoteHiveHost, RemoteHiveManager, RemoteHiveManagerFactory } from '../queen/hives/RemoteHiveManager.js';
 import type { HiveEndpoint } from '../queen/hives/HiveClient.js';
 import { addRemoteHive } from './addRemoteHive.js';
-import type { RuntimeDepsMode } from './deployBundle.js';
-import { SshError } from './errors.js';
-import { KnownHostsStore } from './knownHosts.js';
+import type { RuntimeDepsMode } from './deploy/installDeps.js';
+import { SshError } from '../ssh/errors.js';
+import { KnownHostsStore } from '../ssh/knownHosts.js';
 import type { RemoteHiveOptions } from './RemoteHive.js';
 import { RemoteHive } from './RemoteHive.js';
-import { resolveSshTarget, targetAddress } from './SshTarget.js';
+import { resolveSshTarget, targetAddress } from '../ssh/SshTarget.js';
 import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 
 /** What is remembered about an added hive (`remote-hives.json`, mode 0600: it holds the hive tokens). */

@@ -1,10 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import type { HiveInfo } from '../../src-shared/cluster/HiveInfo.js';
-import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
-import type { AddHiveRequest, AddHiveResult } from '../../src-shared/control/ControlApi.js';
-import { intOption } from '../cli/intOption.js';
-import { describeFailure, queenConnection } from '../cli/queenClient.js';
+import type { HiveInfo } from '../../../src-shared/cluster/HiveInfo.js';
+import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
+import type { AddHiveRequest, AddHiveResult } from '../../../src-shared/control/ControlApi.js';
+import { intOption } from '../intOption.js';
+import { describeFailure, queenConnection } from '../queenClient.js';
 
 export const HIVE_ADMIN_VERBS = ['add', 'trust', 'list', 'status', 'remove'] as const;
 
