@@ -1,17 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditEvent, AuditSink } from '../../src-shared/audit/AuditEvent.js';
-import type { Device, GpuLayers, KvCacheType, LastExit, OffloadInfo, StopCause, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
+import type { Device, GpuLayers, KvCacheType, LastExit, StopCause, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
 import type { RandomSource } from '../../src-shared/policy/backoffDelay.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { RestartTracker, type PolicyClock, type PolicyTransition } from '../../src-shared/policy/RestartTracker.js';
-import { isWorkerMessage, WORKER_TOKEN_ENV, type WorkerMessage } from '../../src-shared/worker/workerMessages.js';
 import type { Logger } from '../common/log/createLogger.js';
-import type { ProcessCommand } from '../common/rbeeCommand.js';
 import type { HiveMetrics } from './HiveMetrics.js';
 import type { WorkerPlacement } from './admission/WorkerPlacement.js';
-import { childEnv } from '../common/process/childEnv.js';
-import { localRequest, type LocalEndpoint } from '../common/http/localEndpoint.js';
+import type { LocalEndpoint } from '../common/http/localEndpoint.js';
+import { WorkerProcess, type WorkerExit, type WorkerLauncher, type WorkerReady } from './WorkerProcess.js';
+
+export type { WorkerLauncher } from './WorkerProcess.js';
 
 /**
  * What the hive launches: one model on one device, and how to supervise it. (The queen's declared
@@ -64,9 +64,6 @@ export function workerArgs(spec: WorkerLaunchSpec, socketPath: string | null = n
   ];
 }
 
-/** Builds the command that starts a worker (the hive passes `rbeeCommand('worker', args)`). */
-export type WorkerLauncher = (args: string[]) => ProcessCommand;
-
 export interface ManagedWorkerDeps {
   hiveId: string;
   clock: PolicyClock;
@@ -87,11 +84,6 @@ export interface ManagedWorkerDeps {
   socketPath?: string | null;
 }
 
-/** Stop phases of the shutdown cascade. */
-export type StopPhase = 'polite' | 'sigterm' | 'sigkill';
-
-const STDERR_TAIL_BYTES = 4096;
-const STDERR_TAIL_LINES = 20;
 /**
  * Health check timing: each check may take 0.6 of a period; after a miss the next check follows
  * 0.1 period later. With 3 allowed misses a hung worker is declared within 1 + 3 × 0.6 + 2 × 0.1 = 3
@@ -99,37 +91,26 @@ const STDERR_TAIL_LINES = 20;
  */
 const HEALTH_TIMEOUT_RATIO = 0.6;
 const HEALTH_RETRY_RATIO = 0.1;
-/** A worker that announced `load_failed` but keeps running is killed after this long. */
-const LOAD_FAILED_GRACE_MS = 3_000;
 
 /**
- * One supervised worker: its process (one at a time), its restart policy and breaker, its timers.
- * All failure paths (exit, load timeout, failed health checks) end in `onFailure`, which asks the
- * pure `RestartTracker` what to do. Operator actions and the shutdown cascade are methods here; the
- * supervisor runs the cascade over many workers at once.
+ * One supervised worker: its current launch (a WorkerProcess, one at a time), its restart policy and
+ * breaker, its timers. All failure paths (exit, load timeout, failed health checks) end in
+ * `onFailure`, which asks the pure `RestartTracker` what to do. Operator actions and the shutdown
+ * cascade are methods here; the supervisor runs the cascade over many workers at once.
  */
 export class ManagedWorker {
   readonly tracker: RestartTracker;
   private state: WorkerState = 'stopped';
-  private proc: ChildProcess | null = null;
-  /** Increases per spawned process; callbacks of an older process are ignored. */
-  private generation = 0;
-  private pid: number | null = null;
-  private port: number | null = null;
-  /** The current process has bound its socket (socket workers only). */
-  private socketBound = false;
+  /** The current launch; callbacks of an older one are ignored (compared by identity). */
+  private proc: WorkerProcess | null = null;
+  /** The latest launch, kept after it exits (started_at, load progress and offload stay visible). */
+  private last: WorkerProcess | null = null;
   private slotsTotal: number;
   private slotsFree = 0;
   private restartCount = 0;
   private lastExit: LastExit | null = null;
   private nextRestartAt: number | null = null;
-  private startedAt: number | null = null;
   private lastHeartbeat: number | null = null;
-  private loadProgress = 0;
-  /** What the current process reported at ready (else the plan). */
-  private reportedOffload: OffloadInfo | null = null;
-  private vramMeasured: number | null = null;
-  private stderrTail = '';
   /** Set before the hive kills the process for a failure, so `exit` knows the cause. */
   private pendingFailure: LastExit['reason'] | null = null;
   /** The current process is being stopped on purpose (operator, idle TTL, shutdown). */
@@ -145,8 +126,7 @@ export class ManagedWorker {
   private lastActivityAt = 0;
   /** Waiting for the breaker (not for a backoff timer) to allow the next start. */
   private heldByBreaker = false;
-  private readonly timers = new Map<'load' | 'health' | 'restart' | 'policy' | 'loadFailed', NodeJS.Timeout>();
-  private exitWaiters: Array<() => void> = [];
+  private readonly timers = new Map<'load' | 'health' | 'restart' | 'policy', NodeJS.Timeout>();
   private disposed = false;
 
   constructor(
@@ -176,9 +156,7 @@ export class ManagedWorker {
 
   /** Where the current process answers; null before it listens. */
   endpoint(): LocalEndpoint | null {
-    const socketPath = this.socketPath;
-    if (socketPath !== null) return this.socketBound ? { socketPath } : null;
-    return this.port === null ? null : { port: this.port };
+    return this.proc?.endpoint() ?? null;
   }
 
   get hasProcess(): boolean {
@@ -190,28 +168,29 @@ export class ManagedWorker {
   }
 
   info(): WorkerInfo {
+    const proc = this.proc;
     return {
       id: this.spec.id,
       hive: this.deps.hiveId,
       model: this.spec.model,
       device: this.spec.device,
       state: this.state,
-      pid: this.pid,
-      port: this.port,
+      pid: proc?.pid ?? null,
+      port: proc?.port ?? null,
       slots: { total: this.slotsTotal, free: this.slotsFree },
       restart_count: this.restartCount,
       last_exit: this.lastExit,
       breaker: this.tracker.breakerInfo(),
       next_restart_at: this.nextRestartAt,
-      started_at: this.startedAt,
+      started_at: this.last?.startedAt ?? null,
       last_heartbeat: this.lastHeartbeat,
-      load_progress: this.loadProgress,
+      load_progress: this.last?.loadProgress ?? 0,
       load_failed: this.loadFailed,
       stopped_by: this.state === 'stopped' ? this.stoppedBy : null,
       gpu: this.spec.placement.gpu,
-      offload: this.reportedOffload ?? this.spec.placement.offload,
+      offload: this.last?.readyInfo?.offload ?? this.spec.placement.offload,
       vram_bytes: this.spec.placement.vramBytes,
-      vram_measured_bytes: this.vramMeasured,
+      vram_measured_bytes: this.last?.readyInfo?.vramMeasuredBytes ?? null,
     };
   }
 
@@ -279,149 +258,84 @@ export class ManagedWorker {
     this.stopping = false;
     this.pendingFailure = null;
     this.healthFailures = 0;
-    this.stderrTail = '';
     this.tracker.recordStarted();
     // An operator's start is a fresh judgement: requests wait for it instead of being turned away.
     if (kind === 'operator') this.loadFailed = false;
-    const generation = ++this.generation;
-    const args = workerArgs(this.spec, this.socketPath);
     // A warm standby has initialised its backend already: a pinning environment would come too late.
     const pinned = Object.keys(this.spec.placement.env).length > 0;
-    const standby = pinned ? null : this.handOverToStandby(args);
-    const child = standby ?? this.spawnFresh(args);
-    this.proc = child;
-    this.pid = child.pid ?? null;
-    this.port = null;
-    this.socketBound = false;
+    const proc: WorkerProcess = WorkerProcess.launch({
+      args: workerArgs(this.spec, this.socketPath),
+      launcher: this.deps.launcher,
+      token: this.deps.token,
+      env: this.spec.placement.env,
+      standby: pinned ? null : (this.deps.takeStandby?.() ?? null),
+      socketPath: this.socketPath,
+      clock: this.deps.clock,
+      onSpawn: (child) => this.deps.onProcess?.(this.id, child),
+      onChange: () => {
+        if (this.proc === proc) this.update();
+      },
+      onReady: (ready) => {
+        if (this.proc === proc) this.onReady(ready);
+      },
+      onExit: (exit) => {
+        if (this.proc === proc) this.onExit(exit);
+      },
+    });
+    this.proc = proc;
+    this.last = proc;
     this.slotsFree = 0;
     this.slotsTotal = this.spec.slots;
-    this.loadProgress = 0;
-    this.reportedOffload = null;
-    this.vramMeasured = null;
-    this.startedAt = this.deps.clock.now();
     this.lastHeartbeat = null;
     this.state = 'loading';
 
-    // stdout carries the same lifecycle lines as IPC; drain it so the pipe never fills.
-    child.stdout?.resume();
-    this.deps.onProcess?.(this.id, child);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
-    });
-    child.on('message', (message: unknown) => {
-      if (generation === this.generation && isWorkerMessage(message)) this.onMessage(message);
-    });
-    child.once('error', (error) => {
-      // Spawn failures (ENOENT, EACCES) arrive here; `exit` may not follow.
-      if (generation !== this.generation) return;
-      this.stderrTail += `\nspawn error: ${error.message}`;
-      if (child.exitCode === null && child.signalCode === null && child.pid === undefined) this.onExit(generation, null, null);
-    });
-    child.once('exit', (code, signal) => this.onExit(generation, code, signal));
-
     this.deps.metrics.spawned(this.id);
-    const details = { pid: this.pid, model: this.spec.model, device: this.spec.device, kind, warm: standby !== null };
+    const details = { pid: proc.pid, model: this.spec.model, device: this.spec.device, kind, warm: proc.warm };
     this.emitAudit({ event_type: 'worker_spawned', ...(kind === 'operator' ? { actor: this.actor } : {}), details });
     if (kind === 'restart' || kind === 'trial') {
       this.restartCount += 1;
       this.deps.metrics.restarted(this.id, this.spec.model);
       this.emitAudit({ event_type: 'worker_restarted', details: { ...details, restart_count: this.restartCount } });
     }
-    this.deps.logger.info({ worker_id: this.id, pid: this.pid, kind, warm: standby !== null }, 'worker spawned');
-    this.setTimer('load', this.spec.policy.load_timeout_ms, () => this.onLoadTimeout(generation));
+    this.deps.logger.info({ worker_id: this.id, pid: proc.pid, kind, warm: proc.warm }, 'worker spawned');
+    this.setTimer('load', this.spec.policy.load_timeout_ms, () => this.onLoadTimeout(proc));
     this.update();
   }
 
-  /** A warm standby process gets the arguments (and the token) over IPC; null when none is at hand. */
-  private handOverToStandby(args: string[]): ChildProcess | null {
-    const standby = this.deps.takeStandby?.() ?? null;
-    if (!standby) return null;
-    try {
-      standby.send({ type: 'run', argv: args, env: { [WORKER_TOKEN_ENV]: this.deps.token } });
-      return standby;
-    } catch {
-      standby.kill('SIGKILL');
-      return null;
-    }
+  private onReady(ready: WorkerReady): void {
+    const proc = this.proc;
+    if (this.state !== 'loading' || !proc) return;
+    this.clearTimer('load');
+    const now = this.deps.clock.now();
+    this.slotsTotal = ready.slots;
+    this.slotsFree = ready.slots;
+    this.lastHeartbeat = now;
+    this.lastActivityAt = now;
+    this.state = 'idle';
+    this.loadFailed = false;
+    this.tracker.recordHealthy();
+    this.armPolicyTimer();
+    this.emitAudit({ event_type: 'worker_ready', details: { pid: proc.pid, port: proc.port, load_ms: now - proc.startedAt } });
+    this.scheduleHealthCheck(proc, this.spec.policy.health_period_ms);
+    this.update();
   }
 
-  private spawnFresh(args: string[]): ChildProcess {
-    const { command, args: fullArgs } = this.deps.launcher(args);
-    return spawn(command, fullArgs, {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...childEnv(process.env), ...this.spec.placement.env, [WORKER_TOKEN_ENV]: this.deps.token },
-    });
-  }
-
-  private onMessage(message: WorkerMessage): void {
-    switch (message.event) {
-      case 'listening':
-        this.port = message.socket === undefined ? message.port : null;
-        this.socketBound = message.socket !== undefined;
-        this.update();
-        return;
-      case 'load_progress':
-        if (this.state !== 'loading') return;
-        this.loadProgress = Math.max(this.loadProgress, Math.min(1, message.progress));
-        this.update();
-        return;
-      case 'ready': {
-        if (this.state !== 'loading') return;
-        this.clearTimer('load');
-        const now = this.deps.clock.now();
-        this.port = message.socket === undefined ? message.port : null;
-        this.socketBound = message.socket !== undefined;
-        this.slotsTotal = message.slots;
-        this.slotsFree = message.slots;
-        this.loadProgress = 1;
-        this.reportedOffload = message.offload ?? null;
-        this.vramMeasured = message.vram_measured_bytes ?? null;
-        this.lastHeartbeat = now;
-        this.lastActivityAt = now;
-        this.state = 'idle';
-        this.loadFailed = false;
-        this.tracker.recordHealthy();
-        this.armPolicyTimer();
-        this.emitAudit({ event_type: 'worker_ready', details: { pid: this.pid, port: this.port, load_ms: now - (this.startedAt ?? now) } });
-        this.scheduleHealthCheck(this.generation, this.spec.policy.health_period_ms);
-        this.update();
-        return;
-      }
-      case 'load_failed': {
-        this.stderrTail = `${this.stderrTail}\nload_failed: ${message.message}`.slice(-STDERR_TAIL_BYTES);
-        const generation = this.generation;
-        // It is going away: release our end of the IPC channel so nothing keeps it alive.
-        if (this.proc?.connected) this.proc.disconnect();
-        this.setTimer('loadFailed', LOAD_FAILED_GRACE_MS, () => {
-          if (generation === this.generation && this.proc) this.kill('SIGKILL');
-        });
-        return;
-      }
-    }
-  }
-
-  private onLoadTimeout(generation: number): void {
-    if (generation !== this.generation || this.state !== 'loading' || !this.proc) return;
+  private onLoadTimeout(proc: WorkerProcess): void {
+    if (proc !== this.proc || this.state !== 'loading') return;
     this.deps.logger.warn({ worker_id: this.id, timeout_ms: this.spec.policy.load_timeout_ms }, 'worker load timed out: killing it');
     this.pendingFailure = 'load_timeout';
-    this.kill('SIGKILL');
+    proc.kill('SIGKILL');
   }
 
-  private onExit(generation: number, code: number | null, signal: NodeJS.Signals | null): void {
-    if (generation !== this.generation || this.proc === null) return;
+  private onExit(exit: WorkerExit): void {
     this.proc = null;
-    this.pid = null;
-    this.port = null;
-    this.socketBound = false;
     this.slotsFree = 0;
-    for (const key of ['load', 'health', 'loadFailed'] as const) this.clearTimer(key);
-    const waiters = this.exitWaiters;
-    this.exitWaiters = [];
-    for (const resolve of waiters) resolve();
+    for (const key of ['load', 'health'] as const) this.clearTimer(key);
     const now = this.deps.clock.now();
+    const { code, signal } = exit;
     const reason: LastExit['reason'] = this.stopping ? 'operator' : (this.pendingFailure ?? 'exit');
     const diedLoading = this.state === 'loading';
-    this.lastExit = { code, signal, stderr_tail: tailLines(this.stderrTail), at: now, reason };
+    this.lastExit = { code, signal, stderr_tail: exit.stderrTail, at: now, reason };
     if (this.disposed) return;
     if (this.stopping) {
       this.stopping = false;
@@ -514,24 +428,15 @@ export class ManagedWorker {
 
   // ── health ─────────────────────────────────────────────────────────────────────────────────
 
-  private scheduleHealthCheck(generation: number, delayMs: number): void {
-    this.setTimer('health', delayMs, () => void this.healthCheck(generation));
+  private scheduleHealthCheck(proc: WorkerProcess, delayMs: number): void {
+    this.setTimer('health', delayMs, () => void this.healthCheck(proc));
   }
 
-  private async healthCheck(generation: number): Promise<void> {
+  private async healthCheck(proc: WorkerProcess): Promise<void> {
     const period = this.spec.policy.health_period_ms;
     const started = this.deps.clock.now();
-    const endpoint = this.endpoint();
-    let body: HealthBody | null = null;
-    try {
-      if (endpoint === null) throw new Error('not listening');
-      // A stopped (SIGSTOP) process still accepts connections in the kernel, but never answers.
-      const res = await localRequest(endpoint, '/health', { timeoutMs: Math.max(25, Math.floor(period * HEALTH_TIMEOUT_RATIO)) });
-      if (res.status === 200) body = (await res.json()) as HealthBody;
-    } catch {
-      body = null;
-    }
-    if (generation !== this.generation || !this.proc || this.stopping || this.pendingFailure) return;
+    const body = await proc.health(Math.max(25, Math.floor(period * HEALTH_TIMEOUT_RATIO)));
+    if (proc !== this.proc || this.stopping || this.pendingFailure) return;
     const now = this.deps.clock.now();
     if (body) {
       this.healthFailures = 0;
@@ -564,7 +469,7 @@ export class ManagedWorker {
       if (this.healthFailures >= this.spec.policy.health_failures) {
         this.emitAudit({ event_type: 'worker_unhealthy', details: { failed_checks: this.healthFailures } });
         this.pendingFailure = 'health_check';
-        this.kill('SIGKILL');
+        proc.kill('SIGKILL');
         return;
       }
       if (this.state !== 'unhealthy') {
@@ -572,10 +477,10 @@ export class ManagedWorker {
         this.update();
       }
       // Confirm quickly: a hang is declared within `health_failures` periods of the first miss.
-      this.scheduleHealthCheck(generation, Math.floor(period * HEALTH_RETRY_RATIO));
+      this.scheduleHealthCheck(proc, Math.floor(period * HEALTH_RETRY_RATIO));
       return;
     }
-    this.scheduleHealthCheck(generation, Math.max(0, started + period - this.deps.clock.now()));
+    this.scheduleHealthCheck(proc, Math.max(0, started + period - this.deps.clock.now()));
   }
 
   // ── stopping ───────────────────────────────────────────────────────────────────────────────
@@ -608,69 +513,26 @@ export class ManagedWorker {
 
   /** `POST /v1/shutdown` with the worker's token; errors are ignored (the next phase follows). */
   async askPolitely(timeoutMs: number): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    // Closing our end of the IPC channel is the second polite signal (the worker watches for it),
-    // and a worker whose event loop is otherwise empty would stay alive on an open channel.
-    const disconnect = (): void => {
-      if (proc.connected) proc.disconnect();
-    };
-    const endpoint = this.endpoint();
-    if (endpoint === null) {
-      disconnect();
-      return;
-    }
-    try {
-      await localRequest(endpoint, '/v1/shutdown', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.deps.token}` },
-        timeoutMs: Math.max(50, timeoutMs),
-      });
-    } catch {
-      // A hung or half-dead worker: SIGTERM and SIGKILL come next.
-    }
-    disconnect();
+    await this.proc?.askPolitely(timeoutMs);
   }
 
-  /** Sends a signal by pid; a no-op once the process is gone. */
+  /** Sends a signal to the current process; a no-op when there is none. */
   kill(signal: NodeJS.Signals): void {
-    const proc = this.proc;
-    if (!proc || proc.pid === undefined) return;
-    try {
-      process.kill(proc.pid, signal);
-    } catch {
-      // already gone
-    }
+    this.proc?.kill(signal);
   }
 
   /** Resolves when the current process has exited (at once when there is none), or after `timeoutMs`. */
   waitForExit(timeoutMs: number): Promise<boolean> {
-    if (!this.proc) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.exitWaiters = this.exitWaiters.filter((w) => w !== done);
-        resolve(false);
-      }, Math.max(0, timeoutMs));
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.exitWaiters.push(done);
-    });
+    return this.proc?.waitForExit(timeoutMs) ?? Promise.resolve(true);
   }
 
   /** Stops this one worker with the cascade: polite (⅓), SIGTERM (until ⅚), SIGKILL. */
   async stop(reason: StopCause, timeoutMs: number, actor = 'operator'): Promise<void> {
     this.actor = actor;
-    if (!this.beginStop(reason)) return;
+    const proc = this.proc;
+    if (!this.beginStop(reason) || !proc) return;
     this.deps.logger.info({ worker_id: this.id, reason }, 'stopping worker');
-    const start = this.deps.clock.now();
-    await this.askPolitely(Math.min(2_000, timeoutMs / 3));
-    if (await this.waitForExit(start + timeoutMs / 3 - this.deps.clock.now())) return;
-    this.kill('SIGTERM');
-    if (await this.waitForExit(start + (timeoutMs * 5) / 6 - this.deps.clock.now())) return;
-    this.kill('SIGKILL');
-    await this.waitForExit(Math.max(1_000, start + timeoutMs - this.deps.clock.now()));
+    await proc.stop(timeoutMs);
   }
 
   /** Kills any process left (SIGKILL) and cancels every timer. Idempotent. */
@@ -682,7 +544,7 @@ export class ManagedWorker {
 
   // ── plumbing ───────────────────────────────────────────────────────────────────────────────
 
-  private setTimer(key: 'load' | 'health' | 'restart' | 'policy' | 'loadFailed', ms: number, fn: () => void): void {
+  private setTimer(key: 'load' | 'health' | 'restart' | 'policy', ms: number, fn: () => void): void {
     this.clearTimer(key);
     const timer = setTimeout(() => {
       this.timers.delete(key);
@@ -692,7 +554,7 @@ export class ManagedWorker {
     this.timers.set(key, timer);
   }
 
-  private clearTimer(key: 'load' | 'health' | 'restart' | 'policy' | 'loadFailed'): void {
+  private clearTimer(key: 'load' | 'health' | 'restart' | 'policy'): void {
     const timer = this.timers.get(key);
     if (timer) clearTimeout(timer);
     this.timers.delete(key);
@@ -706,15 +568,4 @@ export class ManagedWorker {
     const full: AuditEvent = { actor: `hive:${this.deps.hiveId}`, ...event, hive_id: this.deps.hiveId, worker_id: this.id };
     this.deps.audit.emit(full).catch((error: unknown) => this.deps.logger.warn({ err: error, event_type: event.event_type }, 'audit emit failed'));
   }
-}
-
-interface HealthBody {
-  status?: string;
-  slots?: { total?: number; free?: number };
-  last_request_at?: number;
-}
-
-function tailLines(text: string): string {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  return lines.slice(-STDERR_TAIL_LINES).join('\n');
 }
