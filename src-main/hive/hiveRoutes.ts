@@ -1,17 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../src-shared/api/ApiError.js';
-import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
 import { DownloadBodySchema, HiveRoutePatterns, HiveRoutes, SpawnWorkerBodySchema } from '../../src-shared/hive/hiveApi.js';
 import { InvalidRestartPolicyError } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { parseBody } from '../common/http/parseBody.js';
-import { startSse } from '../common/http/sse.js';
+import { openEventStream } from '../common/http/eventStream.js';
 import { isValidHiveNonce } from '../auth/hiveHandshake.js';
 import type { Hive } from './Hive.js';
-import type { WorkerLogLine } from './WorkerLogs.js';
-
-const SSE_HEARTBEAT_MS = 15_000;
-/** A subscriber this far behind is cut off; it reconnects and gets a fresh snapshot. */
-const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
  * The hive's public routes: liveness, health, and the handshake, answered without a token. The
@@ -105,29 +99,9 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
     const tail = parseTail(request.query.tail);
     const lines = hive.logs.tail(request.params.id, tail);
     if (request.query.follow !== '1' && request.query.follow !== 'true') return reply.send({ worker_id: request.params.id, lines });
-    reply.hijack();
-    const res = reply.raw;
-    startSse(res);
-    const write = (line: WorkerLogLine): void => {
-      if (res.destroyed) return;
-      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
-        res.destroy();
-        return;
-      }
-      res.write(`event: log\nid: ${line.seq}\ndata: ${JSON.stringify(line)}\n\n`);
-    };
-    for (const line of lines) write(line);
-    const unsubscribe = hive.logs.follow(request.params.id, write);
-    const heartbeat = setInterval(() => {
-      if (!res.destroyed) res.write(': ping\n\n');
-    }, SSE_HEARTBEAT_MS);
-    heartbeat.unref();
-    const cleanup = (): void => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    };
-    res.once('close', cleanup);
-    request.raw.once('close', cleanup);
+    const stream = openEventStream(request, reply);
+    for (const line of lines) stream.send('log', line.seq, line);
+    stream.onClose(hive.logs.follow(request.params.id, (line) => stream.send('log', line.seq, line)));
     return reply;
   });
 
@@ -136,29 +110,8 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
    * `event: cluster\nid: <seq>\ndata: <json>\n\n`, a snapshot first, `: ping` comments every 15 s.
    */
   app.get(HiveRoutes.events, (request, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    startSse(res);
-    const write = (event: ClusterEvent): void => {
-      if (res.destroyed) return;
-      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
-        request.log.warn('event subscriber too slow: disconnecting it');
-        res.destroy();
-        return;
-      }
-      res.write(`event: cluster\nid: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`);
-    };
-    const unsubscribe = hive.events.subscribe(write);
-    const heartbeat = setInterval(() => {
-      if (!res.destroyed) res.write(': ping\n\n');
-    }, SSE_HEARTBEAT_MS);
-    heartbeat.unref();
-    const cleanup = (): void => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    };
-    res.once('close', cleanup);
-    request.raw.once('close', cleanup);
+    const stream = openEventStream(request, reply);
+    stream.onClose(hive.events.subscribe((event) => stream.send('cluster', event.seq, event)));
   });
 }
 

@@ -45,7 +45,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     connectionTimeout: 11 * 60_000,
     // Long enough that an over-long id reaches the routes' own validation (a 400 in our envelope)
     // instead of Fastify's bare 414.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
   });
 
   app.addHook('onSend', async (request, reply) => {

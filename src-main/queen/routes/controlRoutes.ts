@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import { AuditQueryError } from '../../../src-shared/audit/AuditErrors.js';
-import type { ClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import {
   AddHiveRequestSchema,
@@ -14,6 +13,7 @@ import {
   WORKER_ACTIONS,
 } from '../../../src-shared/control/controlSchemas.js';
 import { parseBody } from '../../common/http/parseBody.js';
+import { openEventStream } from '../../common/http/eventStream.js';
 import { startSse } from '../../common/http/sse.js';
 import type { QueenControl } from '../control/QueenControl.js';
 
@@ -40,26 +40,11 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
       throw new ApiError(503, 'TOO_MANY_SUBSCRIBERS', `At most ${MAX_EVENT_SUBSCRIBERS} event-stream subscribers at once`, undefined, { 'retry-after': '5' });
     }
     subscribers += 1;
-    reply.hijack();
-    const res = reply.raw;
-    startSse(res);
-    const write = (event: ClusterEvent): void => {
-      if (res.destroyed) return;
-      // A subscriber that cannot keep up is cut loose; it reconnects and gets a fresh snapshot.
-      if (res.writableLength > 8 * 1024 * 1024) {
-        res.destroy();
-        return;
-      }
-      res.write(`event: cluster\nid: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`);
-    };
-    const unsubscribe = control.subscribe(write);
-    const heartbeat = setInterval(() => !res.destroyed && res.write(': ping\n\n'), 15_000);
-    heartbeat.unref();
-    res.once('close', () => {
+    const stream = openEventStream(request, reply);
+    stream.onClose(() => {
       subscribers -= 1;
-      clearInterval(heartbeat);
-      unsubscribe();
     });
+    stream.onClose(control.subscribe((event) => stream.send('cluster', event.seq, event)));
   });
 
   // Declared workers (specs joined with their workers): list, create, read, replace, delete.
