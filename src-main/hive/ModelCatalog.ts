@@ -3,7 +3,8 @@ import { join, relative, isAbsolute, sep } from 'node:path';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import { DEMO_MODEL_FILE } from '../models/ensureTinyModel.js';
-import { readGgufExtent } from '../models/gguf/ggufDataExtent.js';
+import { readGgufExtent, type GgufExtent } from '../models/gguf/ggufDataExtent.js';
+import { parseSplitGgufName, splitGgufPartName, splitGgufPartNames } from '../models/gguf/splitGgufName.js';
 
 /** Model names are plain file names in the models folder: no folders, no hidden files, `.gguf` only. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
@@ -50,7 +51,7 @@ export interface GgufSummary {
 /** Reads the GGUF header with node-llama-cpp's parser (metadata only). Throws on a malformed file. */
 export async function readGgufSummary(path: string): Promise<GgufSummary> {
   const { readGgufFileInfo, GgufFileType } = await import('node-llama-cpp');
-  const info = await readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false, sourceType: 'filesystem' });
+  const info = await readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false, sourceType: 'filesystem', spliceSplitFiles: false });
   const metadata = info.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
   const general = metadata.general ?? {};
   const architecture = typeof general.architecture === 'string' ? general.architecture : null;
@@ -66,28 +67,49 @@ export async function readGgufSummary(path: string): Promise<GgufSummary> {
   };
 }
 
-/** Why a GGUF file in the folder is not (yet) served; null when it is. */
-export type PendingReason = 'settling' | 'truncated' | 'unreadable';
+/** Why a GGUF model in the folder is not (yet) served; null when it is. */
+export type PendingReason = 'settling' | 'truncated' | 'unreadable' | 'missing_parts' | 'bad_split';
+
+/** What one file's header says, cached by size + mtime. */
+interface FileInspection {
+  key: string;
+  sizeBytes: number;
+  mtimeMs: number;
+  pending: 'settling' | 'truncated' | 'unreadable' | null;
+  tensorCount: number;
+  split: GgufExtent['split'];
+  /** Read for a single file or a first shard only (other shards hold no model metadata). */
+  summary: GgufSummary;
+}
 
 interface Inspection {
-  key: string;
   info: ModelInfo;
   pending: PendingReason | null;
+  /** Shard files of a split model that are not in the folder. */
+  missing: string[];
 }
+
+const NO_SUMMARY: GgufSummary = { architecture: null, quantization: null, context_length: null, general_name: null };
 
 /** A file we cannot size exactly, written less than this long ago, may still be growing: looked at again, not served. */
 const DEFAULT_SETTLE_MS = 1_000;
 
 /**
- * The GGUF files in one folder (not its subfolders). Names are validated before any file-system
+ * The GGUF models in one folder (not its subfolders). Names are validated before any file-system
  * access, and the resolved path is checked to stay inside the folder after symlinks are followed.
  *
- * A file is served only once it is complete: its header parses and its tensor data fits in the file
+ * A model is served only once it is complete: its header parses and its tensor data fits in the file
  * (when a tensor type cannot be sized, the file must also not have been written to for `settleMs`). A half-copied model therefore stays out of the list (and
- * a start on it is refused) until the copy ends; `pending` names those files so a watcher can look again.
+ * a start on it is refused) until the copy ends; `pending` names those models so a watcher can look again.
+ *
+ * A split GGUF (`<prefix>-00001-of-0000N.gguf` … `-0000N-of-0000N.gguf`, llama.cpp's gguf-split) is ONE
+ * model named by its first shard's file name: that is the path llama.cpp loads (it finds the other
+ * shards by name), and it cannot collide with an unsplit file of the same prefix. It is served only
+ * when every shard is present and complete and their `split.*` keys agree with their names; its size
+ * is the sum of the shards. The other shards are never models of their own.
  */
 export class ModelCatalog {
-  private readonly cache = new Map<string, Inspection>();
+  private readonly cache = new Map<string, FileInspection>();
   private pendingNames = new Map<string, PendingReason>();
 
   constructor(
@@ -96,12 +118,12 @@ export class ModelCatalog {
     private readonly settleMs = DEFAULT_SETTLE_MS,
   ) {}
 
-  /** Files seen by the last `list()` that are not served yet, with the reason. */
+  /** Models seen by the last `list()` that are not served yet, with the reason. */
   get pending(): ReadonlyMap<string, PendingReason> {
     return this.pendingNames;
   }
 
-  /** Absolute path of a model that exists and is a GGUF file; 400/404 otherwise. */
+  /** Absolute path of a file that exists in the folder and is a GGUF file; 400/404 otherwise. */
   async resolve(name: unknown): Promise<string> {
     const valid = validateModelName(name);
     const candidate = join(this.dir, valid);
@@ -122,52 +144,90 @@ export class ModelCatalog {
     return real;
   }
 
-  /** Resolves a model that is complete (see the class comment); 409 CONFLICT while it is still being written. */
+  /**
+   * Resolves a model that is complete (see the class comment): the path to load (a split model's first
+   * shard). 409 CONFLICT while it is still being written or shards are missing; 400 for a shard other
+   * than the first.
+   */
   async resolveComplete(name: unknown): Promise<string> {
-    const path = await this.resolve(name);
-    const inspection = await this.inspect(validateModelName(name), path);
+    const valid = validateModelName(name);
+    const split = parseSplitGgufName(valid);
+    if (split && split.part !== 1) {
+      throw new ApiError(400, 'INVALID_REQUEST', `'${valid}' is shard ${split.part} of ${split.parts} of the split model '${splitGgufPartName(split.prefix, 1, split.parts)}': name the model by its first shard`);
+    }
+    const path = await this.resolve(valid);
+    const inspection = await this.inspect(valid);
     if (inspection.pending) {
-      throw new ApiError(409, 'CONFLICT', `Model '${inspection.info.name}' is not complete yet (${PENDING_TEXT[inspection.pending]}); try again when the copy has finished`);
+      throw new ApiError(409, 'CONFLICT', `Model '${valid}' is not complete yet (${pendingText(inspection)}); try again when the copy has finished`);
     }
     return path;
   }
 
   async describe(name: string): Promise<ModelInfo> {
-    return (await this.inspect(name, await this.resolve(name))).info;
+    return (await this.inspect(validateModelName(name))).info;
   }
 
-  private async inspect(name: string, path: string): Promise<Inspection> {
+  /** One file's header facts, cached by size + mtime (a file still settling is looked at again). */
+  private async inspectFile(name: string, path: string, withSummary: boolean): Promise<FileInspection> {
     const s = await stat(path);
     const key = `${s.size}:${s.mtimeMs}`;
     const cached = this.cache.get(name);
     if (cached && cached.key === key && cached.pending !== 'settling') return cached;
-    let summary: GgufSummary = { architecture: null, quantization: null, context_length: null, general_name: null };
-    let pending: PendingReason | null = null;
+    let summary = NO_SUMMARY;
+    let pending: FileInspection['pending'] = null;
+    let tensorCount = 0;
+    let split: GgufExtent['split'] = null;
     try {
       const extent = await readGgufExtent(path);
+      tensorCount = extent.tensorCount;
+      split = extent.split;
       if (extent.requiredBytes > extent.sizeBytes) pending = 'truncated';
       // An inexact extent (a tensor type we cannot size) cannot prove the copy ended: wait for quiet.
       else if (!extent.exact && Date.now() - s.mtimeMs < this.settleMs) pending = 'settling';
-      summary = await readGgufSummary(path);
+      if (withSummary) summary = await readGgufSummary(path);
     } catch {
       pending = 'unreadable';
     }
-    const info: ModelInfo = {
-      name,
-      hive: this.hiveId,
-      size_bytes: s.size,
-      modified_ms: Math.floor(s.mtimeMs),
-      architecture: summary.architecture,
-      quantization: summary.quantization,
-      context_length: summary.context_length,
-      is_demo: name === DEMO_MODEL_FILE || (summary.general_name ?? '').startsWith('rbee tiny'),
-    };
-    const inspection = { key, info, pending };
+    const inspection: FileInspection = { key, sizeBytes: s.size, mtimeMs: s.mtimeMs, pending, tensorCount, split, summary };
     this.cache.set(name, inspection);
     return inspection;
   }
 
-  /** Every complete `.gguf` file in the folder, sorted by name. A missing folder lists as empty. */
+  /** A model: one file, or every shard of a split model (`name` is then the first shard). */
+  private async inspect(name: string): Promise<Inspection> {
+    const names = splitGgufPartNames(name);
+    const files: FileInspection[] = [];
+    const missing: string[] = [];
+    for (const [i, part] of names.entries()) {
+      let path: string;
+      try {
+        path = await this.resolve(part);
+      } catch (error) {
+        if (i === 0) throw error;
+        missing.push(part);
+        continue;
+      }
+      files.push(await this.inspectFile(part, path, i === 0));
+    }
+    const first = files[0]!;
+    let pending: PendingReason | null = files.find((f) => f.pending)?.pending ?? (missing.length > 0 ? 'missing_parts' : null);
+    if (!pending && !splitKeysAgree(files)) pending = 'bad_split';
+    const summary = first.summary;
+    const info: ModelInfo = {
+      name,
+      hive: this.hiveId,
+      size_bytes: files.reduce((sum, f) => sum + f.sizeBytes, 0),
+      modified_ms: Math.floor(Math.max(...files.map((f) => f.mtimeMs))),
+      architecture: summary.architecture,
+      quantization: summary.quantization,
+      context_length: summary.context_length,
+      is_demo: name === DEMO_MODEL_FILE || (summary.general_name ?? '').startsWith('rbee tiny'),
+      ...(names.length > 1 ? { parts: names.length } : {}),
+    };
+    return { info, pending, missing };
+  }
+
+  /** Every complete model in the folder, sorted by name. A missing folder lists as empty. */
   async list(): Promise<ModelInfo[]> {
     let entries: string[];
     try {
@@ -178,24 +238,52 @@ export class ModelCatalog {
     }
     const models: ModelInfo[] = [];
     const pending = new Map<string, PendingReason>();
+    const present = new Set(entries);
     for (const entry of entries.sort()) {
       if (!entry.toLowerCase().endsWith('.gguf') || !MODEL_NAME.test(entry)) continue;
+      const split = parseSplitGgufName(entry);
+      if (split && split.part !== 1) {
+        // A later shard is part of its first shard's model; without the first one, that model is incomplete.
+        const firstName = splitGgufPartName(split.prefix, 1, split.parts);
+        if (!present.has(firstName)) pending.set(firstName, 'missing_parts');
+        continue;
+      }
       try {
-        const inspection = await this.inspect(entry, await this.resolve(entry));
+        const inspection = await this.inspect(entry);
         if (inspection.pending) pending.set(entry, inspection.pending);
         else models.push(inspection.info);
       } catch {
         // not a GGUF file, a dangling link or a folder: not a model
       }
     }
-    for (const name of this.cache.keys()) if (!entries.includes(name)) this.cache.delete(name);
+    for (const name of this.cache.keys()) if (!present.has(name)) this.cache.delete(name);
     this.pendingNames = pending;
     return models;
   }
+}
+
+/**
+ * llama.cpp refuses shards whose `split.no` / `split.count` disagree with their place, or whose tensors
+ * do not add up to `split.tensors.count`; a single file must not be one shard of a larger model.
+ */
+function splitKeysAgree(files: readonly FileInspection[]): boolean {
+  if (files.length === 1) {
+    const split = files[0]!.split;
+    return split === null || split.count <= 1;
+  }
+  const total = files.reduce((sum, f) => sum + f.tensorCount, 0);
+  return files.every((f, i) => f.split !== null && f.split.no === i && f.split.count === files.length && (f.split.tensorsCount === null || f.split.tensorsCount === total));
+}
+
+function pendingText(inspection: Inspection): string {
+  if (inspection.pending === 'missing_parts') return `${PENDING_TEXT.missing_parts}: ${inspection.missing.join(', ')}`;
+  return inspection.pending ? PENDING_TEXT[inspection.pending] : 'complete';
 }
 
 const PENDING_TEXT: Record<PendingReason, string> = {
   settling: 'it was written to just now',
   truncated: 'its tensor data is shorter than its header says',
   unreadable: 'its GGUF header does not parse',
+  missing_parts: 'shards of this split model are missing',
+  bad_split: "its shards' split.no / split.count / split.tensors.count keys do not match their file names",
 };

@@ -30,6 +30,7 @@ import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog, validateModelName } from './ModelCatalog.js';
 import { ModelDownloader, type ModelDownloaderOptions } from './ModelDownloader.js';
+import { splitGgufPartNames } from '../models/gguf/splitGgufName.js';
 import { ModelFolderWatcher, type ModelFolderWatcherOptions } from './ModelFolderWatcher.js';
 import { WorkerStandbyPool } from './WorkerStandbyPool.js';
 import { WorkerLogs } from './WorkerLogs.js';
@@ -221,7 +222,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
   const refreshDevices = (): Promise<DeviceInfo[]> => monitor.refresh();
 
   /**
-   * Removes a model file. The name is validated as a file name (no path, no traversal) before any
+   * Removes a model's file (every shard of a split model). The name is validated as a file name (no path, no traversal) before any
    * filesystem call; a model one of this hive's workers uses (in any state: a crashed one comes back)
    * is refused, so nothing running or expected back loses its file.
    */
@@ -232,7 +233,8 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
       throw new ApiError(409, 'CONFLICT', `Model ${name} is used by worker${users.length > 1 ? 's' : ''} ${users.map((w) => w.id).join(', ')} on hive ${id}: remove ${users.length > 1 ? 'them' : 'it'} first`);
     }
     if (!(await catalog.list()).some((m) => m.name === name) && !catalog.pending.has(name)) throw new ApiError(404, 'MODEL_NOT_FOUND', `Hive ${id} has no model '${name}'`);
-    await rm(join(options.modelsDir, name), { force: true });
+    // A split model goes as a whole: first shard first (it names the model), then the others.
+    for (const file of splitGgufPartNames(name)) await rm(join(options.modelsDir, file), { force: true });
     await audit.emit({ event_type: 'model_deleted', actor, hive_id: id, details: { model: name } }).catch(() => undefined);
     logger.info({ hive_id: id, model: name, actor }, 'model deleted');
     await refreshModels();

@@ -47,5 +47,7 @@ export const ModelInfoSchema = z.object({
   context_length: z.number().nullable(),
   /** The generated first-run model (random weights): labelled as a demo in the UI. */
   is_demo: z.boolean(),
+  /** A split GGUF: how many shard files make the model (`name` is the first; `size_bytes` sums them). Absent for one file. */
+  parts: z.number().int().min(2).optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;

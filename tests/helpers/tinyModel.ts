@@ -2,6 +2,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTinyModel } from '../../src-main/models/ensureTinyModel.js';
+import { encodeSplitGguf } from '../../src-main/models/gguf/splitGguf.js';
+import { tinyLlamaContents } from '../../src-main/models/gguf/tinyLlamaModel.js';
 
 /**
  * A generated tiny llama model shared by tests (one file per seed and context length, written once per
@@ -38,4 +40,14 @@ export async function unloadableTinyModel(seed = 1): Promise<Buffer> {
   const dim0 = at + name.length + 4;
   copy.writeBigUInt64LE(copy.readBigUInt64LE(dim0) / 2n, dim0);
   return copy;
+}
+
+/**
+ * A tiny model split into `parts` shards the way llama.cpp's gguf-split writes them (each shard a GGUF
+ * file with `split.no` / `split.count` / `split.tensors.count`; metadata in the first). Write them as
+ * `<prefix>-0000i-of-0000N.gguf` (splitGgufPartName) and load the first.
+ */
+export function splitTinyModelShards(parts: number, seed = 1): Buffer[] {
+  const { metadata, tensors } = tinyLlamaContents({ seed, name: `rbee tiny split ${parts}` });
+  return encodeSplitGguf(metadata, tensors, parts);
 }

@@ -24,6 +24,7 @@ export const GgufValueType = {
 export const GgmlType = { F32: 0, F16: 1 } as const;
 
 export type GgufScalar =
+  | { type: 'u16'; value: number }
   | { type: 'u32'; value: number }
   | { type: 'i32'; value: number }
   | { type: 'f32'; value: number }
@@ -91,6 +92,13 @@ class ByteSink {
 
 function writeValue(sink: ByteSink, value: GgufValue): void {
   switch (value.type) {
+    case 'u16': {
+      sink.u32(GgufValueType.UINT16);
+      const b = Buffer.alloc(2);
+      b.writeUInt16LE(value.value);
+      sink.push(b);
+      return;
+    }
     case 'u32':
       sink.u32(GgufValueType.UINT32);
       sink.u32(value.value);

@@ -46,6 +46,10 @@ export interface GgufExtent {
   sizeBytes: number;
   /** False when some tensor type's size is unknown here: `requiredBytes` is then only a lower bound. */
   exact: boolean;
+  /** Tensors in this file (one shard's share for a split model). */
+  tensorCount: number;
+  /** The `split.*` keys of a split model's shard (llama.cpp gguf-split), null for a single file. */
+  split: { no: number; count: number; tensorsCount: number | null } | null;
 }
 
 /** Bytes of one tensor's data, or null for a type whose block size is unknown here. */
@@ -65,7 +69,9 @@ export function tensorDataBytes(ggmlType: number, dimensions: readonly (number |
 export async function readGgufExtent(path: string): Promise<GgufExtent> {
   const { readGgufFileInfo } = await import('node-llama-cpp');
   const sizeBytes = (await stat(path)).size;
-  const info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false, sourceType: 'filesystem' });
+  // One file at a time: node-llama-cpp would otherwise read every shard of a split name and report the
+  // first shard's tensors only.
+  const info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false, sourceType: 'filesystem', spliceSplitFiles: false });
   let requiredBytes = info.infoEndOffset ?? 0;
   let exact = true;
   for (const tensor of info.tensorInfo ?? []) {
@@ -74,5 +80,15 @@ export async function readGgufExtent(path: string): Promise<GgufExtent> {
     const end = Number(tensor.fileOffset) + (bytes ?? 1);
     if (end > requiredBytes) requiredBytes = end;
   }
-  return { requiredBytes, sizeBytes, exact };
+  const split = (info.metadata as unknown as { split?: Record<string, unknown> }).split;
+  const no = split?.no;
+  const count = split?.count;
+  const tensorsCount = split?.['tensors.count'] ?? (split?.tensors as Record<string, unknown> | undefined)?.count;
+  return {
+    requiredBytes,
+    sizeBytes,
+    exact,
+    tensorCount: info.tensorInfo?.length ?? 0,
+    split: typeof no === 'number' && typeof count === 'number' ? { no, count, tensorsCount: typeof tensorsCount === 'number' ? tensorsCount : null } : null,
+  };
 }

@@ -51,6 +51,12 @@ export function tinyLlamaVocabulary(): { tokens: string[]; scores: number[]; typ
 }
 
 export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
+  const { metadata, tensors } = tinyLlamaContents(options);
+  return encodeGguf(metadata, tensors, 32);
+}
+
+/** The metadata and tensors of a tiny model, before encoding (one file, or shards: splitGguf.ts). */
+export function tinyLlamaContents(options: TinyLlamaOptions = {}): { metadata: Array<readonly [string, GgufValue]>; tensors: GgufTensor[] } {
   const seed = options.seed ?? 1;
   const nEmbd = options.embedding ?? 64;
   const nBlocks = options.blocks ?? 2;
@@ -121,5 +127,5 @@ export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
     ['tokenizer.ggml.unknown_token_id', { type: 'u32', value: 0 }],
     ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
   ];
-  return encodeGguf(metadata, tensors, 32);
+  return { metadata, tensors };
 }
