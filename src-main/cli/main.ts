@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   keys: { summary: 'scoped API keys: keys create|list|revoke (ls/rm)', load: () => import('./commands/keysCommand.js') },
   audit: { summary: 'the audit log: audit verify|head [dir], audit export --hive H --out DIR', load: () => import('./commands/auditCommand.js') },
   hive: { summary: 'supervise workers on this machine (restart policy, models, devices)', load: () => import('./commands/hiveCommand.js') },
+  probe: { summary: 'measure devices and model memory for a hive, then exit (started by a hive)', load: () => import('./commands/probeCommand.js') },
 };
 
 function usage(): string {

@@ -25,7 +25,10 @@ export interface Hive {
   readonly downloader: ModelDownloader;
   readonly closing: boolean;
   info(): HiveInfo;
+  /** The devices with their memory measured now (the device probe's cached answer plus live RAM / nvidia-smi figures). */
   devices(): Promise<DeviceInfo[]>;
+  /** Forgets the probe child's cached answers (devices and memory estimates) and probes again. */
+  reprobeDevices(): Promise<DeviceInfo[]>;
   refreshModels(): Promise<ModelInfo[]>;
   /** Removes a model file from the models folder: 404 when unknown, 409 while a worker uses it. */
   deleteModel(name: string, actor: string): Promise<void>;

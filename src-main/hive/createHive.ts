@@ -18,7 +18,7 @@ import { createLogger, type Logger } from '../common/log/createLogger.js';
 import { PROJECT_ROOT, rbeeCommand } from '../common/rbeeCommand.js';
 import { DeviceMemoryMonitor } from './admission/DeviceMemoryMonitor.js';
 import type { MemoryEstimator } from './admission/MemoryEstimator.js';
-import { HardwareProbe } from './HardwareProbe.js';
+import { HardwareProbe, type HardwareProbeOptions } from './HardwareProbe.js';
 import { HiveEventHub } from './HiveEventHub.js';
 import { HiveMetrics } from './HiveMetrics.js';
 import type { Hive } from './Hive.js';
@@ -75,10 +75,12 @@ export interface HiveOptions {
   memoryReserveBytes?: number;
   /** Skip the admission estimate entirely. Defaults to false. */
   skipAdmission?: boolean;
-  /** Memory estimates per layer count. Defaults to the HardwareProbe (node-llama-cpp's GGUF insights). */
+  /** Memory estimates per layer count. Defaults to the HardwareProbe (node-llama-cpp's GGUF insights, in a probe child). */
   estimator?: MemoryEstimator;
   /** Measures the devices. Defaults to the HardwareProbe; tests pass fake GPU reports (no GPU here). */
   readDevices?: () => Promise<DeviceInfo[]>;
+  /** Options of the default HardwareProbe's child (how it starts, its timeout and linger); tests start broken ones. */
+  probe?: Pick<HardwareProbeOptions, 'launch' | 'timeoutMs' | 'lingerMs' | 'retryMs'>;
   /** Periodic device memory refresh; 0 = only after spawns/exits and before admissions. Defaults to 15 s. */
   devicePeriodMs?: number;
   /** How to start a worker. Defaults to `rbeeCommand('worker', args)`. */
@@ -125,10 +127,10 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
 
   const catalog = new ModelCatalog(options.modelsDir, id);
   const metrics = new HiveMetrics(id);
-  const probe = new HardwareProbe({ gpu: options.gpu ?? 'auto' });
+  const probe = new HardwareProbe({ ...options.probe, gpu: options.gpu ?? 'auto' });
   let models: ModelInfo[] = [];
   const monitor = new DeviceMemoryMonitor({
-    read: options.readDevices ?? (() => probe.devices()),
+    read: options.readDevices ?? ((context) => probe.devices(context)),
     // Subscribers (the queen, the dashboard's device bars) learn about devices found after start-up.
     onChange: (next) => {
       metrics.observeDevices(next);
@@ -155,7 +157,8 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     devices: monitor.current,
     last_seen: clock.now(),
     restart_count: 0,
-    message: null,
+    // A failed device probe leaves a CPU-only view: say so where the dashboard shows the hive.
+    message: probe.lastError && !options.readDevices ? `Device probe failed (${probe.lastError.code}), showing the CPU only: ${probe.lastError.message}` : null,
   });
   const snapshot = (): ClusterSnapshot => ({ hives: [info()], workers: supervisor.list(), models });
   const events = new HiveEventHub(snapshot, () => clock.now());
@@ -220,6 +223,14 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
           { ...options.watchModels, onWatchError: (error) => logger.warn({ err: error, models_dir: options.modelsDir }, 'watching the models folder failed; rescanning periodically') },
         );
   const refreshDevices = (): Promise<DeviceInfo[]> => monitor.refresh();
+  /** The explicit refresh: a new probe child, then the monitor's view (subscribers hear of a change). */
+  const reprobeDevices = async (): Promise<DeviceInfo[]> => {
+    await probe.reprobe();
+    const devices = await monitor.refresh();
+    // Published even when the figures are the same: the hive's message (a probe failure) may have changed.
+    events.publish({ type: 'hive_updated', hive: info() });
+    return devices;
+  };
 
   /**
    * Removes a model's file (every shard of a split model). The name is validated as a file name (no path, no traversal) before any
@@ -288,6 +299,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     },
     info,
     devices: refreshDevices,
+    reprobeDevices,
     refreshModels,
     deleteModel,
     snapshot,
@@ -302,7 +314,7 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
 
   await refreshModels();
   watcher?.start();
-  // The device probe loads the llama binding (~0.5 s): not on the start-up path.
+  // The device probe starts a probe child (~1 s until the binding answers): not on the start-up path.
   void refreshDevices().catch((error: unknown) => logger.warn({ err: error }, 'device probe failed'));
   try {
     if (options.socketDir !== undefined && socketPath !== null) {

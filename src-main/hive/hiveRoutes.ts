@@ -65,6 +65,7 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
     return reply.code(202).send(await hive.downloader.start(body.source, body.name));
   });
   app.get(HiveRoutes.devices, async () => ({ devices: await hive.devices() }));
+  app.post(HiveRoutes.devicesProbe, async () => ({ devices: await hive.reprobeDevices() }));
 
   app.get(HiveRoutes.policy, async () => supervisor.policy);
   app.patch(HiveRoutes.policy, async (request) => {

@@ -24,6 +24,8 @@ export const HiveRoutes = {
   model: (name: string) => `/v1/models/${encodeURIComponent(name)}`,
   modelDownload: '/v1/models/download',
   devices: '/v1/devices',
+  /** `POST`: forget the cached device probe and memory estimates, run a new probe child, answer the devices. */
+  devicesProbe: '/v1/devices/probe',
   events: '/v1/events',
   policy: '/v1/policy',
   metrics: '/metrics',

@@ -1,8 +1,11 @@
 import type { DeviceInfo } from '../../../src-shared/cluster/HiveInfo.js';
 
 export interface DeviceMemoryMonitorOptions {
-  /** Measures the devices now (HardwareProbe.devices, or a fake report in tests). */
-  read: () => Promise<DeviceInfo[]>;
+  /**
+   * Measures the devices now (HardwareProbe.devices, or a fake report in tests). `periodic` is true
+   * for the timer's reads: those must stay cheap (no probe child).
+   */
+  read: (context: { periodic: boolean }) => Promise<DeviceInfo[]>;
   /** Called when a refresh finds different figures. */
   onChange?: (devices: DeviceInfo[]) => void;
   /** Periodic refresh; 0 = only on demand. Defaults to 15 s. */
@@ -27,7 +30,7 @@ export class DeviceMemoryMonitor {
     this.now = options.now ?? Date.now;
     const period = options.periodMs ?? 15_000;
     if (period > 0) {
-      this.timer = setInterval(() => this.refreshSoon(), period);
+      this.timer = setInterval(() => this.measure(true).catch((error: unknown) => this.options.onError?.(error)), period);
       this.timer.unref();
     }
   }
@@ -39,9 +42,13 @@ export class DeviceMemoryMonitor {
 
   /** Measures now (joining a measurement already under way). */
   refresh(): Promise<DeviceInfo[]> {
+    return this.measure(false);
+  }
+
+  private measure(periodic: boolean): Promise<DeviceInfo[]> {
     this.inFlight ??= (async () => {
       try {
-        const next = await this.options.read();
+        const next = await this.options.read({ periodic });
         this.measuredAt = this.now();
         if (JSON.stringify(next) !== JSON.stringify(this.devices)) {
           this.devices = next;

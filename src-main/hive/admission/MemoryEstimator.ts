@@ -1,33 +1,12 @@
-import type { KvCacheType } from '../../../src-shared/cluster/WorkerInfo.js';
+import type { EstimateRequest, OffloadTable } from '../../../src-shared/hive/probeWire.js';
 
-/** What a worker needs at one offload: bytes of RAM and of VRAM (model + context). */
-export interface MemoryNeed {
-  ram: number;
-  vram: number;
-}
+// The shapes are the probe child's wire types (one zod source, src-shared/hive/probeWire.ts).
+export type { EstimateRequest, MemoryNeed, OffloadTable } from '../../../src-shared/hive/probeWire.js';
 
 /**
- * The memory a model needs at every layer count, from 0 (CPU only) to `totalLayers` (all on the GPU):
- * `byLayers[n]` is the need with n layers offloaded. Admission searches it for the largest n that fits.
- */
-export interface OffloadTable {
-  totalLayers: number;
-  byLayers: MemoryNeed[];
-}
-
-export interface EstimateRequest {
-  modelPath: string;
-  ctx: number;
-  slots: number;
-  batchSize?: number;
-  flashAttention?: boolean;
-  kvCacheType?: KvCacheType;
-}
-
-/**
- * Estimates memory per layer count. The hive's implementation today is `HardwareProbe`, which loads
- * node-llama-cpp in-process (docs/gpu.md "Known gaps": a short-lived probe child is the plan and would
- * replace it behind this interface); tests inject tables.
+ * Estimates memory per layer count. The hive's implementation is `HardwareProbe`, which asks a
+ * short-lived probe child (node-llama-cpp's GGUF insights run there, never in the hive) and caches
+ * the answer per model file and sizing; tests inject tables.
  */
 export interface MemoryEstimator {
   offloadTable(request: EstimateRequest): Promise<OffloadTable>;

@@ -6,6 +6,7 @@ import type { DeviceMemoryMonitor } from './DeviceMemoryMonitor.js';
 import { RAM, type DeviceReservations } from './DeviceReservations.js';
 import type { EstimateRequest, MemoryEstimator } from './MemoryEstimator.js';
 import { planAdmission } from './planAdmission.js';
+import { ProbeError } from '../probe/ProbeError.js';
 import type { WorkerPlacement } from './WorkerPlacement.js';
 
 export interface AdmitWorkerRequest {
@@ -38,6 +39,11 @@ export async function admitWorker(request: AdmitWorkerRequest): Promise<Admitted
   try {
     table = await request.estimator.offloadTable(request.estimate);
   } catch (error) {
+    // The probe child itself failing (crash, hang, garbage) says nothing about the model: refuse for
+    // now, with the reason, rather than guess a size (docs/hive.md "Probe child").
+    if (error instanceof ProbeError && error.code !== 'failed') {
+      throw new ApiError(503, 'MODEL_UNAVAILABLE', `No memory estimate for '${request.model}': ${error.message}`, { probe_error: error.code });
+    }
     throw new ApiError(400, 'INVALID_REQUEST', `Model '${request.model}' cannot be read: ${error instanceof Error ? error.message : String(error)}`);
   }
   const devices = await request.monitor.fresh(request.maxDeviceAgeMs ?? 1_000);
