@@ -19,5 +19,3 @@ export { auditTokenFingerprint, sanitizeAuditEvent } from './sanitizeAuditEvent.
 export { canonicalJson, computeRecordHash, recordHashInput } from './canonicalJson.js';
 export { queryAuditSources, mergeAuditPages } from '../../src-shared/audit/mergeAuditPages.js';
 export type { AuditSource } from '../../src-shared/audit/mergeAuditPages.js';
-export { createRecordingAuditSink } from './createRecordingAuditSink.js';
-export type { RecordingAuditSink } from './createRecordingAuditSink.js';

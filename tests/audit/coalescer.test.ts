@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src-shared/audit/AuditEvent.js';
 import type { CoalescerTimers } from '../../src-main/audit/AuditCoalescer.js';
 import { AuditCoalescer } from '../../src-main/audit/AuditCoalescer.js';
-import { createRecordingAuditSink } from '../../src-main/audit/createRecordingAuditSink.js';
+import { createRecordingAuditSink } from '../helpers/recordingAuditSink.js';
 
 /** A manual clock: timers fire only when the test advances time past them. */
 function manualClock(): { now: () => number; timers: CoalescerTimers; advance: (ms: number) => void; pending: () => number } {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRecordingAuditSink, type RecordingAuditSink } from '../../src-main/audit/createRecordingAuditSink.js';
+import { createRecordingAuditSink, type RecordingAuditSink } from '../helpers/recordingAuditSink.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createHive, type Hive } from '../../src-main/hive/createHive.js';
 import type { AuditEvent } from '../../src-shared/audit/AuditEvent.js';

@@ -20,21 +20,13 @@ import { SettingsStore } from '../../src-main/electron/settings/SettingsStore.js
 import type { TrayMenuItem } from '../../src-main/electron/tray/buildTrayMenu.js';
 import type { TrayIconName } from '../../src-main/electron/tray/TrayController.js';
 import { fakeIpcMain, fakeSafeStorage, fakeSender, fakeWindowFactory } from './fakes.js';
+import { isAlive } from '../helpers/processTree.js';
 
 const userData = mkdtempSync(join(tmpdir(), 'rbee-desktop-int-'));
 
 afterAll(() => {
   rmSync(userData, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('desktop app with a real queen', () => {
   it('starts the queen with the demo worker, serves quick inference over the bridge, and Quit stops every local process', async () => {
@@ -154,13 +146,13 @@ describe('desktop app with a real queen', () => {
     const hivePid = queen?.localHivePid?.() ?? null;
     const pids = [demo.pid, hivePid].filter((p): p is number => typeof p === 'number');
     expect(pids.length).toBeGreaterThan(0);
-    for (const pid of pids) expect(alive(pid)).toBe(true);
+    for (const pid of pids) expect(isAlive(pid)).toBe(true);
     host.quit();
     expect(quitted).toBe(false);
     await app.shutdown();
     await new Promise((r) => setTimeout(r, 0));
     expect(quitted).toBe(true);
-    for (const pid of pids) expect(alive(pid), `pid ${pid} outlived the quit`).toBe(false);
+    for (const pid of pids) expect(isAlive(pid), `pid ${pid} outlived the quit`).toBe(false);
     // The dashboard's calls are refused after the quit (handlers removed).
     await expect(ipc.invoke(dashboard, 'rbee:getSnapshot')).rejects.toThrow(/No handler/);
   }, 150_000);

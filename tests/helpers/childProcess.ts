@@ -123,12 +123,3 @@ function startProcess(command: string, args: string[], env: Record<string, strin
     },
   };
 }
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

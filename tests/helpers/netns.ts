@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { isAlive } from './processTree.js';
 
 export interface NetnsInfo {
   name: string;
@@ -31,15 +32,6 @@ function sh(command: string, args: string[]): string {
   return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function createNetns(prefix = 'rbee'): Netns {
   if (process.getuid?.() !== 0) throw new Error('NETWORK NAMESPACES UNAVAILABLE: creating a netns needs root; this test fails rather than skips.');
   const tag = randomBytes(3).toString('hex');
@@ -55,7 +47,7 @@ export function createNetns(prefix = 'rbee'): Netns {
   const dispose = (): void => {
     try {
       const pids = sh('ip', ['netns', 'pids', info.name]).split(/\s+/).filter(Boolean).map(Number);
-      for (const pid of pids) if (pid !== process.pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of pids) if (pid !== process.pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
     } catch {
       // namespace already gone
     }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { waitFor } from './waitFor.js';
 
 /** The direct children of `pid`, from /proc (Linux). */
 export function childPidsOf(pid: number): number[] {
@@ -28,4 +29,30 @@ export function commandLineOf(pid: number): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * True while a process with this pid exists and is not a zombie: a zombie has exited and only waits
+ * for its parent to reap it, so for a test it is gone. The one liveness check of the tests.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until the pid is gone (no event exists for a foreign process's death); false when it outlives `timeoutMs`. */
+export function waitForPidGone(pid: number, timeoutMs: number): Promise<boolean> {
+  return waitFor(() => !isAlive(pid), { what: `pid ${pid} gone`, timeoutMs }).then(
+    () => true,
+    () => false,
+  );
 }

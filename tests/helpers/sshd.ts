@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createNetns, type Netns, type NetnsInfo } from './netns.js';
+import { isAlive } from './processTree.js';
 
 export type { NetnsInfo } from './netns.js';
 
@@ -89,15 +90,6 @@ function childPids(pid: number): number[] {
     }
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHandle> {
@@ -187,7 +179,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
     process.kill(pid, 'SIGTERM');
     await exited;
     // Per-connection sshd processes outlive the listener; end them too, by PID.
-    for (const s of sessions) if (alive(s)) process.kill(s, 'SIGTERM');
+    for (const s of sessions) if (isAlive(s)) process.kill(s, 'SIGTERM');
   };
 
   try {

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditEvent, AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
 import { SseParser } from '../../src-shared/util/SseParser.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
@@ -10,6 +8,7 @@ import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyC
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createHive, type HiveOptions } from '../../src-main/hive/createHive.js';
 import type { Hive } from '../../src-main/hive/Hive.js';
+import { createRecordingAuditSink, type RecordingAuditSink } from '../helpers/recordingAuditSink.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
 
 export const HIVE_TOKEN = 'test-hive-token-0123456789';
@@ -23,17 +22,6 @@ export const FAST_POLICY: Partial<RestartPolicyConfig> = {
   load_timeout_ms: 30_000,
 };
 
-export class RecordingAudit implements AuditSink {
-  readonly events: AuditEvent[] = [];
-  emit(event: AuditEvent): Promise<void> {
-    this.events.push(event);
-    return Promise.resolve();
-  }
-  types(workerId?: string): string[] {
-    return this.events.filter((e) => workerId === undefined || e.worker_id === workerId).map((e) => e.event_type);
-  }
-}
-
 /** A temp models folder holding the tiny model as `tiny.gguf`. */
 export async function makeModelsDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'rbee-hive-models-'));
@@ -43,7 +31,7 @@ export async function makeModelsDir(): Promise<{ dir: string; cleanup(): Promise
 
 export interface TestHive {
   hive: Hive;
-  audit: RecordingAudit;
+  audit: RecordingAuditSink;
   modelsDir: string;
   api<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
   /** Closes the hive (stopping every worker) and removes the models folder. */
@@ -52,7 +40,7 @@ export interface TestHive {
 
 export async function startTestHive(options: Partial<HiveOptions> = {}): Promise<TestHive> {
   const models = await makeModelsDir();
-  const audit = new RecordingAudit();
+  const audit = createRecordingAuditSink();
   const hive = await createHive({
     modelsDir: models.dir,
     port: 0,
@@ -195,31 +183,6 @@ export class EventStream {
   }
 }
 
-/** True while a process with this pid exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Polls until the pid is gone (no event exists for a foreign process's death). */
-export async function waitForPidGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !isAlive(pid);
-}
-
 /** Replaces a model file atomically (a running worker keeps its old inode; no SIGBUS). */
 export async function swapModel(dir: string, name: string, content: 'good' | 'corrupt'): Promise<void> {
   const { readFile, writeFile, rename } = await import('node:fs/promises');
@@ -231,7 +194,7 @@ export async function swapModel(dir: string, name: string, content: 'good' | 'co
   await rename(tmp, join(dir, name));
 }
 
-export { childPidsOf } from '../helpers/processTree.js';
+export { childPidsOf, isAlive, waitForPidGone } from '../helpers/processTree.js';
 
 /**
  * One hive per test with its event stream, for suites that start from a ready worker. Register

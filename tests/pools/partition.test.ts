@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { FrontQueen, UPSTREAM_MODEL, until, UpstreamQueen } from './poolHarness.js';
+import { FrontQueen, UPSTREAM_MODEL, UpstreamQueen } from './poolHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 /**
  * A real network partition between the queen and a pool: the engine (a second rbee queen) runs in a
@@ -38,12 +39,12 @@ describe('pools: a network partition (netns + veth)', () => {
       breaker_cooldown_ms: 2_000,
     });
     expect(added.status).toBe(201);
-    await until(() => front.pool('far'), (p) => p?.health === 'online', 60_000, 'pool online');
+    await waitFor(() => front.pool('far'), (p) => p?.health === 'online', { timeoutMs: 60_000, what: 'pool online', retryErrors: true });
     expect((await front.chat(`far/${UPSTREAM_MODEL}`)).status).toBe(200);
 
     netns.partition();
     try {
-      await until(() => front.pool('far'), (p) => p?.breaker.state === 'open', 60_000, 'breaker open after the partition');
+      await waitFor(() => front.pool('far'), (p) => p?.breaker.state === 'open', { timeoutMs: 60_000, what: 'breaker open after the partition', retryErrors: true });
       expect((await front.pool('far'))?.health).toBe('unreachable');
       const rejected = (): Promise<number> => front.metric('rbee_pool_requests_total', { pool: 'far', outcome: 'rejected' });
       const before = await rejected();
@@ -55,7 +56,7 @@ describe('pools: a network partition (netns + veth)', () => {
       netns.heal();
     }
 
-    await until(() => front.pool('far'), (p) => p?.breaker.state === 'closed' && p.health === 'online', 90_000, 'breaker closed after the heal');
+    await waitFor(() => front.pool('far'), (p) => p?.breaker.state === 'closed' && p.health === 'online', { timeoutMs: 90_000, what: 'breaker closed after the heal', retryErrors: true });
     const served = await front.chat(`far/${UPSTREAM_MODEL}`);
     expect(served.status, await served.clone().text()).toBe(200);
     expect(served.headers.get('x-rbee-pool')).toBe('far');

@@ -10,24 +10,9 @@ import type { Queen } from '../../src-main/queen/Queen.js';
 import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import type { Netns } from '../helpers/netns.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 export const UPSTREAM_MODEL = 'tiny.gguf';
-
-/** Polls `read` until `predicate` holds (state read over HTTP; no event exists for an outside process). */
-export async function until<T>(read: () => Promise<T>, predicate: (value: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  const started = Date.now();
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (predicate(last)) return last;
-    } catch {
-      // not answering yet
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 1500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A second rbee queen as a real process: the engine behind a pool. Its token is the pool's API key. */
 export class UpstreamQueen {
@@ -61,9 +46,9 @@ export class UpstreamQueen {
     const { url, port } = await this.proc.waitForLine<{ url: string; port: number }>((l) => l.event === 'listening');
     this.url = url;
     this.port = port;
-    await until(() => this.snapshot(), (s) => s.models.some((m) => m.name === UPSTREAM_MODEL), 120_000, 'upstream models');
+    await waitFor(() => this.snapshot(), (s) => s.models.some((m) => m.name === UPSTREAM_MODEL), { timeoutMs: 120_000, what: 'upstream models', retryErrors: true });
     // The first spawn can wait on the hive's device probe on a busy machine: ask again while it is unreachable.
-    await until(
+    await waitFor(
       async () =>
         (
           await fetch(`${this.url}/v1/control/workers`, {
@@ -73,10 +58,9 @@ export class UpstreamQueen {
           })
         ).status,
       (status) => status === 201 || status === 409,
-      90_000,
-      'upstream worker spawn',
+      { timeoutMs: 90_000, what: 'upstream worker spawn', retryErrors: true },
     );
-    await until(() => this.snapshot(), (s) => s.workers.some((w) => w.state === 'idle'), 120_000, 'upstream worker ready');
+    await waitFor(() => this.snapshot(), (s) => s.workers.some((w) => w.state === 'idle'), { timeoutMs: 120_000, what: 'upstream worker ready', retryErrors: true });
   }
 
   async snapshot(): Promise<ClusterSnapshot> {

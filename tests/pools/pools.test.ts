@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenFingerprint } from '../../src-main/auth/tokenFingerprint.js';
 import { startRbee } from '../helpers/childProcess.js';
 import { HOSTILE_MODELS, startHostileEngine } from './hostileEngine.js';
-import { FrontQueen, UPSTREAM_MODEL, until, UpstreamQueen } from './poolHarness.js';
+import { FrontQueen, UPSTREAM_MODEL, UpstreamQueen } from './poolHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 /** Every file under `dir`, recursively, as text. */
 function allText(dir: string): string {
@@ -40,7 +41,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(front.dataDir, 'pools.json'), 'utf8')).not.toContain(upstream.token);
 
-    const pool = await until(() => front.pool('up'), (p) => p?.health === 'online' && p.models.some((m) => m.id === UPSTREAM_MODEL), 20_000, 'pool online');
+    const pool = await waitFor(() => front.pool('up'), (p) => p?.health === 'online' && p.models.some((m) => m.id === UPSTREAM_MODEL), { timeoutMs: 20_000, what: 'pool online', retryErrors: true });
     expect(pool!.breaker.state).toBe('closed');
     const models = (await (await fetch(`${front.url}/v1/models`, { headers: front.auth })).json()) as { data: Array<{ id: string; owned_by: string }> };
     expect(models.data).toContainEqual(expect.objectContaining({ id: `up/${UPSTREAM_MODEL}`, owned_by: 'pool:up' }));
@@ -84,7 +85,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
   it('hostile engine answers each become a clean error, and the queen keeps serving', async () => {
     const res = await front.addPool({ name: 'bad', base_url: hostile.url, max_body_bytes: 1024 * 1024, breaker_failures: 1000, health_period_ms: 60_000 });
     expect(res.status).toBe(201);
-    await until(() => front.pool('bad'), (p) => p?.models.length === HOSTILE_MODELS.length, 10_000, 'hostile models');
+    await waitFor(() => front.pool('bad'), (p) => p?.models.length === HOSTILE_MODELS.length, { timeoutMs: 10_000, what: 'hostile models', retryErrors: true });
 
     for (const model of ['invalid-json', 'status-500', 'wrong-type', 'huge']) {
       const answer = await front.chat(`bad/${model}`);
@@ -114,7 +115,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(endlessText).toContain('"code":"deadline_exceeded"');
     expect(endlessText.trimEnd().endsWith('data: [DONE]')).toBe(true);
-    await until(async () => hostile.closedEarly, (c) => c.includes('endless'), 5_000, 'engine saw the disconnect');
+    await waitFor(async () => hostile.closedEarly, (c) => c.includes('endless'), { timeoutMs: 5_000, what: 'engine saw the disconnect', retryErrors: true });
     // The deadline travelled on as X-Deadline-Remaining-Ms, never extended.
     const forwarded = Number(hostile.deadlines.get('endless'));
     expect(forwarded).toBeGreaterThan(0);
@@ -154,7 +155,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     const pid = upstream.proc!.pid;
     process.kill(pid, 'SIGKILL');
     await upstream.proc!.exited;
-    const open = await until(() => front.pool('up'), (p) => p?.breaker.state === 'open', 15_000, 'breaker open');
+    const open = await waitFor(() => front.pool('up'), (p) => p?.breaker.state === 'open', { timeoutMs: 15_000, what: 'breaker open', retryErrors: true });
     expect(open!.health).toBe('unreachable');
     // Refused by the open breaker itself (outcome `rejected`), without a call to the dead engine: that
     // is what makes the 503 fast; how fast is a bench figure.
@@ -167,7 +168,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('model_unavailable');
 
     await upstream.start(); // the same port and data dir
-    await until(() => front.pool('up'), (p) => p?.breaker.state === 'closed' && p.health === 'online', 60_000, 'breaker closed again');
+    await waitFor(() => front.pool('up'), (p) => p?.breaker.state === 'closed' && p.health === 'online', { timeoutMs: 60_000, what: 'breaker closed again', retryErrors: true });
     expect((await front.chat(`up/${UPSTREAM_MODEL}`)).status).toBe(200);
     const audit = allText(join(front.dataDir, 'audit'));
     for (const event of ['breaker_opened', 'breaker_half_open', 'breaker_closed', 'pool_state_changed']) expect(audit, event).toContain(event);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src-shared/audit/AuditEvent.js';
 import { tokenFingerprint } from '../../src-main/auth/tokenFingerprint.js';
 import { MODEL, startTestQueen, type TestQueen } from './queenHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 let q: TestQueen;
 beforeAll(async () => {
@@ -17,18 +18,8 @@ afterAll(async () => {
  * processes (queen in-process, hive, worker) into their own files; a worker's chain reaches the queen
  * only on disk, so nothing signals its arrival: this polls the query, as an operator's view would.
  */
-async function waitForRecords(predicate: (records: AuditRecord[]) => boolean): Promise<AuditRecord[]> {
-  let records: AuditRecord[] = [];
-  await expect
-    .poll(
-      async () => {
-        records = (await q.queen.control.queryAudit({ limit: 500 })).records;
-        return predicate(records);
-      },
-      { timeout: 20_000, interval: 100 },
-    )
-    .toBe(true);
-  return records;
+function waitForRecords(predicate: (records: AuditRecord[]) => boolean): Promise<AuditRecord[]> {
+  return waitFor(async () => (await q.queen.control.queryAudit({ limit: 500 })).records, predicate, { what: 'audit records', timeoutMs: 20_000, intervalMs: 100 });
 }
 
 describe('audit across tiers (local mode)', () => {

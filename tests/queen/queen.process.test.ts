@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
-import { isAlive, startRbee, type RbeeProcess } from '../helpers/childProcess.js';
+import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
-import { commandLineOf, descendantsOf } from '../helpers/processTree.js';
+import { commandLineOf, descendantsOf, isAlive } from '../helpers/processTree.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const TOKEN = 'queen-process-token-0123456789';
 const dataDir = mkdtempSync(join(tmpdir(), 'rbee-queen-proc-'));
@@ -18,23 +19,6 @@ afterAll(async () => {
 async function snapshot(url: string): Promise<ClusterSnapshot> {
   const res = await fetch(`${url}/v1/control/snapshot`, { headers: { authorization: `Bearer ${TOKEN}` } });
   return (await res.json()) as ClusterSnapshot;
-}
-
-/** Follows the queen's control event stream until `predicate` holds for a fresh snapshot. */
-async function until(url: string, predicate: (s: ClusterSnapshot) => boolean, timeoutMs = 30_000): Promise<ClusterSnapshot> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    const res = await fetch(`${url}/v1/control/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: controller.signal });
-    for await (const _chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      const s = await snapshot(url);
-      if (predicate(s)) return s;
-    }
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-  }
-  throw new Error('event stream ended');
 }
 
 describe('rbee queen as a process', () => {
@@ -59,7 +43,7 @@ describe('rbee queen as a process', () => {
     copyFileSync(await tinyModelPath(), join(dataDir, 'models', 'extra.gguf'));
     queen = startRbee('queen', ['--port', '0', '--data-dir', dataDir, '--demo', '--audit', 'disabled'], { LLORCH_API_TOKEN: TOKEN, RBEE_LOG_LEVEL: 'warn' });
     const { url } = await queen.waitForLine<{ url: string }>((l) => l.event === 'listening');
-    const ready = await until(url, (s) => s.workers.some((w) => w.state === 'idle' && w.model === 'rbee-demo-tiny.gguf'));
+    const ready = await waitFor(() => snapshot(url), (s) => s.workers.some((w) => w.state === 'idle' && w.model === 'rbee-demo-tiny.gguf'), { what: 'the demo worker idle', timeoutMs: 60_000, intervalMs: 100 });
     expect(ready.models.find((m) => m.name === 'rbee-demo-tiny.gguf')?.is_demo).toBe(true);
     const workerPid = ready.workers[0]!.pid!;
     const health = (await (await fetch(`${url}/health`)).json()) as { status: string };

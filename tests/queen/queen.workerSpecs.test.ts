@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { WorkerEntry } from '../../src-shared/control/workerSpecTypes.js';
-import { isAlive, startRbee, type RbeeProcess } from '../helpers/childProcess.js';
+import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
+import { isAlive } from '../helpers/processTree.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { childPidsOf } from '../hive/hiveHarness.js';
 
 /**
@@ -39,15 +41,8 @@ async function api<T = unknown>(method: string, path: string, body?: unknown): P
 }
 
 /** Polls the snapshot until `predicate` holds (generous deadline: two cores, real processes). */
-async function until(predicate: (s: ClusterSnapshot) => boolean, what: string, timeoutMs = 120_000): Promise<ClusterSnapshot> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ClusterSnapshot | undefined;
-  while (Date.now() < deadline) {
-    last = (await api<ClusterSnapshot>('GET', '/v1/control/snapshot')).json;
-    if (predicate(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms; last snapshot ${JSON.stringify(last).slice(0, 1500)}`);
+function until(predicate: (s: ClusterSnapshot) => boolean, what: string, timeoutMs = 120_000): Promise<ClusterSnapshot> {
+  return waitFor(async () => (await api<ClusterSnapshot>('GET', '/v1/control/snapshot')).json, predicate, { what, timeoutMs, intervalMs: 200 });
 }
 
 const ready = (w: WorkerInfo | undefined): boolean => w?.state === 'idle' || w?.state === 'busy';

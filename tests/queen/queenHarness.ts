@@ -8,6 +8,7 @@ import { createQueen, type CreateQueenOptions } from '../../src-main/queen/creat
 import type { Queen } from '../../src-main/queen/Queen.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 export const MODEL = 'tiny.gguf';
 
@@ -55,27 +56,19 @@ export async function startTestQueen(
   const unsubscribe = queen.control.subscribe(() => {
     void queen.control.getSnapshot().then((s) => {
       latest = s;
-      for (const w of waiters) w();
+      for (const w of [...waiters]) w();
     });
   });
-  const waitFor = (predicate: (snapshot: ClusterSnapshot) => boolean, timeoutMs = 30_000): Promise<ClusterSnapshot> => {
-    if (predicate(latest)) return Promise.resolve(latest);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`condition not met within ${timeoutMs} ms; last snapshot: ${JSON.stringify(latest).slice(0, 2000)}`));
-      }, timeoutMs);
-      const check = (): void => {
-        if (!predicate(latest)) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve(latest);
-      };
-      waiters.add(check);
+  const waitForSnapshot = (predicate: (snapshot: ClusterSnapshot) => boolean, timeoutMs = 30_000): Promise<ClusterSnapshot> =>
+    waitFor(() => latest, predicate, {
+      timeoutMs,
+      onChange: (recheck) => {
+        waiters.add(recheck);
+        return () => waiters.delete(recheck);
+      },
     });
-  };
   // Generous: on a loaded machine the hive's start (bundle, llama binding) can take tens of seconds.
-  await waitFor((s) => s.hives.some((h) => h.id === 'local' && h.state === 'online') && s.models.length > 0, 90_000);
+  await waitForSnapshot((s) => s.hives.some((h) => h.id === 'local' && h.state === 'online') && s.models.length > 0, 90_000);
   const ready = (w: WorkerInfo): boolean => w.state === 'idle' || w.state === 'busy';
   return {
     queen,
@@ -83,11 +76,11 @@ export async function startTestQueen(
     url: queen.url,
     dataDir,
     auth: { authorization: `Bearer ${token}` },
-    waitFor,
+    waitFor: waitForSnapshot,
     readyWorkers: (model = MODEL) => latest.workers.filter((w) => w.model === model && ready(w)),
     async spawn(spawnOptions = {}) {
       const info = await queen.control.spawnWorker({ hive_id: 'local', model: spawnOptions.model ?? MODEL, slots: spawnOptions.slots ?? 2, threads: 1, ctx: spawnOptions.ctx ?? 512, device: 'cpu' });
-      await waitFor((s) => s.workers.some((w) => w.id === info.id && ready(w)));
+      await waitForSnapshot((s) => s.workers.some((w) => w.id === info.id && ready(w)));
       return info;
     },
     async close() {

@@ -6,6 +6,7 @@ import type { InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
 import { auditQueryString, createHttpControlApi, unwrapList } from '../../src-renderer/bridge/httpControlApi.js';
 import { hasIpcBridge, selectBridge } from '../../src-renderer/bridge/selectBridge.js';
 import { ev, hive, worker } from './fixtures.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 /** A response whose body the test writes to and closes (or errors) by hand. */
 function streamResponse(status = 200) {
@@ -42,11 +43,6 @@ function manualTimers() {
   };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
-async function until(cond: () => boolean) {
-  for (let i = 0; i < 200 && !cond(); i++) await tick();
-  expect(cond()).toBe(true);
-}
 
 describe('HTTP ControlApi bridge', () => {
   it('sends the bearer token on every call and maps the error envelope to ApiError', async () => {
@@ -107,34 +103,34 @@ describe('HTTP ControlApi bridge', () => {
     const states: ConnectionState[] = [];
     const api = createHttpControlApi({ getToken: () => 't', fetch, random: () => 0.5, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout });
     const unsubscribe = api.subscribe((e) => events.push(e), (s) => states.push(s));
-    await until(() => streams.length === 1);
+    await waitFor(() => streams.length === 1);
     // Split a frame across chunks: the parser must reassemble it.
     const text = frame(snap(0));
     streams[0]!.write(text.slice(0, 10));
     streams[0]!.write(text.slice(10) + ': keep-alive\n\n');
     streams[0]!.write(frame(ev({ type: 'worker_updated', worker: worker({ state: 'busy' }) }, 1)));
-    await until(() => events.length === 2);
+    await waitFor(() => events.length === 2);
     expect(states).toEqual(['connecting', 'open']);
 
     // The queen goes away: the stream errors, then connecting fails once.
     refuse = true;
     streams[0]!.fail();
-    await until(() => states.at(-1) === 'reconnecting');
+    await waitFor(() => states.at(-1) === 'reconnecting');
     expect(timers.pending().map((t) => t.ms)).toContain(500);
     timers.fire();
-    await until(() => fetch.mock.calls.length === 2);
-    await until(() => timers.pending().some((t) => t.ms === 1000)); // backoff doubled
+    await waitFor(() => fetch.mock.calls.length === 2);
+    await waitFor(() => timers.pending().some((t) => t.ms === 1000)); // backoff doubled
     refuse = false;
     timers.fire();
-    await until(() => streams.length === 2);
+    await waitFor(() => streams.length === 2);
     streams[1]!.write(frame(snap(0)));
-    await until(() => states.at(-1) === 'open');
+    await waitFor(() => states.at(-1) === 'open');
     expect(events.filter((e) => e.type === 'snapshot')).toHaveLength(2);
     expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
 
     // After a healthy snapshot the backoff starts from the base again.
     streams[1]!.close();
-    await until(() => timers.pending().some((t) => t.ms === 500));
+    await waitFor(() => timers.pending().some((t) => t.ms === 500));
     unsubscribe();
     expect(states.at(-1)).toBe('closed');
     expect(timers.pending().filter((t) => t.ms <= 30_000)).toHaveLength(0);
@@ -146,7 +142,7 @@ describe('HTTP ControlApi bridge', () => {
     const fetch = async () => new Response(JSON.stringify({ error: { code: 'INVALID_API_KEY', message: 'Invalid API key' } }), { status: 401 });
     const api = createHttpControlApi({ getToken: () => 'old', fetch, onUnauthorized });
     api.subscribe(() => undefined, (s) => states.push(s));
-    await until(() => onUnauthorized.mock.calls.length === 1);
+    await waitFor(() => onUnauthorized.mock.calls.length === 1);
     expect(states).toEqual(['connecting', 'closed']);
   });
 
@@ -162,11 +158,11 @@ describe('HTTP ControlApi bridge', () => {
     const api = createHttpControlApi({ getToken: () => 't', fetch, idleTimeoutMs: 45_000, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, random: () => 0.5 });
     const states: ConnectionState[] = [];
     const stop = api.subscribe(() => undefined, (s) => states.push(s));
-    await until(() => streams.length === 1);
+    await waitFor(() => streams.length === 1);
     streams[0]!.write(frame(snap()));
-    await until(() => states.includes('open'));
+    await waitFor(() => states.includes('open'));
     timers.fire(45_000); // the idle watchdog
-    await until(() => states.at(-1) === 'reconnecting');
+    await waitFor(() => states.at(-1) === 'reconnecting');
     stop();
   });
 
@@ -190,7 +186,7 @@ describe('HTTP ControlApi bridge', () => {
     const done = api.infer({ model: 'demo.gguf', prompt: 'hi', max_tokens: 100 }, (e) => events.push(e), abort.signal);
     s.write('event: started\r\ndata: {"job_id":"job-1","model":"demo.gguf"}\r\n\r\nevent: token\ndata: {"t":"a","i":0}\n\n');
     s.write('event: token\ndata: {"t":"b","i":1}\n\n');
-    await until(() => events.length === 3);
+    await waitFor(() => events.length === 3);
     abort.abort();
     await done;
     expect(events.map((e) => e.type)).toEqual(['started', 'token', 'token', 'end']);

@@ -5,6 +5,7 @@ import type { WorkerLogLine, WorkerLogsStreamEvent } from '../../src-shared/cont
 import { createHttpControlApi } from '../../src-renderer/bridge/httpControlApi.js';
 import { followWorkerLogs } from '../../src-renderer/lib/followWorkerLogs.js';
 import { appendLogLines, filterLogLines, formatLogLines } from '../../src-renderer/lib/logLines.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const line = (seq: number, text = `line ${seq}`, stream: 'stdout' | 'stderr' = 'stdout'): WorkerLogLine => ({ seq, at: Date.UTC(2026, 0, 1), stream, text });
 
@@ -24,11 +25,6 @@ function manualTimers() {
   };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
-async function until(cond: () => boolean) {
-  for (let i = 0; i < 200 && !cond(); i++) await tick();
-  expect(cond()).toBe(true);
-}
 
 describe('log lines (pure)', () => {
   it('appends in seq order, drops what it already has (an overlapping tail) and keeps the newest `max`', () => {
@@ -58,12 +54,12 @@ describe('following a worker log', () => {
       events.push(e);
       if (e.type === 'line') shown = appendLogLines(shown, [e.line]);
     }, timers);
-    await until(() => timers.size() === 1);
+    await waitFor(() => timers.size() === 1);
     expect(getWorkerLogs).toHaveBeenCalledWith('local', 'w1', 500);
     expect(events.slice(0, 2)).toEqual([{ type: 'reset' }, { type: 'state', state: 'open' }]);
     lines = [line(1), line(2, 'written later')];
     timers.fire();
-    await until(() => shown.length === 2);
+    await waitFor(() => shown.length === 2);
     expect(shown.map((l) => l.text)).toEqual(['line 1', 'written later']);
     stop();
     expect(timers.size()).toBe(0);
@@ -74,7 +70,7 @@ describe('following a worker log', () => {
     const api = { getWorkerLogs: async () => Promise.reject(new ApiError(404, 'WORKER_NOT_FOUND', "No worker 'w9'")) } as unknown as ControlApi;
     const events: WorkerLogsStreamEvent[] = [];
     followWorkerLogs(api, 'local', 'w9', (e) => events.push(e), timers);
-    await until(() => events.some((e) => e.type === 'state' && e.state === 'closed'));
+    await waitFor(() => events.some((e) => e.type === 'state' && e.state === 'closed'));
     expect(timers.size()).toBe(0);
   });
 
@@ -89,18 +85,18 @@ describe('following a worker log', () => {
     const api = createHttpControlApi({ baseUrl: 'http://q', getToken: () => 'sekrit', fetch, random: () => 0.5, ...timers });
     const events: WorkerLogsStreamEvent[] = [];
     const stop = api.watchWorkerLogs!('local', 'w 1', 100, (e) => events.push(e));
-    await until(() => controllers.length === 1);
+    await waitFor(() => controllers.length === 1);
     const [url, init] = fetch.mock.calls[0]!;
     expect(String(url)).toBe('http://q/v1/control/hives/local/workers/w%201/logs?tail=100&follow=1');
     expect((init?.headers as Record<string, string>).Authorization).toBe('Bearer sekrit');
     controllers[0]!.enqueue(enc.encode(`event: log\nid: 1\ndata: ${JSON.stringify(line(1))}\n\n: ping\n\nevent: log\ndata: {"seq":"bad"}\n\n`));
-    await until(() => events.some((e) => e.type === 'line'));
+    await waitFor(() => events.some((e) => e.type === 'line'));
     controllers[0]!.close();
-    await until(() => events.some((e) => e.type === 'state' && e.state === 'reconnecting'));
+    await waitFor(() => events.some((e) => e.type === 'state' && e.state === 'reconnecting'));
     timers.fire();
-    await until(() => controllers.length === 2);
+    await waitFor(() => controllers.length === 2);
     controllers[1]!.enqueue(enc.encode(`event: log\ndata: ${JSON.stringify(line(2))}\n\n`));
-    await until(() => events.filter((e) => e.type === 'line').length === 2);
+    await waitFor(() => events.filter((e) => e.type === 'line').length === 2);
     expect(events.map((e) => (e.type === 'line' ? `line ${e.line.seq}` : e.type === 'state' ? e.state : e.type))).toEqual([
       'reset',
       'open',

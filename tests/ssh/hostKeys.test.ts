@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent, AuditSink } from '../../src-shared/audit/AuditEvent.js';
+import { createRecordingAuditSink } from '../helpers/recordingAuditSink.js';
 import type { SshError } from '../../src-main/ssh/errors.js';
 import { HostKeyChangedError, HostKeyUnknownError } from '../../src-main/ssh/errors.js';
 import { KnownHostsStore, hashHostName, sshFingerprint } from '../../src-main/ssh/knownHosts.js';
@@ -13,14 +13,6 @@ import { addRemoteHive } from '../../src-main/remote-hive/addRemoteHive.js';
 import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { startSshd } from '../helpers/sshd.js';
-
-class MemoryAudit implements AuditSink {
-  readonly events: AuditEvent[] = [];
-  emit(event: AuditEvent): Promise<void> {
-    this.events.push(event);
-    return Promise.resolve();
-  }
-}
 
 describe('host keys against a real sshd', () => {
   let sshd: SshdHandle;
@@ -35,7 +27,7 @@ describe('host keys against a real sshd', () => {
   });
 
   it('unknown key → fingerprint as OpenSSH prints it, no connection until trusted; trusted → connects; changed → refused + audited', async () => {
-    const audit = new MemoryAudit();
+    const audit = createRecordingAuditSink();
     const store = new KnownHostsStore({
       appFile: join(dir, 'known_hosts'),
       userFiles: [join(dir, 'user_known_hosts')],
@@ -123,7 +115,7 @@ describe('host keys against a real sshd', () => {
   });
 
   it('addRemoteHive: needs_trust first (nothing authenticated), then added with the accepted fingerprint', async () => {
-    const audit = new MemoryAudit();
+    const audit = createRecordingAuditSink();
     const store = new KnownHostsStore({ appFile: join(dir, 'add_known_hosts') });
     const accepted = (sshd.log().match(/Accepted publickey/g) ?? []).length;
     const options = {

@@ -23,6 +23,7 @@ import { SshHiveManager } from '../../src-main/remote-hive/SshHiveManager.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { startSshd } from '../helpers/sshd.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { waitFor as waitForCondition } from '../helpers/waitFor.js';
 
 const TOKEN = 'queen-ssh-test-token-0123456789';
 const KEEPALIVE_MS = 500;
@@ -123,20 +124,19 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
       const unsubscribe = control.subscribe(() => {
         void control.getSnapshot().then((snap) => {
           latest = snap;
-          for (const w of waiters) w();
+          for (const w of [...waiters]) w();
         });
       });
-      const waitFor = (predicate: (snap: ClusterSnapshot) => boolean): Promise<ClusterSnapshot> =>
-        new Promise((resolve) => {
-          const check = (): void => {
-            if (!predicate(latest)) return;
-            waiters.delete(check);
-            resolve(latest);
-          };
-          waiters.add(check);
-          check();
+      // Bounded by the test's own timeout in practice; the wait names the last snapshot if it does run out.
+      const waitForSnapshot = (predicate: (snap: ClusterSnapshot) => boolean): Promise<ClusterSnapshot> =>
+        waitForCondition(() => latest, predicate, {
+          timeoutMs: 170_000,
+          onChange: (recheck) => {
+            waiters.add(recheck);
+            return () => waiters.delete(recheck);
+          },
         });
-      return { waitFor, unsubscribe };
+      return { waitFor: waitForSnapshot, unsubscribe };
     };
     let { waitFor, unsubscribe } = await boot();
     let control = queen!.control;

@@ -20,7 +20,6 @@ import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src-shared/audit/AuditEvent.js';
 import type { DeployProgress } from '../../src-main/remote-hive/deploy/deployBundle.js';
 import { deployBundle } from '../../src-main/remote-hive/deploy/deployBundle.js';
 import { hiveBundleFiles } from '../../src-main/remote-hive/deploy/bundleFiles.js';
@@ -37,6 +36,7 @@ import { tunnelRequest } from '../../src-main/ssh/SshTunnelAgent.js';
 import { FAKE_HIVE_JS } from '../helpers/fakeHive.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { freePort, startSshd } from '../helpers/sshd.js';
+import { createRecordingAuditSink } from '../helpers/recordingAuditSink.js';
 
 const PROJECT_NODE_MODULES = join(process.cwd(), 'node_modules');
 
@@ -312,7 +312,7 @@ describe('SSH layer against a real sshd', () => {
   it('RemoteHive: starts detached with the token over the channel, HTTP and SSE through tunnels on one connection, adopts, stops', async () => {
     const dataDir = join(dir, 'hive-data');
     const token = `tok-${randomBytes(12).toString('hex')}`;
-    const audit: AuditEvent[] = [];
+    const audit = createRecordingAuditSink();
     const options = {
       id: 'remote-1',
       target,
@@ -329,7 +329,7 @@ describe('SSH layer against a real sshd', () => {
         ctx.dir,
         ctx.socketPath,
       ],
-      audit: { emit: (e: AuditEvent) => (audit.push(e), Promise.resolve()) },
+      audit,
     };
     const hive = await RemoteHive.connect(options);
     let pid = 0;
@@ -383,7 +383,7 @@ describe('SSH layer against a real sshd', () => {
       } finally {
         await upgraded.dispose();
       }
-      expect(audit.filter((e) => e.event_type === 'hive_connected').length).toBe(3);
+      expect(audit.events.filter((e) => e.event_type === 'hive_connected').length).toBe(3);
     } finally {
       await hive.dispose();
       if (pid > 0 && existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');

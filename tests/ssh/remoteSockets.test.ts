@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
-import { createRecordingAuditSink, type RecordingAuditSink } from '../../src-main/audit/createRecordingAuditSink.js';
+import { createRecordingAuditSink, type RecordingAuditSink } from '../helpers/recordingAuditSink.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
@@ -25,19 +25,10 @@ import { createLocalUser, type LocalUser } from '../helpers/localUser.js';
 import type { SshdHandle } from '../helpers/sshd.js';
 import { startSshd } from '../helpers/sshd.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const TOKEN = 'queen-socket-test-token-0123456789';
 const HIVE = 'sock-box';
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function cmdline(pid: number): string {
   try {
@@ -123,17 +114,17 @@ describe('remote hive on Unix sockets, a separate user behind a real sshd', () =
       trust_fingerprint: sshd.hostFingerprint(),
     });
     expect(added).toMatchObject({ status: 'added' });
-    await until('the hive online', async () => (await snapshot()).hives.some((h) => h.id === HIVE && h.state === 'online'));
+    await waitFor(async () => (await snapshot()).hives.some((h) => h.id === HIVE && h.state === 'online'), { what: 'the hive online', timeoutMs: 120_000, intervalMs: 100 });
     const remote = manager!.hive(HIVE)!;
     const hivePid = remote.pid!;
     const socketDir = join(remoteData, 'sock', HIVE);
     expect(remote.socketPath).toBe(join(socketDir, 'hive.sock'));
 
     await manager!.uploadModel(HIVE, await tinyModelPath(), { name: 'tiny.gguf' });
-    await until('the model in the catalog', async () => (await snapshot()).models.some((m) => m.hive === HIVE && m.name === 'tiny.gguf'));
+    await waitFor(async () => (await snapshot()).models.some((m) => m.hive === HIVE && m.name === 'tiny.gguf'), { what: 'the model in the catalog', timeoutMs: 120_000, intervalMs: 100 });
     const spawned = await queen!.control.spawnWorker({ hive_id: HIVE, model: 'tiny.gguf', device: 'cpu', slots: 1, threads: 1, ctx: 256 });
     const ready = (w: WorkerInfo): boolean => w.id === spawned.id && (w.state === 'idle' || w.state === 'busy');
-    const worker = await until('the worker ready', async () => (await snapshot()).workers.find(ready));
+    const worker = await waitFor(async () => (await snapshot()).workers.find(ready), { what: 'the worker ready', timeoutMs: 120_000, intervalMs: 100 });
     expect(worker.port).toBeNull(); // a socket worker has no port
 
     const answer = await chat(queen!.url);
@@ -169,7 +160,7 @@ describe('remote hive on Unix sockets, a separate user behind a real sshd', () =
     await queen!.close();
     queen = undefined;
     process.kill(hivePid, 'SIGTERM');
-    await until('the real hive gone', () => !existsSync(`/proc/${hivePid}`) && !existsSync(`/proc/${worker.pid}`), 60_000);
+    await waitFor(() => !existsSync(`/proc/${hivePid}`) && !existsSync(`/proc/${worker.pid}`), { what: 'the real hive gone', timeoutMs: 60_000, intervalMs: 100 });
     const seen = join(user.home, 'impostor-requests.log');
     const impostor = spawn(
       'setpriv',
@@ -178,18 +169,19 @@ describe('remote hive on Unix sockets, a separate user behind a real sshd', () =
     );
     impostorPid = impostor.pid!;
     impostor.unref();
-    await until('the impostor listening', () =>
+    await waitFor(() =>
       new Promise<boolean>((resolve) => {
         const probe = connect(join(socketDir, 'hive.sock'));
         probe.once('connect', () => (probe.destroy(), resolve(true)));
         probe.once('error', () => resolve(false));
       }),
-    60_000);
+      { what: 'the impostor listening', timeoutMs: 60_000, intervalMs: 100 },
+    );
     writeFileSync(join(remoteData, 'run', HIVE, 'hive.pid'), `${impostorPid}\n`);
 
     await boot(remoteData);
     await manager!.restore();
-    const entry = await until('the hive refused', async () => (await snapshot()).hives.find((h) => h.id === HIVE && h.state === 'failed'));
+    const entry = await waitFor(async () => (await snapshot()).hives.find((h) => h.id === HIVE && h.state === 'failed'), { what: 'the hive refused', timeoutMs: 120_000, intervalMs: 100 });
     expect(entry.message).toMatch(/REFUSED: .* is not hive sock-box/);
     const record = await audit.waitFor((e) => e.event_type === 'hive_impostor' && e.hive_id === HIVE, 60_000);
     expect(record.reason).toBe('wrong_answer');

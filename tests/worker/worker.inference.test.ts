@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, type TestWorker } from '../helpers/startWorker.js';
 import { endOf, streamInference, tokensOf } from '../helpers/sseClient.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 let worker: TestWorker;
 const auth = (): Record<string, string> => ({ authorization: `Bearer ${worker.token}` });
@@ -9,12 +10,7 @@ const health = async (): Promise<{ slots: { total: number; free: number } }> =>
 
 /** Waits until the worker reports `free` free slots (health is the worker's own view). */
 async function waitForFreeSlots(free: number, withinMs: number): Promise<void> {
-  const started = performance.now();
-  while (performance.now() - started < withinMs) {
-    if ((await health()).slots.free === free) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`slots not freed within ${withinMs} ms: ${JSON.stringify(await health())}`);
+  await waitFor(health, (h) => h.slots.free === free, { what: `${free} free slots`, timeoutMs: withinMs, intervalMs: 20 });
 }
 
 beforeAll(async () => {

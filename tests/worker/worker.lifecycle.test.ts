@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isAlive } from '../helpers/childProcess.js';
+import { isAlive } from '../helpers/processTree.js';
 import { startWorker } from '../helpers/startWorker.js';
 import { endOf, streamInference } from '../helpers/sseClient.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
