@@ -1,5 +1,5 @@
 import type { ClusterEvent, ClusterEventBody } from '../../src-shared/cluster/ClusterEvent.js';
-import type { HiveInfo } from '../../src-shared/cluster/HiveInfo.js';
+import type { HiveInfo, ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 
 /** Plain cluster values for tests of pure logic (renderer reducers, the queen's scheduler). */
@@ -44,6 +44,19 @@ export function worker(patch: Partial<WorkerInfo> = {}): WorkerInfo {
     offload: null,
     vram_bytes: null,
     vram_measured_bytes: null,
+    ...patch,
+  };
+}
+
+export function model(patch: Partial<ModelInfo> = {}): ModelInfo {
+  return {
+    name: 'demo.gguf',
+    hive: 'local',
+    size_bytes: 500_000,
+    architecture: 'llama',
+    quantization: 'F32',
+    context_length: 512,
+    is_demo: false,
     ...patch,
   };
 }
