@@ -12,6 +12,7 @@ import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
 import { answerHiveNonce, checkHiveAnswer, newHiveNonce, verifyHiveProof } from '../../src-main/auth/hiveHandshake.js';
 import { localRequest } from '../../src-main/common/http/localEndpoint.js';
 import { HIVE_TOKEN, startTestHive, tinySpawn, type TestHive } from '../hive/hiveHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 /** A request over a Unix socket (fetch cannot), JSON in and out. */
 function overSocket(socketPath: string, method: string, path: string, body?: unknown, token: string | null = HIVE_TOKEN): Promise<{ status: number; body: unknown }> {
@@ -111,16 +112,12 @@ describe('a hive on a Unix socket', () => {
   it('a worker of a socket hive listens on a socket in the same folder and serves inference there', async () => {
     const spawned = await overSocket(t.hive.socketPath!, 'POST', HiveRoutes.workers, tinySpawn({ id: 'sockw' }));
     expect(spawned.status).toBe(201);
-    const deadline = Date.now() + 120_000;
-    let creds: { url: string | null; token?: string; socket_path?: string } = { url: null };
-    while (Date.now() < deadline) {
-      const info = (await overSocket(t.hive.socketPath!, 'GET', HiveRoutes.worker('sockw'))).body as { state: string };
-      if (info.state === 'idle' || info.state === 'busy') {
-        creds = (await overSocket(t.hive.socketPath!, 'GET', HiveRoutes.workerCredentials('sockw'))).body as typeof creds;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      async () => ((await overSocket(t.hive.socketPath!, 'GET', HiveRoutes.worker('sockw'))).body as { state: string }).state,
+      (state) => state === 'idle' || state === 'busy',
+      { what: 'worker sockw ready', timeoutMs: 120_000, intervalMs: 100 },
+    );
+    const creds = (await overSocket(t.hive.socketPath!, 'GET', HiveRoutes.workerCredentials('sockw'))).body as { url: string | null; token?: string; socket_path?: string };
     expect(creds.socket_path).toBe(join(socketDir, 'w-sockw.sock'));
     expect(creds.url).toBe('http://localhost');
     expect(statSync(creds.socket_path!).isSocket()).toBe(true);

@@ -12,6 +12,7 @@ import type { Queen } from '../../src-main/queen/Queen.js';
 import { SshHiveManager } from '../../src-main/remote-hive/SshHiveManager.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 /**
  * The audit trail and the worker logs of a remote hive (issue 13 acceptance 4, issue 18), over a real
@@ -64,15 +65,7 @@ describe('audit of a remote hive over SSH', () => {
         })),
     });
     const control = queen.control;
-    const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await probe().catch(() => undefined);
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
+    const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => waitFor(probe, { what, timeoutMs: 120_000, intervalMs: 200, retryErrors: true });
     const snapshot = (): Promise<ClusterSnapshot> => control.getSnapshot();
 
     const added = await control.addHive({ host: sshd.host, port: sshd.port, user: sshd.user, key_file: sshd.clientKeyPath, name: HIVE, trust_fingerprint: sshd.hostFingerprint() });
