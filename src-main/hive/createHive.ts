@@ -25,8 +25,8 @@ import type { Hive } from './Hive.js';
 
 // The interface lives in ./Hive.ts (routes import it without importing the factory).
 export type { Hive } from './Hive.js';
-import { registerHiveAuditRoutes, type HiveAuditWitness } from './hiveAuditRoutes.js';
-import { registerHivePublicRoutes, registerHiveRoutes } from './hiveRoutes.js';
+import { hiveAuditRoutes, type HiveAuditWitness } from './hiveAuditRoutes.js';
+import { hivePublicRoutes, hiveRoutes } from './hiveRoutes.js';
 import type { WorkerLauncher } from './ManagedWorker.js';
 import { ModelCatalog, validateModelName } from './ModelCatalog.js';
 import { ModelDownloader, type ModelDownloaderOptions } from './ModelDownloader.js';
@@ -306,10 +306,10 @@ export async function createHive(options: HiveOptions): Promise<Hive> {
     requestShutdown: () => (options.onShutdownRequested ? options.onShutdownRequested() : void close()),
     close,
   };
-  registerHivePublicRoutes(app, hive, (nonce) => answerHiveNonce(options.token, nonce));
+  void app.register(hivePublicRoutes, { hive, answerNonce: (nonce: string) => answerHiveNonce(options.token, nonce) });
   security.protect((scope) => {
-    registerHiveRoutes(scope, hive);
-    registerHiveAuditRoutes(scope, options.auditWitness ?? null);
+    void scope.register(hiveRoutes, { hive });
+    void scope.register(hiveAuditRoutes, { witness: options.auditWitness ?? null });
   });
 
   await refreshModels();

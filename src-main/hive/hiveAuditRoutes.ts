@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditHead, AuditPage, AuditQuery } from '../../src-shared/audit/AuditEvent.js';
 import { AuditQueryError } from '../../src-shared/audit/AuditErrors.js';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import { AuditQuerySchema } from '../../src-shared/control/controlSchemas.js';
 import { AuditWitnessBodySchema, HiveRoutes, type AuditFileChunk, type AuditFilesAnswer } from '../../src-shared/hive/hiveApi.js';
-import { parseBody } from '../common/http/parseBody.js';
 
 /** What the hive's audit routes need: its chains' heads, and a way to record another tier's. */
 export interface HiveAuditWitness {
@@ -26,10 +26,11 @@ export interface HiveAuditWitness {
  * tier's chain is seen from the other. With audit off (`witness` null) heads are empty and a push
  * records nothing.
  */
-export function registerHiveAuditRoutes(app: FastifyInstance, witness: HiveAuditWitness | null): void {
+export const hiveAuditRoutes: FastifyPluginAsync<{ witness: HiveAuditWitness | null }> = async (scope, { witness }) => {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   app.get(HiveRoutes.auditHeads, async () => ({ heads: witness ? await witness.heads() : [] }));
-  app.post(HiveRoutes.auditWitness, async (request) => {
-    const body = parseBody(AuditWitnessBodySchema, request.body);
+  app.post(HiveRoutes.auditWitness, { schema: { body: AuditWitnessBodySchema } }, async (request) => {
+    const body = request.body;
     if (!witness) return { recorded: 0 };
     await witness.witness(body.heads, body.source);
     return { recorded: body.heads.length };
@@ -42,8 +43,8 @@ export function registerHiveAuditRoutes(app: FastifyInstance, witness: HiveAudit
     if (!chunk) throw new ApiError(404, 'NOT_FOUND', `No audit file ${request.params.chain}/${request.params.name} on this hive`);
     return chunk;
   });
-  app.post(HiveRoutes.auditQuery, async (request) => {
-    const query = parseBody(AuditQuerySchema, request.body);
+  app.post(HiveRoutes.auditQuery, { schema: { body: AuditQuerySchema } }, async (request) => {
+    const query = request.body;
     if (!witness) return { records: [], next_cursor: null };
     try {
       return await witness.query(query);
@@ -52,4 +53,4 @@ export function registerHiveAuditRoutes(app: FastifyInstance, witness: HiveAudit
       throw error;
     }
   });
-}
+};

@@ -1,8 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import { DownloadBodySchema, HiveRoutePatterns, HiveRoutes, SpawnWorkerBodySchema } from '../../src-shared/hive/hiveApi.js';
 import { InvalidRestartPolicyError } from '../../src-shared/policy/RestartPolicyConfig.js';
-import { parseBody } from '../common/http/parseBody.js';
 import { openEventStream } from '../common/http/eventStream.js';
 import { isValidHiveNonce } from '../auth/hiveHandshake.js';
 import type { Hive } from './Hive.js';
@@ -11,7 +11,7 @@ import type { Hive } from './Hive.js';
  * The hive's public routes: liveness, health, and the handshake, answered without a token. The
  * handshake must be public: the queen sends its bearer token only to a hive that proved it holds it.
  */
-export function registerHivePublicRoutes(app: FastifyInstance, hive: Hive, answerNonce: (nonce: string) => string): void {
+export const hivePublicRoutes: FastifyPluginAsync<{ hive: Hive; answerNonce: (nonce: string) => string }> = async (app, { hive, answerNonce }) => {
   app.get('/health', async () => ({ status: 'ok' }));
   app.get(HiveRoutes.health, async () => ({ status: hive.closing ? 'stopping' : 'ok', hive_id: hive.id, workers: hive.supervisor.list().length }));
   app.get<{ Querystring: { nonce?: string } }>(HiveRoutes.hello, async (request) => {
@@ -19,17 +19,18 @@ export function registerHivePublicRoutes(app: FastifyInstance, hive: Hive, answe
     if (!isValidHiveNonce(nonce)) throw new ApiError(400, 'INVALID_REQUEST', 'nonce: 32 to 128 lowercase hex characters required');
     return { hive_id: hive.id, hmac: answerNonce(nonce) };
   });
-}
+};
 
 /** Registers every protected route of the hive API on `app` (a scope behind bearer auth). */
-export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
+export const hiveRoutes: FastifyPluginAsync<{ hive: Hive }> = async (scope, { hive }) => {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   const { supervisor } = hive;
 
   app.get(HiveRoutes.hive, async () => hive.info());
 
   app.get(HiveRoutes.workers, async () => ({ workers: supervisor.list() }));
-  app.post(HiveRoutes.workers, async (request, reply) => {
-    const body = parseBody(SpawnWorkerBodySchema, request.body);
+  app.post(HiveRoutes.workers, { schema: { body: SpawnWorkerBodySchema } }, async (request, reply) => {
+    const body = request.body;
     if (body.hive_id !== undefined && body.hive_id !== hive.id) {
       throw new ApiError(400, 'INVALID_REQUEST', `This is hive '${hive.id}', not '${body.hive_id}'`);
     }
@@ -60,10 +61,9 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
     await hive.deleteModel(request.params.name, request.actor);
     return reply.code(204).send();
   });
-  app.post(HiveRoutes.modelDownload, async (request, reply) => {
-    const body = parseBody(DownloadBodySchema, request.body);
-    return reply.code(202).send(await hive.downloader.start(body.source, body.name));
-  });
+  app.post(HiveRoutes.modelDownload, { schema: { body: DownloadBodySchema } }, async (request, reply) =>
+    reply.code(202).send(await hive.downloader.start(request.body.source, request.body.name)),
+  );
   app.get(HiveRoutes.devices, async () => ({ devices: await hive.devices() }));
   app.post(HiveRoutes.devicesProbe, async () => ({ devices: await hive.reprobeDevices() }));
 
@@ -114,7 +114,7 @@ export function registerHiveRoutes(app: FastifyInstance, hive: Hive): void {
     const stream = openEventStream(request, reply);
     stream.onClose(hive.events.subscribe((event) => stream.send('cluster', event.seq, event)));
   });
-}
+};
 
 function parseTail(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 200;

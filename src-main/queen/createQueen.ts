@@ -32,17 +32,17 @@ import { InferenceDispatcher } from './inference/InferenceDispatcher.js';
 import type { InferenceServices } from './inference/serveInference.js';
 import { QueenMetrics } from './metrics/QueenMetrics.js';
 import type { Queen, QueenOptions } from './Queen.js';
-import { registerControlRoutes } from './routes/controlRoutes.js';
-import { registerInferenceRoute } from './routes/inferenceRoute.js';
-import { registerAuditExportRoutes } from './routes/auditExportRoutes.js';
-import { registerKeyRoutes } from './routes/keyRoutes.js';
-import { registerOpenAiRoutes } from './routes/openaiRoutes.js';
-import { registerAnthropicRoutes } from './routes/anthropicRoutes.js';
+import { controlRoutes } from './routes/controlRoutes.js';
+import { inferenceRoutes } from './routes/inferenceRoute.js';
+import { auditExportRoutes } from './routes/auditExportRoutes.js';
+import { keyRoutes } from './routes/keyRoutes.js';
+import { openAiRoutes } from './routes/openaiRoutes.js';
+import { anthropicRoutes } from './routes/anthropicRoutes.js';
 import { registerUiRoutes } from './routes/uiRoutes.js';
 import { PoolForwarder } from './pools/PoolForwarder.js';
 import { PoolMetrics } from './pools/PoolMetrics.js';
 import { PoolRegistry } from './pools/PoolRegistry.js';
-import { registerPoolRoutes } from './pools/poolRoutes.js';
+import { poolRoutes } from './pools/poolRoutes.js';
 import { Scheduler } from './scheduling/Scheduler.js';
 import { WorkerSpecs } from './specs/WorkerSpecs.js';
 import { FileWorkerSpecStore, WORKER_SPECS_FILE } from './specs/WorkerSpecStore.js';
@@ -271,18 +271,18 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       }
     });
     restrictToKeyModels(scope);
-    registerInferenceRoute(scope, services);
-    registerOpenAiRoutes(scope, services, view, { registry: pools, forwarder: poolForwarder });
-    registerAnthropicRoutes(scope, services);
+    void scope.register(inferenceRoutes, { services });
+    void scope.register(openAiRoutes, { services, view, pools: { registry: pools, forwarder: poolForwarder } });
+    void scope.register(anthropicRoutes, { services });
   }, 'inference');
   security.protect((scope) => {
     scope.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   }, 'metrics');
   security.protect((scope) => {
-    registerControlRoutes(scope, control);
-    registerKeyRoutes(scope, keys, audit);
-    registerAuditExportRoutes(scope, (id) => hives.client(id));
-    registerPoolRoutes(scope, pools);
+    void scope.register(controlRoutes, { control });
+    void scope.register(keyRoutes, { keys, audit });
+    void scope.register(auditExportRoutes, { client: (id: string) => hives.client(id) });
+    void scope.register(poolRoutes, { pools });
   }, 'admin');
 
   // Bind first: a port already in use must fail before any hive process exists (a second `npm start`

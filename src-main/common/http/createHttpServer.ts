@@ -1,7 +1,9 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, validatorCompiler } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import { ApiError, type ErrorCode } from '../../../src-shared/api/ApiError.js';
 import type { Logger } from '../log/createLogger.js';
+import { bodyNotAnObject, invalidBody } from './parseBody.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './requestId.js';
 
 export interface HttpServerOptions {
@@ -24,7 +26,9 @@ const FASTIFY_ERRORS: Record<string, { status: number; code: ErrorCode; message:
 /**
  * The HTTP server every tier starts from: request ids, one root error handler that maps typed errors
  * to the `{"error":{"code","message"}}` envelope, JSON-only bodies with a size limit, and a 404 in the
- * same envelope. Auth and routes are registered by each tier.
+ * same envelope. Route schemas are the shared zod schemas (fastify-type-provider-zod's validator): a
+ * route plugin declares `schema: { body, params, querystring }` and gets typed, parsed input. Auth and
+ * routes are registered by each tier.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -48,6 +52,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     routerOptions: { maxParamLength: 512 },
   });
 
+  app.setValidatorCompiler(validatorCompiler);
+
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
@@ -63,9 +69,15 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
-    if (error instanceof ApiError) {
-      if (error.headers) reply.headers(error.headers);
-      return reply.code(error.status).send(error.toBody());
+    if (error instanceof ApiError) return sendApiError(reply, error);
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      // A route schema refused the input: the same 400 as `parseBody` gives.
+      const body = request.body;
+      if (error.validationContext === 'body' && (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body))) {
+        return sendApiError(reply, bodyNotAnObject());
+      }
+      const where = error.validationContext === 'body' || error.validationContext === undefined ? '' : `${error.validationContext}.`;
+      return sendApiError(reply, invalidBody(error.validation.map((issue) => ({ path: `${where}${issue.instancePath.replace(/^\//, '').replaceAll('/', '.')}`.replace(/\.$/, ''), message: issue.message ?? 'invalid' }))));
     }
     const fastifyCode = (error as FastifyError).code;
     const known = fastifyCode ? FASTIFY_ERRORS[fastifyCode] : undefined;
@@ -90,4 +102,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   return app;
+}
+
+function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
+  if (error.headers) reply.headers(error.headers);
+  return reply.code(error.status).send(error.toBody());
 }

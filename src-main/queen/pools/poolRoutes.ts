@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import { PoolNameSchema } from '../../../src-shared/control/poolSchemas.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
@@ -11,7 +11,7 @@ function poolName(raw: string): string {
 }
 
 /** Admin control routes for pools (docs/pools.md). Keys go in once and come back only as `token:<fp6>`. */
-export function registerPoolRoutes(app: FastifyInstance, pools: PoolRegistry): void {
+export const poolRoutes: FastifyPluginAsync<{ pools: PoolRegistry }> = async (app, { pools }) => {
   app.get(ControlRoutes.pools, async () => ({ pools: pools.list() }));
   app.post(ControlRoutes.pools, async (request, reply) => {
     const result = await pools.add(request.body, request.actor);
@@ -23,4 +23,4 @@ export function registerPoolRoutes(app: FastifyInstance, pools: PoolRegistry): v
   });
   app.post<{ Params: { name: string } }>('/v1/control/pools/:name/test', async (request) => pools.test(poolName(request.params.name)));
   app.post<{ Params: { name: string } }>('/v1/control/pools/:name/reset-breaker', async (request) => ({ pool: pools.resetBreaker(poolName(request.params.name), request.actor) }));
-}
+};

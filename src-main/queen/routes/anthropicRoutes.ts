@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { AnthropicCountTokensRequestSchema, AnthropicMessagesRequestSchema } from '../../../src-shared/anthropic/anthropicRequests.js';
@@ -18,7 +18,7 @@ const event = (data: { type: string } & Record<string, unknown>): string => `eve
  * Anthropic's Messages API over the same scheduling, deadlines and audit as the OpenAI routes:
  * `POST /v1/messages` (streaming in Anthropic's event format) and `POST /v1/messages/count_tokens`.
  */
-export function registerAnthropicRoutes(app: FastifyInstance, services: InferenceServices): void {
+export const anthropicRoutes: FastifyPluginAsync<{ services: InferenceServices }> = async (app, { services }) => {
   // Errors on these paths leave in Anthropic's envelope, whatever raised them.
   app.addHook('onSend', async (request, reply, payload) => {
     const path = request.url.split('?')[0] ?? '';
@@ -112,4 +112,4 @@ export function registerAnthropicRoutes(app: FastifyInstance, services: Inferenc
       }),
     });
   });
-}
+};

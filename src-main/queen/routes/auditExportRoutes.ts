@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import type { HiveClient } from '../hives/HiveClient.js';
 
@@ -7,7 +7,7 @@ import type { HiveClient } from '../hives/HiveClient.js';
  * `GET /v1/audit/files[/{chain}/{name}?offset=N]` over its link (the SSH tunnel for a remote hive),
  * so verify can run on them next to the queen's own folder, which holds the witnesses.
  */
-export function registerAuditExportRoutes(app: FastifyInstance, client: (hiveId: string) => HiveClient | undefined): void {
+export const auditExportRoutes: FastifyPluginAsync<{ client: (hiveId: string) => HiveClient | undefined }> = async (app, { client }) => {
   const hive = (id: string): HiveClient => {
     const found = client(id);
     if (!found) throw new ApiError(404, 'HIVE_NOT_FOUND', `No connected hive '${id.slice(0, 128)}'`);
@@ -19,4 +19,4 @@ export function registerAuditExportRoutes(app: FastifyInstance, client: (hiveId:
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, 'INVALID_REQUEST', 'offset must be a whole number ≥ 0');
     return hive(request.params.hive).auditFileChunk(request.params.chain, request.params.name, offset);
   });
-}
+};

@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import { AuditQueryError } from '../../../src-shared/audit/AuditErrors.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
@@ -12,7 +14,6 @@ import {
   SettingsPatchSchema,
   WORKER_ACTIONS,
 } from '../../../src-shared/control/controlSchemas.js';
-import { parseBody } from '../../common/http/parseBody.js';
 import { openEventStream } from '../../common/http/eventStream.js';
 import { startSse } from '../../common/http/sse.js';
 import type { QueenControl } from '../control/QueenControl.js';
@@ -28,8 +29,17 @@ function pathId(value: string, what: string): string {
   return parsed.data;
 }
 
-/** The control API behind the dashboard and the CLI: the HTTP face of `QueenControl`. */
-export function registerControlRoutes(app: FastifyInstance, control: QueenControl): void {
+export interface ControlRoutesOptions {
+  control: QueenControl;
+}
+
+/**
+ * The control API behind the dashboard and the CLI: the HTTP face of `QueenControl`, as one route
+ * plugin. Bodies are checked by route schemas from src-shared/control/controlSchemas.ts (the same
+ * schemas the Electron IPC handlers parse with); path ids by `pathId`.
+ */
+export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (scope, { control }) => {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
   const as = (actor: string): QueenControl => control.as(actor);
 
   app.get(ControlRoutes.snapshot, async () => control.getSnapshot());
@@ -49,17 +59,16 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
 
   // Declared workers (specs joined with their workers): list, create, read, replace, delete.
   app.get(ControlRoutes.workers, async () => ({ workers: await control.listWorkerSpecs() }));
-  app.post(ControlRoutes.workers, async (request, reply) => {
-    const body = parseBody(CreateWorkerSpecRequestSchema, request.body);
-    return reply.code(201).send(await as(request.actor).createWorkerSpec(body));
-  });
+  app.post(ControlRoutes.workers, { schema: { body: CreateWorkerSpecRequestSchema } }, async (request, reply) =>
+    reply.code(201).send(await as(request.actor).createWorkerSpec(request.body)),
+  );
   app.get<{ Params: { hive: string; worker: string } }>('/v1/control/hives/:hive/workers/:worker', async (request) =>
     control.getWorkerSpec(pathId(request.params.hive, 'hive id'), pathId(request.params.worker, 'worker id')),
   );
-  app.put<{ Params: { hive: string; worker: string } }>('/v1/control/hives/:hive/workers/:worker', async (request) => {
+  app.put<{ Params: { hive: string; worker: string }; Body: z.output<typeof ReplaceWorkerSpecRequestSchema> }>('/v1/control/hives/:hive/workers/:worker', { schema: { body: ReplaceWorkerSpecRequestSchema } }, async (request) => {
     const hive = pathId(request.params.hive, 'hive id');
     const worker = pathId(request.params.worker, 'worker id');
-    return as(request.actor).replaceWorkerSpec(hive, worker, parseBody(ReplaceWorkerSpecRequestSchema, request.body));
+    return as(request.actor).replaceWorkerSpec(hive, worker, request.body);
   });
   app.delete<{ Params: { hive: string; worker: string } }>('/v1/control/hives/:hive/workers/:worker', async (request, reply) => {
     await as(request.actor).deleteWorkerSpec(pathId(request.params.hive, 'hive id'), pathId(request.params.worker, 'worker id'));
@@ -106,10 +115,9 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
   });
 
   app.get(ControlRoutes.models, async () => ({ models: await control.listModels() }));
-  app.post(ControlRoutes.modelDownload, async (request, reply) => {
-    const body = parseBody(DownloadModelRequestSchema, request.body);
-    return reply.code(202).send(await as(request.actor).downloadModel(body));
-  });
+  app.post(ControlRoutes.modelDownload, { schema: { body: DownloadModelRequestSchema } }, async (request, reply) =>
+    reply.code(202).send(await as(request.actor).downloadModel(request.body)),
+  );
 
   app.delete<{ Params: { hive: string; name: string } }>('/v1/control/hives/:hive/models/:name', async (request, reply) => {
     await as(request.actor).deleteModel(pathId(request.params.hive, 'hive'), request.params.name);
@@ -117,9 +125,8 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
   });
 
   app.get(ControlRoutes.hives, async () => ({ hives: await control.listHives() }));
-  app.post(ControlRoutes.hives, async (request, reply) => {
-    const body = parseBody(AddHiveRequestSchema, request.body);
-    const result = await as(request.actor).addHive(body);
+  app.post(ControlRoutes.hives, { schema: { body: AddHiveRequestSchema } }, async (request, reply) => {
+    const result = await as(request.actor).addHive(request.body);
     return reply.code(result.status === 'added' ? 201 : 200).send(result);
   });
   app.delete<{ Params: { hive: string }; Querystring: { stop?: string } }>('/v1/control/hives/:hive', async (request, reply) => {
@@ -142,5 +149,5 @@ export function registerControlRoutes(app: FastifyInstance, control: QueenContro
   app.get(ControlRoutes.auditVerify, async () => control.verifyAudit());
 
   app.get(ControlRoutes.settings, async () => control.getSettings());
-  app.patch(ControlRoutes.settings, async (request) => as(request.actor).updateSettings(parseBody(SettingsPatchSchema, request.body)));
-}
+  app.patch(ControlRoutes.settings, { schema: { body: SettingsPatchSchema } }, async (request) => as(request.actor).updateSettings(request.body));
+};

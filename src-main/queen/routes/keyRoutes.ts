@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AuditSink } from '../../../src-shared/audit/AuditEvent.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import type { ApiKeyStore } from '../../auth/ApiKeyStore.js';
@@ -11,7 +11,7 @@ function who(request: FastifyRequest): KeyActor {
 }
 
 /** `GET|POST /v1/control/keys`, `DELETE /v1/control/keys/{id}` (admin scope; docs/api.md). */
-export function registerKeyRoutes(app: FastifyInstance, keys: ApiKeyStore, audit: AuditSink): void {
+export const keyRoutes: FastifyPluginAsync<{ keys: ApiKeyStore; audit: AuditSink }> = async (app, { keys, audit }) => {
   app.get(KEYS_ROUTE, async () => ({ keys: keys.list() }));
 
   app.post(KEYS_ROUTE, async (request, reply) => {
@@ -23,4 +23,4 @@ export function registerKeyRoutes(app: FastifyInstance, keys: ApiKeyStore, audit
     const revoked = await revokeApiKey(keys, audit, request.params.id, who(request), (error) => request.log.warn({ err: error }, 'audit emit failed'));
     return reply.code(200).send(revoked);
   });
-}
+};

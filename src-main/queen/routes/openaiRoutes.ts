@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import { ChatCompletionRequestSchema, CompletionRequestSchema } from '../../../src-shared/openai/openaiRequests.js';
 import { SSE_DONE, type EndEvent, type ErrorEvent, type StopReason, type TokenLogprob, type ToolCallEvent } from '../../../src-shared/worker/inferenceWire.js';
@@ -66,7 +66,7 @@ function openAiErrorType(status: number): string {
  * errors in OpenAI's envelope. Requests become worker requests (chat messages are rendered by the
  * worker with the model's own template).
  */
-export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceServices, view: ClusterView, pools?: PoolRouting): void {
+export const openAiRoutes: FastifyPluginAsync<{ services: InferenceServices; view: ClusterView; pools?: PoolRouting }> = async (app, { services, view, pools }) => {
   const routed = createRouter(view, pools);
 
   // Every error on these paths, incl. auth and body parsing, leaves in OpenAI's envelope.
@@ -250,4 +250,4 @@ export function registerOpenAiRoutes(app: FastifyInstance, services: InferenceSe
       },
     );
   };
-}
+};
