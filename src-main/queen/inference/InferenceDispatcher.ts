@@ -14,6 +14,7 @@ import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import type { HiveClient } from '../hives/HiveClient.js';
 import { attemptKey } from '../scheduling/modelAvailability.js';
+import { INITIAL_RELAY_STATE, relayStep, type RelayInput } from './relayState.js';
 import type { Lease, Scheduler } from '../scheduling/Scheduler.js';
 
 /** Where a dispatched stream goes: the route turns these into worker SSE or OpenAI chunks. */
@@ -263,17 +264,56 @@ export class InferenceDispatcher {
     if (nextHop.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The deadline passed before the request reached a worker');
 
     return new Promise((resolve, reject) => {
-      let settled = false;
-      let forwarding = false;
-      let heldStart: StartedEvent | undefined;
-      let end: EndEvent | null = null;
+      const relay = sink.raw !== undefined;
+      let state = INITIAL_RELAY_STATE;
       let ttftMs: number | null = null;
-      const settle = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        if (heldStart) this.running.delete(heldStart.job_id);
+      /**
+       * Feeds one input to the relay's state machine (relayState.ts) and carries out what it decides.
+       * Returns false when it cut the worker request: the rest of that stream is not read.
+       */
+      const drive = (input: RelayInput): boolean => {
+        const step = relayStep(state, input, { model: request.model, relay });
+        state = step.state;
+        let reading = true;
+        for (const action of step.actions) {
+          switch (action.type) {
+            case 'track_job':
+              this.running.set(action.job.job_id, { creds, agent });
+              break;
+            case 'commit':
+              ttftMs = performance.now() - startedAt;
+              sink.started(action.started, { hive: lease.worker.hive, id: lease.worker.id });
+              break;
+            case 'emit':
+              sink.event(action.event);
+              break;
+            case 'cut':
+              req.destroy(new Error(action.reason));
+              reading = false;
+              break;
+            case 'retry':
+              answered();
+              reject(new RetryableError(action.reason));
+              break;
+            case 'finish':
+              answered();
+              resolve({ end: action.end, ttftMs });
+              break;
+          }
+        }
+        return reading;
+      };
+      /** The request is answered: its job is no longer cancellable through the queen. */
+      const answered = (): void => {
+        if (state.job) this.running.delete(state.job.job_id);
         context.signal.removeEventListener('abort', onAbort);
-        fn();
+      };
+      /** An answer before the stream began (a non-200 status): the state machine has not started. */
+      const refuse = (error: Error): void => {
+        if (state.phase === 'done') return;
+        state = { ...state, phase: 'done' };
+        answered();
+        reject(error);
       };
       const req = http.request(
         {
@@ -304,9 +344,9 @@ export class InferenceDispatcher {
               const status = res.statusCode ?? 502;
               if (status === 503 || status >= 500 || !isApiErrorBody(parsed)) {
                 const busy = status === 503 && isApiErrorBody(parsed) && parsed.error.code === 'ALL_SLOTS_BUSY';
-                settle(() => reject(new RetryableError(`worker answered ${status}${isApiErrorBody(parsed) ? ` ${parsed.error.code}` : ''}`, busy)));
+                refuse(new RetryableError(`worker answered ${status}${isApiErrorBody(parsed) ? ` ${parsed.error.code}` : ''}`, busy));
               } else {
-                settle(() => reject(new ApiError(status, parsed.error.code, parsed.error.message, parsed.error.details)));
+                refuse(new ApiError(status, parsed.error.code, parsed.error.message, parsed.error.details));
               }
             });
             return;
@@ -314,74 +354,43 @@ export class InferenceDispatcher {
           const messages = new SseParser();
           // Relay mode: bytes received before the commit, handed over together at the first token.
           let preCommit = '';
-          const relay = sink.raw !== undefined;
-          const commit = (): void => {
-            forwarding = true;
-            ttftMs = performance.now() - startedAt;
-            sink.started(heldStart ?? { type: 'started', job_id: 'unknown', model: request.model }, { hive: lease.worker.hive, id: lease.worker.id });
-          };
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
-            if (relay && !forwarding) preCommit += chunk;
+            if (relay && state.phase === 'waiting') preCommit += chunk;
             for (const message of messages.push(chunk)) {
               // Relayed tokens travel as the worker's bytes: only the other events are parsed.
               if (relay && message.event === 'token') {
-                if (!forwarding) commit();
+                if (!drive({ type: 'token_unparsed' })) return;
                 continue;
               }
               let event: InferenceEvent | 'done' | undefined;
               try {
                 event = parseInferenceBlock(message);
               } catch {
-                req.destroy(new Error('malformed event stream from worker'));
+                drive({ type: 'malformed' });
                 return;
               }
               if (event === undefined || event === 'done') continue;
-              if (event.type === 'started') {
-                heldStart = event;
-                this.running.set(event.job_id, { creds, agent });
-                continue;
-              }
-              if (!forwarding) {
-                // The first token (or an end without tokens) commits this worker: no retry after this.
-                if (event.type === 'error') {
-                  req.destroy(new Error(`worker error before the first token: ${event.code}`));
-                  return;
-                }
-                commit();
-              }
-              if (event.type === 'end') end = event;
-              if (!relay) sink.event(event);
+              const reading = event.type === 'started' ? drive({ type: 'job_started', event }) : drive({ type: 'message', event });
+              if (!reading) return;
             }
-            if (!forwarding) return;
+            if (state.phase !== 'forwarding') return;
             if (relay) {
               sink.raw?.(preCommit.length > 0 ? preCommit : chunk);
               preCommit = '';
             }
             sink.flush?.();
           });
-          res.on('end', () => {
-            if (forwarding) settle(() => resolve({ end, ttftMs }));
-            else settle(() => reject(new RetryableError('worker stream ended before the first token')));
-          });
-          res.on('error', (error) => {
-            if (!forwarding) return settle(() => reject(new RetryableError(error.message)));
-            if (!end) sink.event({ type: 'error', code: 'UPSTREAM_ERROR', message: `worker stream broke: ${error.message}` });
-            settle(() => resolve({ end, ttftMs }));
-          });
+          res.on('end', () => drive({ type: 'worker_ended' }));
+          res.on('error', (error) => drive({ type: 'broken', message: error.message }));
         },
       );
       const onAbort = (): void => {
-        req.destroy(new Error('client went away'));
-        settle(() => resolve({ end: { type: 'end', tokens_out: 0, decode_ms: 0, stop_reason: 'cancelled' }, ttftMs }));
+        drive({ type: 'client_gone' });
       };
       context.signal.addEventListener('abort', onAbort);
-      req.on('error', (error) => {
-        if (context.signal.aborted) return;
-        if (!forwarding) return settle(() => reject(new RetryableError(error.message)));
-        if (!end) sink.event({ type: 'error', code: 'UPSTREAM_ERROR', message: `worker stream broke: ${error.message}` });
-        settle(() => resolve({ end, ttftMs }));
-      });
+      // After the client went away the machine is done: this error (the cut's own) changes nothing.
+      req.on('error', (error) => drive({ type: 'broken', message: error.message }));
       req.end(body);
     });
   }
