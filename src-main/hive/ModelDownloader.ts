@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { z } from 'zod';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { DownloadProgress } from '../../src-shared/cluster/ClusterEvent.js';
@@ -9,6 +10,9 @@ import type { Logger } from '../common/log/createLogger.js';
 import { DEFAULT_DOWNLOAD_NETWORK_POLICY, DownloadRefusedError, guardedLookup, refusalForUrlHost, type DownloadNetworkPolicy } from './downloadNetworkPolicy.js';
 import type { HiveEventHub } from './HiveEventHub.js';
 import { hasGgufMagic, readGgufSummary, validateModelName } from './ModelCatalog.js';
+import { parseHfSource, pickByTag } from './huggingFaceSource.js';
+import { readGgufExtent } from '../models/gguf/ggufDataExtent.js';
+import { parseSplitGgufName, splitGgufPartName, splitGgufPartNames } from '../models/gguf/splitGgufName.js';
 import { nominalBackoffMs } from '../../src-shared/policy/backoffDelay.js';
 
 export interface ModelDownloaderOptions {
@@ -27,6 +31,11 @@ export interface ModelDownloaderOptions {
   progressIntervalMs?: number;
   /** Bearer token for `hf:` sources. Defaults to env HF_TOKEN. */
   hfToken?: string;
+  /**
+   * Where `hf:` sources resolve (the repo listing API and the files). Defaults to env HF_ENDPOINT (the
+   * variable huggingface_hub reads, for mirrors), else https://huggingface.co.
+   */
+  hfEndpoint?: string;
   /** Which addresses may be fetched from (SSRF). Defaults to no loopback, private LAN allowed. */
   network?: Partial<DownloadNetworkPolicy>;
   /** Largest model accepted. Defaults to 256 GiB. */
@@ -40,42 +49,137 @@ export interface ModelDownloaderOptions {
 const MAX_REDIRECTS = 5;
 const FREE_SPACE_CHECK_BYTES = 64 * 1024 * 1024;
 
-export interface ResolvedSource {
+/** One file of a download: where it comes from and its name in the models folder. */
+export interface DownloadFile {
   url: string;
   name: string;
+  /** Bytes, when the source said so before the download (a repo listing); else learnt from the response. */
+  size: number | null;
+}
+
+/** What one download job fetches: one file, or every shard of a split GGUF (first shard first). */
+export interface DownloadPlan {
+  /** The model's name: the file, or the first shard. */
+  name: string;
+  files: DownloadFile[];
   headers: Record<string, string>;
 }
 
-/** `hf:<user>/<repo>/<path/in/repo.gguf>` → Hugging Face's resolve URL; http(s) URLs as they are. */
-export function resolveDownloadSource(source: unknown, name: unknown, hfToken?: string): ResolvedSource {
+/** A repo's files as the listing API gives them. */
+export type RepoListing = Array<{ path: string; size: number | null }>;
+
+export interface PlanDownloadOptions {
+  hfToken?: string;
+  /** Defaults to https://huggingface.co. */
+  hfEndpoint?: string;
+  /** Lists a repo for `hf:<user>/<repo>:<TAG>`; required for that form only. */
+  listRepo?: (user: string, repo: string) => Promise<RepoListing>;
+}
+
+export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
+
+/**
+ * What a source downloads (docs/hive.md "Download"):
+ * - `hf:<user>/<repo>/<path/in/repo.gguf>` → Hugging Face's resolve URL;
+ * - `hf:<user>/<repo>:<TAG>` (or no tag: Q4_K_M) → the repo file(s) the tag picks (huggingFaceSource.ts);
+ * - http(s) URLs as they are.
+ * A split shard (`-0000i-of-0000N.gguf`, any of them) brings every shard of its model, named
+ * `<name or prefix>-0000i-of-0000N.gguf`; the model is named by its first shard. 4xx for bad input.
+ */
+export async function planDownload(source: unknown, name: unknown, options: PlanDownloadOptions = {}): Promise<DownloadPlan> {
   if (typeof source !== 'string' || source.length === 0 || source.length > 2048) {
     throw new ApiError(400, 'INVALID_REQUEST', 'source must be an hf: URI or an http(s) URL (at most 2048 characters)');
   }
-  let url: URL;
   const headers: Record<string, string> = {};
   if (source.startsWith('hf:')) {
-    const parts = source.slice(3).replace(/^\/+/, '').split('/');
-    if (parts.length < 3 || parts.some((p) => p === '' || p === '.' || p === '..')) {
-      throw new ApiError(400, 'INVALID_REQUEST', `Invalid hf: URI '${source.slice(0, 200)}': expected hf:<user>/<repo>/<file.gguf>`);
-    }
-    const [user, repo, ...file] = parts as [string, string, ...string[]];
-    url = new URL(`https://huggingface.co/${encodeURIComponent(user)}/${encodeURIComponent(repo)}/resolve/main/${file.map(encodeURIComponent).join('/')}`);
-    if (hfToken) headers.authorization = `Bearer ${hfToken}`;
-  } else {
-    try {
-      url = new URL(source);
-    } catch {
-      throw new ApiError(400, 'INVALID_REQUEST', `Invalid source '${source.slice(0, 200)}': expected an hf: URI or an http(s) URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ApiError(400, 'INVALID_REQUEST', `Unsupported source scheme '${url.protocol}': use hf:, http: or https:`);
-    }
-    if (url.username || url.password) throw new ApiError(400, 'INVALID_REQUEST', 'Credentials in the source URL are not accepted');
+    const endpoint = normalizeEndpoint(options.hfEndpoint ?? DEFAULT_HF_ENDPOINT);
+    const hf = parseHfSource(source);
+    if (options.hfToken) headers.authorization = `Bearer ${options.hfToken}`;
+    const fileUrl = (path: string): string =>
+      `${endpoint}/${encodeURIComponent(hf.user)}/${encodeURIComponent(hf.repo)}/resolve/main/${path.split('/').map(encodeURIComponent).join('/')}`;
+    if (hf.kind === 'file') return { ...namedFiles(new URL(fileUrl(hf.path)), name), headers };
+    if (!options.listRepo) throw new ApiError(400, 'INVALID_REQUEST', 'hf: tags need the repo listing, which this hive cannot reach');
+    const listing = await options.listRepo(hf.user, hf.repo);
+    const picked = pickByTag(`${hf.user}/${hf.repo}`, listing.map((f) => f.path), hf.tag);
+    const sizes = new Map(listing.map((f) => [f.path, f.size]));
+    const plan = targetNames(
+      picked.files.map((path) => posix.basename(path)),
+      name,
+    );
+    return {
+      name: plan[0]!,
+      files: picked.files.map((path, i) => ({ url: fileUrl(path), name: plan[i]!, size: sizes.get(path) ?? null })),
+      headers,
+    };
   }
-  const derived = decodeURIComponent(posix.basename(url.pathname));
-  const target = validateModelName(name === undefined || name === null ? derived : name);
-  return { url: url.toString(), name: target, headers };
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    throw new ApiError(400, 'INVALID_REQUEST', `Invalid source '${source.slice(0, 200)}': expected an hf: URI or an http(s) URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ApiError(400, 'INVALID_REQUEST', `Unsupported source scheme '${url.protocol}': use hf:, http: or https:`);
+  }
+  if (url.username || url.password) throw new ApiError(400, 'INVALID_REQUEST', 'Credentials in the source URL are not accepted');
+  return { ...namedFiles(url, name), headers };
 }
+
+/** The files one URL stands for: itself, or, for a split shard, every shard beside it. */
+function namedFiles(url: URL, name: unknown): { name: string; files: DownloadFile[] } {
+  let fileName: string;
+  try {
+    fileName = decodeURIComponent(posix.basename(url.pathname));
+  } catch {
+    throw new ApiError(400, 'INVALID_REQUEST', 'The source URL has a malformed file name');
+  }
+  const shardNames = splitGgufPartNames(fileName);
+  const targets = targetNames(shardNames, name);
+  const files = shardNames.map((shard, i) => {
+    const shardUrl = new URL(url);
+    shardUrl.pathname = `${posix.dirname(url.pathname)}/${encodeURIComponent(shard)}`.replace(/^\/\//, '/');
+    return { url: shardUrl.toString(), name: targets[i]!, size: null };
+  });
+  return { name: targets[0]!, files };
+}
+
+/**
+ * Names in the models folder for the source's file names: `name` (or the source's own) for one file;
+ * for N shards, `<name or prefix>-0000i-of-0000N.gguf`, the names llama.cpp looks for. Each validated.
+ */
+function targetNames(sourceNames: readonly string[], name: unknown): string[] {
+  const wanted = name === undefined || name === null ? undefined : validateModelName(name);
+  if (sourceNames.length === 1) return [validateModelName(wanted ?? sourceNames[0])];
+  const prefix = wanted === undefined ? parseSplitGgufName(sourceNames[0]!)!.prefix : (parseSplitGgufName(wanted)?.prefix ?? wanted.replace(/\.gguf$/i, ''));
+  return sourceNames.map((_, i) => validateModelName(splitGgufPartName(prefix, i + 1, sourceNames.length)));
+}
+
+function normalizeEndpoint(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new ApiError(400, 'INVALID_REQUEST', `The Hugging Face endpoint '${endpoint.slice(0, 200)}' is not a URL`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
+    throw new ApiError(400, 'INVALID_REQUEST', `The Hugging Face endpoint '${endpoint.slice(0, 200)}' must be a plain http(s) URL`);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+/** The listing API's answer: only what we read, every entry checked (a hostile answer is just data). */
+const RepoInfoSchema = z.object({
+  siblings: z.array(z.unknown()),
+});
+const SiblingSchema = z.object({
+  rfilename: z.string(),
+  size: z.number().int().nonnegative().optional(),
+  lfs: z.object({ size: z.number().int().nonnegative().optional() }).optional(),
+});
+
+/** Largest listing answer read: a real repo's is a few hundred KiB. */
+const MAX_LISTING_BYTES = 8 * 1024 * 1024;
+const LISTING_TIMEOUT_MS = 30_000;
 
 class DownloadAttemptError extends Error {
   constructor(
@@ -94,7 +198,7 @@ class DownloadAttemptError extends Error {
  * magic and a header parse) and reported on the event stream as `download_progress`.
  */
 export class ModelDownloader {
-  private readonly active = new Map<string, { name: string; abort: AbortController; done: Promise<void> }>();
+  private readonly active = new Map<string, { name: string; names: string[]; abort: AbortController; done: Promise<void> }>();
   private readonly network: DownloadNetworkPolicy;
   /** Every connection resolves through the guarded lookup: the address checked is the one used. */
   private readonly agent: Agent;
@@ -108,26 +212,83 @@ export class ModelDownloader {
     this.minFreeBytes = options.minFreeBytes ?? 512 * 1024 * 1024;
   }
 
-  /** Starts a download in the background; resolves once the request is accepted. */
+  /**
+   * Starts a download in the background; resolves once the request is accepted. An `hf:` tag is
+   * resolved first (the repo listing), so a tag that picks nothing is a 4xx here, not a failed job.
+   */
   async start(source: unknown, name?: unknown): Promise<{ download_id: string; name: string }> {
-    const resolved = resolveDownloadSource(source, name, this.options.hfToken ?? process.env.HF_TOKEN);
-    const refusal = refusalForUrlHost(new URL(resolved.url), this.network);
-    if (refusal) throw new ApiError(403, 'DOWNLOAD_REFUSED', `Refusing to download from ${new URL(resolved.url).host}: ${refusal}`);
     const maxConcurrent = this.options.maxConcurrent ?? 2;
     if (this.active.size >= maxConcurrent) {
       throw new ApiError(429, 'RATE_LIMITED', `At most ${maxConcurrent} downloads run at once on a hive; try again when one ends`, undefined, { 'retry-after': '5' });
     }
-    if ([...this.active.values()].some((d) => d.name === resolved.name)) {
-      throw new ApiError(409, 'CONFLICT', `A download of '${resolved.name}' is already running`);
+    const hfToken = this.options.hfToken ?? process.env.HF_TOKEN;
+    const hfEndpoint = this.options.hfEndpoint ?? (process.env.HF_ENDPOINT || DEFAULT_HF_ENDPOINT);
+    const plan = await planDownload(source, name, { hfToken, hfEndpoint, listRepo: (user, repo) => this.listRepo(hfEndpoint, user, repo, hfToken) });
+    for (const file of plan.files) {
+      const refusal = refusalForUrlHost(new URL(file.url), this.network);
+      if (refusal) throw new ApiError(403, 'DOWNLOAD_REFUSED', `Refusing to download from ${new URL(file.url).host}: ${refusal}`);
     }
-    if (await exists(join(this.options.dir, resolved.name))) {
-      throw new ApiError(409, 'CONFLICT', `Model '${resolved.name}' already exists`);
+    if (this.active.size >= maxConcurrent) {
+      throw new ApiError(429, 'RATE_LIMITED', `At most ${maxConcurrent} downloads run at once on a hive; try again when one ends`, undefined, { 'retry-after': '5' });
+    }
+    const names = new Set(plan.files.map((f) => f.name));
+    if ([...this.active.values()].some((d) => d.names.some((n) => names.has(n)))) {
+      throw new ApiError(409, 'CONFLICT', `A download of '${plan.name}' is already running`);
+    }
+    for (const file of plan.files) {
+      if (await exists(join(this.options.dir, file.name))) {
+        throw new ApiError(409, 'CONFLICT', file.name === plan.name ? `Model '${plan.name}' already exists` : `Shard '${file.name}' of model '${plan.name}' already exists`);
+      }
     }
     const id = randomUUID();
     const abort = new AbortController();
-    const done = this.run(id, String(source), resolved, abort.signal).finally(() => this.active.delete(id));
-    this.active.set(id, { name: resolved.name, abort, done });
-    return { download_id: id, name: resolved.name };
+    const done = this.run(id, String(source), plan, abort.signal).finally(() => this.active.delete(id));
+    this.active.set(id, { name: plan.name, names: [...names], abort, done });
+    return { download_id: id, name: plan.name };
+  }
+
+  /**
+   * `GET <endpoint>/api/models/<user>/<repo>?blobs=true` (siblings with sizes), through the same SSRF
+   * guard as the downloads. 404 when the repo does not exist or is private without a token; 502 when
+   * the API cannot be reached or answers nonsense.
+   */
+  private async listRepo(endpoint: string, user: string, repo: string, hfToken: string | undefined): Promise<RepoListing> {
+    const repoId = `${user}/${repo}`;
+    const url = `${normalizeEndpoint(endpoint)}/api/models/${encodeURIComponent(user)}/${encodeURIComponent(repo)}?blobs=true`;
+    const signal = AbortSignal.timeout(LISTING_TIMEOUT_MS);
+    let text: string;
+    try {
+      const res = await this.fetchChecked(url, { accept: 'application/json', ...(hfToken ? { authorization: `Bearer ${hfToken}` } : {}) }, signal);
+      if (res.status === 401 || res.status === 403 || res.status === 404) {
+        await res.body?.cancel();
+        throw new ApiError(404, 'MODEL_NOT_FOUND', `Hugging Face has no repo ${repoId} (HTTP ${res.status}; a private or gated repo needs HF_TOKEN)`);
+      }
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        throw new ApiError(502, 'UPSTREAM_ERROR', `Listing ${repoId} failed: HTTP ${res.status} from ${new URL(url).host}`);
+      }
+      text = await readCapped(res, MAX_LISTING_BYTES);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      if (isRefusal(error) || (error instanceof DownloadAttemptError && error.message.startsWith('refusing'))) {
+        throw new ApiError(403, 'DOWNLOAD_REFUSED', `Refusing to list ${repoId}: ${errorMessage(error)}`);
+      }
+      throw new ApiError(502, 'UPSTREAM_ERROR', `Listing ${repoId} failed: ${errorMessage(error)}`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ApiError(502, 'UPSTREAM_ERROR', `Listing ${repoId} failed: the answer is not JSON`);
+    }
+    const info = RepoInfoSchema.safeParse(body);
+    if (!info.success) throw new ApiError(502, 'UPSTREAM_ERROR', `Listing ${repoId} failed: the answer has no siblings list`);
+    const listing: RepoListing = [];
+    for (const entry of info.data.siblings) {
+      const sibling = SiblingSchema.safeParse(entry);
+      if (sibling.success) listing.push({ path: sibling.data.rfilename, size: sibling.data.lfs?.size ?? sibling.data.size ?? null });
+    }
+    return listing;
   }
 
   /** Aborts running downloads (their `.part` files stay for a later resume). */
@@ -138,103 +299,164 @@ export class ModelDownloader {
     await this.agent.close().catch(() => undefined);
   }
 
-  private async run(id: string, source: string, resolved: ResolvedSource, signal: AbortSignal): Promise<void> {
+  /**
+   * One job: every file of the plan in turn, each into its own `.part` (resumable on its own), progress
+   * summed over the files. Nothing is renamed into place until every file is complete and valid; then
+   * later shards first and the first shard (the model's name) last.
+   */
+  private async run(id: string, source: string, plan: DownloadPlan, signal: AbortSignal): Promise<void> {
     const { dir, hub, hiveId, logger } = this.options;
-    const finalPath = join(dir, resolved.name);
-    const partPath = join(dir, `.${resolved.name}.part`);
-    const maxAttempts = this.options.maxAttempts ?? 5;
-    const retryBase = this.options.retryBaseMs ?? 250;
     const interval = this.options.progressIntervalMs ?? 250;
-    const metaPath = `${partPath}.json`;
-    // A part file resumes only with a validator remembered for the same URL; anything else starts over.
-    let validator = await readPartValidator(metaPath, resolved.url);
-    if (validator === null) await removePart(partPath);
-    let received = (await fileSize(partPath)) ?? 0;
-    let total: number | null = null;
+    const parts = plan.files.map((file) => ({ file, partPath: join(dir, `.${file.name}.part`), received: 0, total: file.size }));
     let lastReport = 0;
     const report = (state: DownloadProgress['state'], message: string | null = null, force = false): void => {
       const now = Date.now();
       if (!force && now - lastReport < interval) return;
       lastReport = now;
+      const totals = parts.map((p) => p.total);
       hub.publish({
         type: 'download_progress',
-        progress: { hive_id: hiveId, download_id: id, source, received_bytes: received, total_bytes: total, state, message },
+        progress: {
+          hive_id: hiveId,
+          download_id: id,
+          source,
+          received_bytes: parts.reduce((sum, p) => sum + p.received, 0),
+          // Known once every file's size is: a bar that jumps back as shards start would mislead.
+          total_bytes: totals.every((t) => t !== null) ? totals.reduce<number>((sum, t) => sum + (t ?? 0), 0) : null,
+          state,
+          message,
+          ...(parts.length > 1 ? { files: { done: parts.filter((p) => p.total !== null && p.received === p.total).length, total: parts.length } } : {}),
+        },
       });
     };
+    for (const p of parts) p.received = (await fileSize(p.partPath)) ?? 0;
     report('running', null, true);
 
-    let failures = 0;
     try {
-      for (;;) {
-        if (signal.aborted) throw new DownloadAttemptError('download aborted', true);
-        const before = received;
-        try {
-          ({ received, total, validator } = await this.attempt(
-            resolved,
-            partPath,
-            received,
-            validator,
-            signal,
-            (r, t) => {
-              received = r;
-              total = t;
-              report('running');
-            },
-            async (learnt) => {
-              // Known before the first byte is written: a drop mid-body can still resume with it.
-              validator = learnt;
-              await writePartValidator(metaPath, resolved.url, learnt);
-            },
-          ));
-          if (total === null || received === total) break;
-          throw new DownloadAttemptError(`connection ended at ${received} of ${total} bytes`, false);
-        } catch (error) {
-          const attemptError = error instanceof DownloadAttemptError ? error : new DownloadAttemptError(errorMessage(error), signal.aborted || isRefusal(error));
-          if (attemptError.fatal) throw attemptError;
-          if (attemptError.validator !== undefined) validator = attemptError.validator;
-          if (validator === null) await removePart(partPath);
-          received = (await fileSize(partPath)) ?? 0;
-          failures = received > before ? 1 : failures + 1;
-          if (failures >= maxAttempts) throw new DownloadAttemptError(`giving up after ${failures} failed attempts: ${attemptError.message}`, true);
-          logger.warn({ download_id: id, received, err: attemptError.message }, 'download interrupted: resuming');
-          report('running', `resuming after: ${attemptError.message}`, true);
-          await delay(nominalBackoffMs(failures, { backoff_base_ms: retryBase, backoff_max_ms: 5_000 }), signal);
-        }
+      for (const [i, p] of parts.entries()) {
+        const budget = this.maxBytes - parts.slice(0, i).reduce((sum, q) => sum + q.received, 0);
+        await this.downloadFile(id, plan, p, budget, signal, () => report('running'), (message) => report('running', message, true));
       }
-      if (!(await hasGgufMagic(partPath))) throw new DownloadAttemptError('the downloaded file is not a GGUF file', true);
-      try {
-        await readGgufSummary(partPath);
-      } catch (error) {
-        throw new DownloadAttemptError(`the downloaded GGUF file does not parse: ${errorMessage(error)}`, true);
+      for (const [i, p] of parts.entries()) await this.validate(p.partPath, p.file.name, i, parts.length);
+      for (const p of parts) if (await exists(join(dir, p.file.name))) throw new DownloadAttemptError(`'${p.file.name}' appeared while downloading`, true);
+      for (const p of [...parts.slice(1), parts[0]!]) {
+        await rename(p.partPath, join(dir, p.file.name));
+        await unlink(`${p.partPath}.json`).catch(() => undefined);
       }
-      if (await exists(finalPath)) throw new DownloadAttemptError(`model '${resolved.name}' appeared while downloading`, true);
-      await rename(partPath, finalPath);
-      await unlink(metaPath).catch(() => undefined);
       report('done', null, true);
-      logger.info({ download_id: id, name: resolved.name, bytes: received }, 'model downloaded');
+      const bytes = parts.reduce((sum, p) => sum + p.received, 0);
+      logger.info({ download_id: id, name: plan.name, files: parts.length, bytes }, 'model downloaded');
       this.options.audit
-        .emit({ event_type: 'model_downloaded', actor: `hive:${hiveId}`, hive_id: hiveId, details: { name: resolved.name, bytes: received, source: source.slice(0, 256) } })
+        .emit({ event_type: 'model_downloaded', actor: `hive:${hiveId}`, hive_id: hiveId, details: { name: plan.name, bytes, files: parts.length, source: source.slice(0, 256) } })
         .catch((error: unknown) => logger.warn({ err: error }, 'audit emit failed'));
-      this.options.onDownloaded(resolved.name);
+      this.options.onDownloaded(plan.name);
     } catch (error) {
       const message = errorMessage(error);
       logger.warn({ download_id: id, err: message }, 'download failed');
-      // An aborted download (hive shutting down) keeps its part file for a later resume; a failed one
+      // An aborted download (hive shutting down) keeps its part files for a later resume; a failed one
       // leaves nothing behind.
       if (!signal.aborted) {
-        await removePart(partPath);
-        await unlink(metaPath).catch(() => undefined);
+        for (const p of parts) {
+          await removePart(p.partPath);
+          await unlink(`${p.partPath}.json`).catch(() => undefined);
+        }
       }
       report('failed', message, true);
     }
   }
 
+  /** A downloaded file is a GGUF that parses; a shard also carries the split keys of its place. */
+  private async validate(partPath: string, name: string, index: number, count: number): Promise<void> {
+    if (!(await hasGgufMagic(partPath))) throw new DownloadAttemptError(`${count > 1 ? `shard '${name}'` : 'the downloaded file'} is not a GGUF file`, true);
+    try {
+      if (count === 1) {
+        await readGgufSummary(partPath);
+        return;
+      }
+      const extent = await readGgufExtent(partPath);
+      if (extent.requiredBytes > extent.sizeBytes) throw new Error('its tensor data is shorter than its header says');
+      if (!extent.split || extent.split.no !== index || extent.split.count !== count) {
+        throw new Error(`its split keys (split.no ${extent.split?.no ?? '-'}, split.count ${extent.split?.count ?? '-'}) do not say shard ${index + 1} of ${count}`);
+      }
+    } catch (error) {
+      throw new DownloadAttemptError(`${count > 1 ? `shard '${name}'` : 'the downloaded GGUF file'} does not parse: ${errorMessage(error)}`, true);
+    }
+  }
+
+  /** One file into its part file: resumed, retried with backoff, until complete (or given up). */
+  private async downloadFile(
+    id: string,
+    plan: DownloadPlan,
+    p: { file: DownloadFile; partPath: string; received: number; total: number | null },
+    budget: number,
+    signal: AbortSignal,
+    onProgress: () => void,
+    onResume: (message: string) => void,
+  ): Promise<void> {
+    const maxAttempts = this.options.maxAttempts ?? 5;
+    const retryBase = this.options.retryBaseMs ?? 250;
+    const metaPath = `${p.partPath}.json`;
+    const resolved = { url: p.file.url, headers: plan.headers };
+    // A part file resumes only with a validator remembered for the same URL; anything else starts over.
+    let validator = await readPartValidator(metaPath, resolved.url);
+    if (validator === null) await removePart(p.partPath);
+    p.received = (await fileSize(p.partPath)) ?? 0;
+    // A shard finished before a restart (its size known from the listing) is not fetched again.
+    if (p.file.size !== null && p.received === p.file.size && validator !== null) return;
+    let failures = 0;
+    for (;;) {
+      if (signal.aborted) throw new DownloadAttemptError('download aborted', true);
+      const before = p.received;
+      try {
+        let total: number | null;
+        ({ received: p.received, total, validator } = await this.attempt(
+          resolved,
+          p.partPath,
+          p.received,
+          validator,
+          budget,
+          signal,
+          (r, t) => {
+            p.received = r;
+            p.total = t ?? p.total;
+            onProgress();
+          },
+          async (learnt) => {
+            // Known before the first byte is written: a drop mid-body can still resume with it.
+            validator = learnt;
+            await writePartValidator(metaPath, resolved.url, learnt);
+          },
+        ));
+        if (total === null) {
+          p.total = p.received;
+          return;
+        }
+        p.total = total;
+        if (p.received === total) return;
+        throw new DownloadAttemptError(`connection ended at ${p.received} of ${total} bytes`, false);
+      } catch (error) {
+        const attemptError = error instanceof DownloadAttemptError ? error : new DownloadAttemptError(errorMessage(error), signal.aborted || isRefusal(error));
+        if (attemptError.fatal) throw attemptError;
+        if (attemptError.validator !== undefined) validator = attemptError.validator;
+        if (validator === null) await removePart(p.partPath);
+        p.received = (await fileSize(p.partPath)) ?? 0;
+        failures = p.received > before ? 1 : failures + 1;
+        if (failures >= maxAttempts) throw new DownloadAttemptError(`giving up after ${failures} failed attempts: ${attemptError.message}`, true);
+        this.options.logger.warn({ download_id: id, file: p.file.name, received: p.received, err: attemptError.message }, 'download interrupted: resuming');
+        onResume(`resuming after: ${attemptError.message}`);
+        await delay(nominalBackoffMs(failures, { backoff_base_ms: retryBase, backoff_max_ms: 5_000 }), signal);
+      }
+    }
+  }
+
   /** One HTTP request, appending to the part file from `offset`. */
   private async attempt(
-    resolved: ResolvedSource,
+    resolved: { url: string; headers: Record<string, string> },
     partPath: string,
     offset: number,
     validator: string | null,
+    /** Bytes this file may have: the hive's limit less the shards before it. */
+    budget: number,
     signal: AbortSignal,
     onProgress: (received: number, total: number | null) => void,
     onValidator: (validator: string | null) => Promise<void>,
@@ -267,9 +489,9 @@ export class ModelDownloader {
       total = length;
     }
     const nextValidator = strongValidator(res) ?? (append ? validator : null);
-    if (total !== null && total > this.maxBytes) {
+    if (total !== null && total > budget) {
       await res.body?.cancel();
-      throw new DownloadAttemptError(`the model is ${total} bytes, over this hive's limit of ${this.maxBytes}`, true);
+      throw new DownloadAttemptError(`the model is ${total + (this.maxBytes - budget)} bytes, over this hive's limit of ${this.maxBytes}`, true);
     }
     await this.checkFreeSpace(total === null ? 0 : total - received);
     await onValidator(nextValidator);
@@ -280,7 +502,7 @@ export class ModelDownloader {
       if (res.body) {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           received += chunk.byteLength;
-          if (received > this.maxBytes) {
+          if (received > budget) {
             await res.body.cancel().catch(() => undefined);
             throw new DownloadAttemptError(`the download passed this hive's limit of ${this.maxBytes} bytes`, true);
           }
@@ -370,6 +592,23 @@ async function writePartValidator(metaPath: string, url: string, validator: stri
     return;
   }
   await writeFile(metaPath, JSON.stringify({ url, validator }), { mode: 0o600 });
+}
+
+/** The body as text, refused past `max` bytes (a hostile API answer cannot fill memory). */
+async function readCapped(res: UndiciResponse, max: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  if (res.body) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      length += chunk.byteLength;
+      if (length > max) {
+        await res.body.cancel().catch(() => undefined);
+        throw new Error(`the answer is over ${max} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks, length).toString('utf8');
 }
 
 async function removePart(partPath: string): Promise<void> {

@@ -101,7 +101,7 @@ export interface HiveOptions {
   /** Watching the models folder (fs.watch + periodic rescan); `false` turns it off. Defaults to on. */
   watchModels?: ModelFolderWatcherOptions | false;
   /** Options for the model downloader: retry pacing, SSRF network policy, size and space limits. */
-  download?: Pick<ModelDownloaderOptions, 'maxAttempts' | 'retryBaseMs' | 'progressIntervalMs' | 'network' | 'maxBytes' | 'minFreeBytes' | 'maxConcurrent'>;
+  download?: Pick<ModelDownloaderOptions, 'maxAttempts' | 'retryBaseMs' | 'progressIntervalMs' | 'network' | 'maxBytes' | 'minFreeBytes' | 'maxConcurrent' | 'hfToken' | 'hfEndpoint'>;
 }
 
 

@@ -32,6 +32,8 @@ export const DownloadProgressSchema = z.object({
   total_bytes: z.number().nullable(),
   state: z.enum(['running', 'done', 'failed']),
   message: z.string().nullable(),
+  /** A split GGUF downloads as one job: its shard files finished so far and in all (bytes above are summed). */
+  files: z.object({ done: z.number().int(), total: z.number().int() }).optional(),
 });
 export type DownloadProgress = z.infer<typeof DownloadProgressSchema>;
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEvent, DownloadProgress } from '../../src-shared/cluster/ClusterEvent.js';
 import type { ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
-import { resolveDownloadSource } from '../../src-main/hive/ModelDownloader.js';
+import { planDownload } from '../../src-main/hive/ModelDownloader.js';
 import { buildTinyLlamaGguf } from '../../src-main/models/gguf/tinyLlamaModel.js';
 import { EventStream, startTestHive, type TestHive } from './hiveHarness.js';
 
@@ -124,14 +124,14 @@ describe('model download', () => {
     expect(readdirSync(t.modelsDir).filter((f) => f.includes('.part'))).toEqual([]);
   });
 
-  it('maps hf: URIs to Hugging Face resolve URLs', () => {
-    expect(resolveDownloadSource('hf:TheBloke/Some-GGUF/some.Q4_K_M.gguf', undefined)).toMatchObject({
-      url: 'https://huggingface.co/TheBloke/Some-GGUF/resolve/main/some.Q4_K_M.gguf',
+  it('maps hf: URIs to Hugging Face resolve URLs', async () => {
+    expect(await planDownload('hf:TheBloke/Some-GGUF/some.Q4_K_M.gguf', undefined)).toMatchObject({
       name: 'some.Q4_K_M.gguf',
+      files: [{ url: 'https://huggingface.co/TheBloke/Some-GGUF/resolve/main/some.Q4_K_M.gguf', name: 'some.Q4_K_M.gguf' }],
     });
-    expect(resolveDownloadSource('hf:u/r/sub/dir/m.gguf', 'mine.gguf', 'hf_x')).toMatchObject({
-      url: 'https://huggingface.co/u/r/resolve/main/sub/dir/m.gguf',
+    expect(await planDownload('hf:u/r/sub/dir/m.gguf', 'mine.gguf', { hfToken: 'hf_x', hfEndpoint: 'http://mirror.example:8080/' })).toMatchObject({
       name: 'mine.gguf',
+      files: [{ url: 'http://mirror.example:8080/u/r/resolve/main/sub/dir/m.gguf', name: 'mine.gguf' }],
       headers: { authorization: 'Bearer hf_x' },
     });
   });
