@@ -20,6 +20,10 @@ const electronBan = {
   patterns: [{ group: ['electron/*'], message: "Only src-main/electron may import 'electron'." }],
 };
 
+// The hive never loads node-llama-cpp (docs/hive.md "Probe child"): its probe child does.
+const noLlama = { name: 'node-llama-cpp', message: 'The hive never loads node-llama-cpp: ask its probe child (HardwareProbe) instead.' };
+const noLlamaImportExpression = { selector: "ImportExpression[source.value='node-llama-cpp']", message: noLlama.message };
+
 const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto', 'stream'];
 
 /** @param {string[]} groups @param {string} message */
@@ -100,8 +104,24 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { ...electronBan, patterns: [...electronBan.patterns, ban(['**/src-main/queen/**', '**/src-main/worker/**', '../queen/**', '../worker/**'], 'The hive talks to workers and the queen over HTTP only.')] },
+        {
+          paths: [...electronBan.paths, noLlama],
+          patterns: [
+            ...electronBan.patterns,
+            ban(['**/src-main/queen/**', '**/src-main/worker/**', '../queen/**', '../worker/**'], 'The hive talks to workers and the queen over HTTP only.'),
+            ban(['**/llama-probe/**'], noLlama.message),
+          ],
+        },
       ],
+      'no-restricted-syntax': ['error', noLlamaImportExpression],
+    },
+  },
+  {
+    // The catalog's GGUF reading lives here and runs in the hive.
+    files: ['src-main/models/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [...electronBan.paths, noLlama], patterns: electronBan.patterns }],
+      'no-restricted-syntax': ['error', noLlamaImportExpression],
     },
   },
   {

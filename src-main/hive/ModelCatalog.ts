@@ -4,6 +4,8 @@ import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
 import { DEMO_MODEL_FILE } from '../models/ensureTinyModel.js';
 import { readGgufExtent, type GgufExtent } from '../models/gguf/ggufDataExtent.js';
+import { ggufFileTypeName } from '../models/gguf/ggufFileType.js';
+import { readGgufHeader } from '../models/gguf/readGgufHeader.js';
 import { parseSplitGgufName, splitGgufPartName, splitGgufPartNames } from '../models/gguf/splitGgufName.js';
 
 /** Model names are plain file names in the models folder: no folders, no hidden files, `.gguf` only. */
@@ -48,22 +50,22 @@ export interface GgufSummary {
   general_name: string | null;
 }
 
-/** Reads the GGUF header with node-llama-cpp's parser (metadata only). Throws on a malformed file. */
+/** Reads the GGUF header (metadata only, `readGgufHeader`: no node-llama-cpp in the hive). Throws on a malformed file. */
 export async function readGgufSummary(path: string): Promise<GgufSummary> {
-  const { readGgufFileInfo, GgufFileType } = await import('node-llama-cpp');
-  const info = await readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false, sourceType: 'filesystem', spliceSplitFiles: false });
-  const metadata = info.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
-  const general = metadata.general ?? {};
-  const architecture = typeof general.architecture === 'string' ? general.architecture : null;
-  const fileType = typeof general.file_type === 'number' ? general.file_type : null;
-  const typeName = fileType === null ? undefined : (GgufFileType as unknown as Record<number, string | undefined>)[fileType];
-  const arch = architecture ? metadata[architecture] : undefined;
-  const ctx = arch && typeof arch.context_length === 'number' ? arch.context_length : null;
+  const { metadata } = await readGgufHeader(path, { tensors: false });
+  const text = (key: string): string | null => {
+    const value = metadata.get(key);
+    return typeof value === 'string' ? value : null;
+  };
+  const architecture = text('general.architecture');
+  const fileType = metadata.get('general.file_type');
+  const typeName = typeof fileType === 'number' ? ggufFileTypeName(fileType) : null;
+  const ctx = architecture ? metadata.get(`${architecture}.context_length`) : undefined;
   return {
     architecture,
-    quantization: typeName ? typeName.replace(/^(MOSTLY|ALL)_/, '') : null,
-    context_length: ctx,
-    general_name: typeof general.name === 'string' ? general.name : null,
+    quantization: typeName,
+    context_length: typeof ctx === 'number' ? ctx : null,
+    general_name: text('general.name'),
   };
 }
 
@@ -184,7 +186,8 @@ export class ModelCatalog {
       if (extent.requiredBytes > extent.sizeBytes) pending = 'truncated';
       // An inexact extent (a tensor type we cannot size) cannot prove the copy ended: wait for quiet.
       else if (!extent.exact && Date.now() - s.mtimeMs < this.settleMs) pending = 'settling';
-      if (withSummary) summary = await readGgufSummary(path);
+      // A truncated file may end inside its metadata: it is not listed until complete anyway.
+      if (withSummary && pending !== 'truncated') summary = await readGgufSummary(path);
     } catch {
       pending = 'unreadable';
     }

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ProbeRequestSchema, type ProbeReply, type ProbeRequest } from '../../../src-shared/hive/probeWire.js';
-import { LlamaProbe } from '../../probe/LlamaProbe.js';
+import { LlamaProbe } from '../../llama-probe/LlamaProbe.js';
 
 const USAGE = `usage: rbee probe [--gpu auto|off]      (started by a hive; not for people)
 Reads one JSON request per line on stdin ({"id":1,"kind":"devices"} or

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { readGgufHeader, TruncatedGgufError } from './readGgufHeader.js';
 
 /**
  * Bytes per block and elements per block of the ggml tensor types (ggml.c `type_traits`). A type not
@@ -61,34 +62,44 @@ export function tensorDataBytes(ggmlType: number, dimensions: readonly (number |
 }
 
 /**
- * How far the tensor data of a GGUF file reaches, read from its header (node-llama-cpp's parser, tensor
- * info included). A file still being copied parses (the header comes first) but is shorter than its
- * extent: that is how a half-copied model is told apart from a complete one. Throws when the header
- * itself does not parse (the copy has not reached its end yet, or the file is not a model).
+ * How far the tensor data of a GGUF file reaches, read from its header (`readGgufHeader`, tensor infos
+ * included; one file at a time, a split model's shards each on their own). A file still being copied
+ * parses (the header comes first) but is shorter than its extent: that is how a half-copied model is
+ * told apart from a complete one; so is a file that ends inside its header. Throws when the header
+ * does not parse (not a model).
  */
 export async function readGgufExtent(path: string): Promise<GgufExtent> {
-  const { readGgufFileInfo } = await import('node-llama-cpp');
   const sizeBytes = (await stat(path)).size;
-  // One file at a time: node-llama-cpp would otherwise read every shard of a split name and report the
-  // first shard's tensors only.
-  const info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false, sourceType: 'filesystem', spliceSplitFiles: false });
-  let requiredBytes = info.infoEndOffset ?? 0;
+  let header;
+  try {
+    header = await readGgufHeader(path);
+  } catch (error) {
+    // Cut inside the header: the file is shorter than its extent, whatever the rest holds.
+    if (error instanceof TruncatedGgufError) {
+      return { requiredBytes: Math.max(error.neededBytes, sizeBytes + 1), sizeBytes, exact: false, tensorCount: 0, split: null };
+    }
+    throw error;
+  }
+  const tensors = header.tensors ?? [];
+  let requiredBytes = header.dataOffset ?? 0;
   let exact = true;
-  for (const tensor of info.tensorInfo ?? []) {
+  for (const tensor of tensors) {
     const bytes = tensorDataBytes(tensor.ggmlType, tensor.dimensions);
     if (bytes === null) exact = false;
-    const end = Number(tensor.fileOffset) + (bytes ?? 1);
+    const end = tensor.fileOffset + (bytes ?? 1);
     if (end > requiredBytes) requiredBytes = end;
   }
-  const split = (info.metadata as unknown as { split?: Record<string, unknown> }).split;
-  const no = split?.no;
-  const count = split?.count;
-  const tensorsCount = split?.['tensors.count'] ?? (split?.tensors as Record<string, unknown> | undefined)?.count;
+  const no = header.metadata.get('split.no');
+  const count = header.metadata.get('split.count');
+  const tensorsCount = header.metadata.get('split.tensors.count');
   return {
     requiredBytes,
     sizeBytes,
     exact,
-    tensorCount: info.tensorInfo?.length ?? 0,
-    split: typeof no === 'number' && typeof count === 'number' ? { no, count, tensorsCount: typeof tensorsCount === 'number' ? tensorsCount : null } : null,
+    tensorCount: tensors.length,
+    split:
+      typeof no === 'number' && typeof count === 'number'
+        ? { no, count, tensorsCount: typeof tensorsCount === 'number' ? tensorsCount : null }
+        : null,
   };
 }
