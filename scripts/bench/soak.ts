@@ -8,10 +8,11 @@
  * Verdict, after a warm-up of a tenth of the run: RSS growth ≤ 5 % and no fd growth (medians of the last
  * quarter of the samples against the first quarter), and no extra process. Exits 1 when a budget is missed.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import { ensureBuilt } from '../ensureBuilt.mjs';
+import { processTree, rssBytes as rssOf } from './lib/processTree.js';
 import { BENCH_TOKEN, startQueenProcess } from './lib/queenProcess.js';
 import { fmt, median } from './lib/stats.js';
 
@@ -27,31 +28,13 @@ interface Sample {
   processes: number;
 }
 
-/** Every pid below `root` (from /proc/<pid>/stat's ppid field). */
-async function processTree(root: number): Promise<number[]> {
-  const parentOf = new Map<number, number>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parentOf) if (ppid === tree[i]) tree.push(pid);
-  return tree;
-}
-
 async function sample(root: number, startedAt: number): Promise<Sample> {
   let rssBytes = 0;
   let fds = 0;
   const tree = await processTree(root);
   for (const pid of tree) {
+    rssBytes += await rssOf(pid);
     try {
-      const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      rssBytes += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
       fds += (await readdir(`/proc/${pid}/fd`)).length;
     } catch {
       // exited meanwhile
