@@ -5,6 +5,7 @@ import { EmptyState, Field, LoadingState } from '../components/states.js';
 import { formatBytes } from '../lib/format.js';
 import { errorMessage } from '../stores/errors.js';
 import { useRbee } from '../stores/store.js';
+import { UploadModelForm } from './UploadModelForm.js';
 
 /** `hf:<user>/<repo>/<file>` or an http(s) URL. */
 export function validateModelSource(source: string): string | null {
@@ -196,9 +197,13 @@ export function ModelsView() {
         </ConfirmDialog>
       ) : null}
       <DownloadForm hiveIds={hiveIds} />
+      <UploadModelForm
+        localModels={models.filter((m) => hives[m.hive]?.kind === 'local').map((m) => m.name)}
+        remoteHives={Object.values(hives).filter((h) => h.kind === 'remote' && h.state === 'online').map((h) => h.id).sort()}
+      />
       {downloadList.length > 0 ? (
         <div className="card">
-          <h2>Downloads</h2>
+          <h2>Downloads and copies</h2>
           <ul className="downloads">
             {downloadList.map((d) => (
               <li key={d.download_id} data-state={d.state}>
@@ -207,9 +212,9 @@ export function ModelsView() {
                 </span>
                 {d.state === 'running' ? (
                   d.total_bytes ? (
-                    <progress max={d.total_bytes} value={d.received_bytes} aria-label={`Download of ${d.source}`} />
+                    <progress max={d.total_bytes} value={d.received_bytes} aria-label={`Transfer of ${d.source}`} />
                   ) : (
-                    <progress aria-label={`Download of ${d.source}`} />
+                    <progress aria-label={`Transfer of ${d.source}`} />
                   )
                 ) : null}
                 <span className="sub">

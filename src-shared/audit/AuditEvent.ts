@@ -29,6 +29,8 @@ export const AUDIT_EVENT_TYPES = [
   'request_rejected',
   'settings_changed',
   'model_downloaded',
+  /** A local model copied to a remote hive by SFTP (`reason: failed` when the copy did not finish). */
+  'model_uploaded',
   'model_deleted',
   'pool_added',
   'pool_removed',

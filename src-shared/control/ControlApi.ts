@@ -51,6 +51,12 @@ export interface ControlApi {
 
   listModels(): Promise<ModelInfo[]>;
   downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }>;
+  /**
+   * Copies a model of this machine's models folder to a remote hive (SFTP). Answers at once; the
+   * transfer reports as `download_progress` events (`source` = `upload:<model>`) and ends `done` once
+   * the remote hive lists the model, or `failed` with the reason.
+   */
+  uploadModel(request: UploadModelRequest): Promise<UploadModelStarted>;
   /** Deletes a model file on a hive: 409 while one of its workers or a declared spec uses it. */
   deleteModel(hiveId: string, name: string): Promise<void>;
 
@@ -122,6 +128,21 @@ export interface DownloadModelRequest {
   source: string;
   /** Target file name; derived from the source when absent. */
   name?: string;
+}
+
+export interface UploadModelRequest {
+  /** A remote hive. */
+  hive_id: string;
+  /** A model file in this machine's models folder (the local hive's catalog). */
+  model: string;
+  /** File name on the remote; defaults to `model`. */
+  name?: string;
+}
+
+export interface UploadModelStarted {
+  /** The `download_id` of the `download_progress` events that report this transfer. */
+  upload_id: string;
+  bytes_total: number;
 }
 
 export interface AddHiveRequest {

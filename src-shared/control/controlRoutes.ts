@@ -10,6 +10,8 @@ export const ControlRoutes = {
   workerLogs: (hiveId: string, workerId: string) => `/v1/control/hives/${encodeURIComponent(hiveId)}/workers/${encodeURIComponent(workerId)}/logs`,
   models: '/v1/control/models',
   modelDownload: '/v1/control/models/download',
+  /** `POST`: copy a local model to a remote hive by SFTP; progress arrives as `download_progress` events. */
+  modelUpload: '/v1/control/models/upload',
   /** `DELETE`: a model file on one hive (refused while a worker or a declared spec uses it). */
   hiveModel: (hive: string, name: string) => `/v1/control/hives/${encodeURIComponent(hive)}/models/${encodeURIComponent(name)}`,
   hives: '/v1/control/hives',

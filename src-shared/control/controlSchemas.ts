@@ -118,6 +118,14 @@ export const DownloadModelRequestSchema = z
   .object({ hive_id: IdSchema, source: ModelSourceSchema, name: ModelFileNameSchema.optional() })
   .strict();
 
+/**
+ * Copy a model of this machine's models folder (the local hive's catalog) to a remote hive by SFTP.
+ * `model` names a file in the local models folder, never a path: the queen reads nothing else.
+ */
+export const UploadModelRequestSchema = z
+  .object({ hive_id: IdSchema, model: ModelFileNameSchema, name: ModelFileNameSchema.optional() })
+  .strict();
+
 export const AddHiveRequestSchema = z
   .object({
     host: HostSchema,
@@ -214,6 +222,7 @@ export const ControlArgSchemas = {
   getWorkerLogs: z.tuple([IdSchema, IdSchema, z.number().int().min(0).max(MAX_LOG_TAIL)]),
   listModels: z.tuple([]),
   downloadModel: z.tuple([DownloadModelRequestSchema]),
+  uploadModel: z.tuple([UploadModelRequestSchema]),
   deleteModel: z.tuple([IdSchema, z.string().min(1).max(256)]),
   listHives: z.tuple([]),
   addHive: z.tuple([AddHiveRequestSchema]),

@@ -36,6 +36,7 @@ function api(patch: Partial<ControlApi>): ControlApi {
     getWorkerLogs: no,
     listModels: no,
     downloadModel: no,
+    uploadModel: no,
     deleteModel: no,
     listHives: no,
     addHive: no,

@@ -34,6 +34,7 @@ function fakeApi(patch: Partial<ControlApi> = {}): ControlApi {
     getWorkerLogs: async (_hive, id) => ({ worker_id: id, lines: [] }),
     listModels: async () => [],
     downloadModel: notUsed,
+    uploadModel: notUsed,
     deleteModel: vi.fn(async () => undefined),
     listHives: async () => [],
     addHive: notUsed,

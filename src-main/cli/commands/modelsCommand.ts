@@ -3,15 +3,18 @@ import type { ClusterSnapshot } from '../../../src-shared/cluster/ClusterEvent.j
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import { describeFailure, queenConnection } from '../queenClient.js';
 import { table } from '../table.js';
+import { PUSH_USAGE, runPush } from './modelsPush.js';
 
 const USAGE = `usage: rbee models [list|ls] [--url URL] [--token-file PATH] [--json]
        rbee models remove|rm HIVE/MODEL [--url URL] [--token-file PATH]   (refused while a worker or a spec uses it)
+       ${PUSH_USAGE.replace('usage: ', '')}
 `;
 
 /** `rbee models` / `models list|ls`: the models every hive has, as a table; `models remove|rm HIVE/MODEL` deletes one. */
 export async function run(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb === 'remove' || verb === 'rm') return remove(rest);
+  if (verb === 'push') return runPush(rest);
   return list(verb === 'list' || verb === 'ls' ? rest : argv);
 }
 

@@ -82,6 +82,7 @@ function bindAll(control: ControlApi): ControlApi {
     getWorkerLogs: (h, w, t) => control.getWorkerLogs(h, w, t),
     listModels: () => control.listModels(),
     downloadModel: (r) => control.downloadModel(r),
+    uploadModel: (r) => control.uploadModel(r),
     deleteModel: (h, n) => control.deleteModel(h, n),
     listHives: () => control.listHives(),
     addHive: (r) => control.addHive(r),

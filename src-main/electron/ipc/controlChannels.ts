@@ -28,6 +28,7 @@ export const CONTROL_REQUEST_METHODS = [
   'getWorkerLogs',
   'listModels',
   'downloadModel',
+  'uploadModel',
   'deleteModel',
   'listHives',
   'addHive',

@@ -15,6 +15,8 @@ import type {
   Settings,
   SettingsPatch,
   SpawnWorkerRequest,
+  UploadModelRequest,
+  UploadModelStarted,
 } from '../../../src-shared/control/ControlApi.js';
 import { CreateWorkerSpecRequestSchema, ReplaceWorkerSpecRequestSchema, type WorkerSpec } from '../../../src-shared/control/controlSchemas.js';
 import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from '../../../src-shared/control/workerSpecTypes.js';
@@ -34,6 +36,7 @@ import type { SettingsStore } from './SettingsStore.js';
 import type { ApiKeyStore } from '../../auth/ApiKeyStore.js';
 import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey } from '../../../src-shared/control/apiKeys.js';
 import { createApiKey, revokeApiKey } from './keyOperations.js';
+import { startModelUpload } from './modelUpload.js';
 
 /** Remote hives (SSH) plug in here; without it, adding one answers a clear 501. */
 
@@ -236,6 +239,10 @@ export class QueenControl implements ControlApi {
 
   async downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }> {
     return this.client(request.hive_id).downloadModel({ source: request.source, ...(request.name ? { name: request.name } : {}) });
+  }
+
+  uploadModel(request: UploadModelRequest): Promise<UploadModelStarted> {
+    return startModelUpload({ view: this.options.view, remoteHives: this.options.remoteHives, modelsDir: this.options.modelsDir, audit: this.options.audit, actor: this.actor }, request);
   }
 
   async listHives(): Promise<HiveInfo[]> {

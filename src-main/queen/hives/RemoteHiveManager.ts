@@ -14,6 +14,11 @@ export interface RemoteHiveManager {
   remove(hiveId: string, options: { stop: boolean }): Promise<void>;
   /** Re-adopts remembered hives after a queen restart (without restarting them). */
   restore?(): Promise<void>;
+  /**
+   * Copies a local model file into a remote hive's models folder and has the hive rescan its catalog.
+   * `onProgress` gets the bytes sent so far. Optional: a manager without file transfer leaves it out.
+   */
+  uploadModel?(hiveId: string, localPath: string, options: { name?: string; onProgress?: (sent: number, total: number) => void }): Promise<{ path: string; skipped: boolean }>;
   /** Closes the links to remote hives; they keep serving unless `stopRemote`. */
   close?(options: { stopRemote?: boolean }): Promise<void>;
 }

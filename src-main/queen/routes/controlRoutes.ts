@@ -12,6 +12,7 @@ import {
   IdSchema,
   ReplaceWorkerSpecRequestSchema,
   SettingsPatchSchema,
+  UploadModelRequestSchema,
   WORKER_ACTIONS,
 } from '../../../src-shared/control/controlSchemas.js';
 import { openEventStream } from '../../common/http/eventStream.js';
@@ -117,6 +118,10 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (sc
   app.get(ControlRoutes.models, async () => ({ models: await control.listModels() }));
   app.post(ControlRoutes.modelDownload, { schema: { body: DownloadModelRequestSchema } }, async (request, reply) =>
     reply.code(202).send(await as(request.actor).downloadModel(request.body)),
+  );
+
+  app.post(ControlRoutes.modelUpload, { schema: { body: UploadModelRequestSchema } }, async (request, reply) =>
+    reply.code(202).send(await as(request.actor).uploadModel(request.body)),
   );
 
   app.delete<{ Params: { hive: string; name: string } }>('/v1/control/hives/:hive/models/:name', async (request, reply) => {
