@@ -10,7 +10,8 @@ import { ChildSupervisor, type ChildEvent, type KillCause, type StartKind } from
 import type { HiveMetrics } from './HiveMetrics.js';
 import type { WorkerPlacement } from './admission/WorkerPlacement.js';
 import type { LocalEndpoint } from '../common/http/localEndpoint.js';
-import { WorkerProcess, type WorkerExit, type WorkerLauncher, type WorkerReady } from './WorkerProcess.js';
+import { HotSpare } from './HotSpare.js';
+import { WorkerProcess, type WorkerExit, type WorkerLauncher, type WorkerProcessHandlers, type WorkerReady } from './WorkerProcess.js';
 
 export type { WorkerLauncher } from './WorkerProcess.js';
 
@@ -40,6 +41,8 @@ export interface WorkerLaunchSpec {
   /** undefined = node-llama-cpp's auto. */
   flashAttention?: boolean;
   kvCacheType?: KvCacheType;
+  /** Keep a hot spare (a second process with the model loaded) for fast recovery; defaults to false. */
+  hotSpare?: boolean;
   /** Where admission placed the worker: its GPU, planned offload, VRAM estimate, pinning environment. */
   placement: WorkerPlacement;
 }
@@ -83,7 +86,12 @@ export interface ManagedWorkerDeps {
   onProcess?: (id: string, child: ChildProcess) => void;
   /** Listen on this Unix socket instead of a loopback port (remote hives); null/absent = TCP. */
   socketPath?: string | null;
+  /** The second socket path a socket worker alternates with its hot spare. */
+  spareSocketPath?: string | null;
 }
+
+/** A hot spare is started this long after the worker became ready (not competing with its load). */
+const HOT_SPARE_DELAY_MS = 1_000;
 
 /**
  * One supervised worker: the worker tier's child spec for the shared supervision core. How to start
@@ -115,12 +123,23 @@ export class ManagedWorker {
   /** Who asked for the current operator action (`token:<fp6>` from the API, else 'operator'). */
   private actor = 'operator';
   private disposed = false;
+  /** When the current instance started serving this worker (its spawn, or a hot spare's hand-over). */
+  private startedAt: number | null = null;
+  /** The current start is a hot spare's hand-over (for the audit details). */
+  private handedOver = false;
+  private readonly hotSpare: HotSpare;
 
   constructor(
     private spec: WorkerLaunchSpec,
     private readonly deps: ManagedWorkerDeps,
   ) {
     this.slotsTotal = spec.slots;
+    this.hotSpare = new HotSpare({
+      workerId: spec.id,
+      launch: (handlers) => this.launchProcess(null, handlers),
+      onChange: () => this.update(),
+      logger: deps.logger,
+    });
     this.supervisor = new ChildSupervisor(
       {
         id: spec.id,
@@ -158,7 +177,7 @@ export class ManagedWorker {
 
   /** The Unix socket this worker listens on; null for a loopback-TCP worker. */
   get socketPath(): string | null {
-    return this.deps.socketPath ?? null;
+    return this.proc?.socketPath ?? this.deps.socketPath ?? null;
   }
 
   /** Where the current process answers; null before it listens. */
@@ -191,7 +210,7 @@ export class ManagedWorker {
       last_exit: this.lastExit,
       breaker: status.breaker,
       next_restart_at: status.next_restart_at,
-      started_at: this.last?.startedAt ?? null,
+      started_at: this.startedAt,
       last_heartbeat: this.lastHeartbeat,
       load_progress: this.last?.loadProgress ?? 0,
       load_failed: status.start_failed,
@@ -200,6 +219,7 @@ export class ManagedWorker {
       offload: this.last?.readyInfo?.offload ?? this.spec.placement.offload,
       vram_bytes: this.spec.placement.vramBytes,
       vram_measured_bytes: this.last?.readyInfo?.vramMeasuredBytes ?? null,
+      ...(this.spec.hotSpare ? { hot_spare: this.hotSpare.info() } : {}),
     };
   }
 
@@ -265,22 +285,18 @@ export class ManagedWorker {
 
   // ── the child spec ─────────────────────────────────────────────────────────────────────────
 
-  /** One launch: resolves when the model is loaded, rejects when the process ends before. */
+  /**
+   * One launch: resolves when the model is loaded, rejects when the process ends before. A restart
+   * (not the first start) takes the hot spare when one has loaded: ready at once.
+   */
   private startProcess(kind: StartKind): Promise<void> {
     this.stopping = false;
     this.pendingFailure = null;
-    // A warm standby has initialised its backend already: a pinning environment would come too late.
-    const pinned = Object.keys(this.spec.placement.env).length > 0;
+    this.startedAt = this.deps.clock.now();
+    const spare = kind === 'initial' ? null : this.hotSpare.take();
+    this.handedOver = spare !== null;
     return new Promise<void>((resolve, reject) => {
-      const proc: WorkerProcess = WorkerProcess.launch({
-        args: workerArgs(this.spec, this.socketPath),
-        launcher: this.deps.launcher,
-        token: this.deps.token,
-        env: this.spec.placement.env,
-        standby: pinned ? null : (this.deps.takeStandby?.() ?? null),
-        socketPath: this.socketPath,
-        clock: this.deps.clock,
-        onSpawn: (child) => this.deps.onProcess?.(this.id, child),
+      const handlers = (proc: WorkerProcess): WorkerProcessHandlers => ({
         onChange: () => {
           if (this.proc === proc) this.update();
         },
@@ -294,13 +310,49 @@ export class ManagedWorker {
           reject(new Error(`worker ${kind === 'initial' ? 'start' : kind} ended before it was ready`));
         },
       });
+      const proc = spare ?? this.launchProcess(this.deps.takeStandby, { onChange: () => undefined, onReady: () => undefined, onExit: () => undefined });
+      proc.rebind(handlers(proc));
       this.proc = proc;
       this.last = proc;
       this.slotsFree = 0;
       this.slotsTotal = this.spec.slots;
       this.busy = false;
       this.lastHeartbeat = null;
+      if (spare?.readyInfo) {
+        this.onReady(spare.readyInfo);
+        resolve();
+      }
     });
+  }
+
+  /**
+   * A worker process with this worker's arguments and token, on a socket path no live process of
+   * this worker holds. `takeStandby`: hand the arguments to a warm standby when one is at hand.
+   */
+  private launchProcess(takeStandby: (() => ChildProcess | null) | undefined | null, handlers: WorkerProcessHandlers): WorkerProcess {
+    const socketPath = this.freeSocketPath();
+    // A warm standby has initialised its backend already: a pinning environment would come too late.
+    const pinned = Object.keys(this.spec.placement.env).length > 0;
+    return WorkerProcess.launch({
+      args: workerArgs(this.spec, socketPath),
+      launcher: this.deps.launcher,
+      token: this.deps.token,
+      env: this.spec.placement.env,
+      standby: pinned ? null : (takeStandby?.() ?? null),
+      socketPath,
+      clock: this.deps.clock,
+      onSpawn: (child) => this.deps.onProcess?.(this.id, child),
+      ...handlers,
+    });
+  }
+
+  /** Socket workers alternate two paths with their hot spare; null for loopback TCP. */
+  private freeSocketPath(): string | null {
+    const base = this.deps.socketPath ?? null;
+    const alternate = this.deps.spareSocketPath ?? null;
+    if (base === null || alternate === null) return base;
+    const held = [this.proc, this.hotSpare.process].filter((p) => p?.alive).map((p) => p?.socketPath);
+    return held.includes(base) ? alternate : base;
   }
 
   private onReady(ready: WorkerReady): void {
@@ -349,6 +401,7 @@ export class ManagedWorker {
     const body = await proc.health(timeoutMs);
     if (proc !== this.proc || this.stopping) return false;
     if (!body) return false;
+    this.hotSpare.sampleMemory();
     const now = this.deps.clock.now();
     this.lastHeartbeat = now;
     if (body.slots && typeof body.slots.free === 'number' && typeof body.slots.total === 'number') {
@@ -379,7 +432,7 @@ export class ManagedWorker {
     switch (event.type) {
       case 'started': {
         const warm = proc?.warm ?? false;
-        const details = { pid: proc?.pid ?? null, model: this.spec.model, device: this.spec.device, kind: event.kind, warm };
+        const details = { pid: proc?.pid ?? null, model: this.spec.model, device: this.spec.device, kind: event.kind, warm, ...(this.handedOver ? { hot_spare: true } : {}) };
         this.deps.metrics.spawned(this.id);
         this.emitAudit({ event_type: 'worker_spawned', ...(event.kind === 'operator' ? { actor: this.actor } : {}), details });
         if (event.kind === 'restart' || event.kind === 'trial') {
@@ -392,8 +445,9 @@ export class ManagedWorker {
       case 'ready':
         this.emitAudit({
           event_type: 'worker_ready',
-          details: { pid: proc?.pid ?? null, port: proc?.port ?? null, load_ms: proc ? this.deps.clock.now() - proc.startedAt : 0 },
+          details: { pid: proc?.pid ?? null, port: proc?.port ?? null, load_ms: this.deps.clock.now() - (this.startedAt ?? this.deps.clock.now()) },
         });
+        if (this.spec.hotSpare) this.hotSpare.prepare(HOT_SPARE_DELAY_MS);
         return;
       case 'start_timeout':
         this.deps.logger.warn({ worker_id: this.id, timeout_ms: event.timeout_ms }, 'worker load timed out: killing it');
@@ -452,6 +506,7 @@ export class ManagedWorker {
    */
   beginStop(reason: StopCause = 'operator'): boolean {
     this.stopReason = reason;
+    this.hotSpare.drop();
     if (!this.proc) {
       if (this.supervisor.status().state !== 'stopped') {
         this.stoppedBy = reason;
@@ -492,6 +547,7 @@ export class ManagedWorker {
   dispose(): void {
     this.disposed = true;
     this.supervisor.dispose();
+    this.hotSpare.dispose();
     this.kill('SIGKILL');
   }
 

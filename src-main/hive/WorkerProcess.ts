@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { OffloadInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { PolicyClock } from '../../src-shared/policy/RestartTracker.js';
 import { isWorkerMessage, WORKER_TOKEN_ENV, type WorkerMessage } from '../../src-shared/worker/workerMessages.js';
@@ -33,7 +34,17 @@ export interface WorkerHealth {
   last_request_at?: number;
 }
 
-export interface WorkerProcessOptions {
+/** What the owner of a launch hears (replaceable: a hot spare changes owner role when it takes over). */
+export interface WorkerProcessHandlers {
+  /** It listens, or its load progressed: something `info()` shows changed. */
+  onChange(): void;
+  /** The model is loaded and the worker serves. */
+  onReady(ready: WorkerReady): void;
+  /** The process is gone (called once). */
+  onExit(exit: WorkerExit): void;
+}
+
+export interface WorkerProcessOptions extends WorkerProcessHandlers {
   /** The worker's arguments (see workerArgs); the token travels in the environment. */
   args: string[];
   launcher: WorkerLauncher;
@@ -48,12 +59,6 @@ export interface WorkerProcessOptions {
   clock: PolicyClock;
   /** Sees the process (log capture: see WorkerLogs). */
   onSpawn?(child: ChildProcess): void;
-  /** It listens, or its load progressed: something `info()` shows changed. */
-  onChange(): void;
-  /** The model is loaded and the worker serves. */
-  onReady(ready: WorkerReady): void;
-  /** The process is gone (called once). */
-  onExit(exit: WorkerExit): void;
 }
 
 
@@ -83,6 +88,7 @@ export class WorkerProcess {
   private stderr = '';
   private exitWaiters: Array<() => void> = [];
   private loadFailedTimer: NodeJS.Timeout | undefined;
+  private handlers: WorkerProcessHandlers;
 
   private constructor(
     child: ChildProcess,
@@ -92,6 +98,29 @@ export class WorkerProcess {
     this.child = child;
     this.warm = warm;
     this.startedAt = options.clock.now();
+    this.handlers = { onChange: options.onChange, onReady: options.onReady, onExit: options.onExit };
+  }
+
+  /** From now on these hear the process (a hot spare taking over reports to the worker, not the spare slot). */
+  rebind(handlers: WorkerProcessHandlers): void {
+    this.handlers = handlers;
+  }
+
+  /** The Unix socket it listens on; null for loopback TCP. */
+  get socketPath(): string | null {
+    return this.options.socketPath;
+  }
+
+  /** Resident set size in bytes (Linux /proc); null where it cannot be read. */
+  rssBytes(): number | null {
+    const pid = this.child.pid;
+    if (pid === undefined || !this.alive) return null;
+    try {
+      const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return match ? Number(match[1]) * 1024 : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Spawns the worker (or hands its arguments to the standby). Listeners are attached before it returns. */
@@ -148,12 +177,12 @@ export class WorkerProcess {
       case 'listening':
         this.port = message.socket === undefined ? message.port : null;
         this.socketBound = message.socket !== undefined;
-        this.options.onChange();
+        this.handlers.onChange();
         return;
       case 'load_progress':
         if (this.readyInfo) return;
         this.loadProgress = Math.max(this.loadProgress, Math.min(1, message.progress));
-        this.options.onChange();
+        this.handlers.onChange();
         return;
       case 'ready':
         if (this.readyInfo) return;
@@ -161,7 +190,7 @@ export class WorkerProcess {
         this.socketBound = message.socket !== undefined;
         this.loadProgress = 1;
         this.readyInfo = { slots: message.slots, offload: message.offload ?? null, vramMeasuredBytes: message.vram_measured_bytes ?? null };
-        this.options.onReady(this.readyInfo);
+        this.handlers.onReady(this.readyInfo);
         return;
       case 'load_failed':
         this.stderr = `${this.stderr}\nload_failed: ${message.message}`.slice(-STDERR_TAIL_BYTES);
@@ -181,7 +210,7 @@ export class WorkerProcess {
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
     for (const resolve of waiters) resolve();
-    this.options.onExit(this.exit);
+    this.handlers.onExit(this.exit);
   }
 
   /** One `GET /health` within `timeoutMs`; null when it did not answer 200 in time. */

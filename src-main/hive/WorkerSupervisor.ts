@@ -35,6 +35,8 @@ export interface SpawnOptions extends GpuLaunchOptions {
   policy?: unknown;
   /** Stop after this long without requests. Defaults to the hive's `idleTtlMs` (off). */
   idle_ttl_ms?: number | null;
+  /** Keep a hot spare with the model loaded (see HotSpare). Defaults to false. */
+  hot_spare?: boolean;
 }
 
 export interface WorkerSupervisorOptions {
@@ -164,6 +166,7 @@ export class WorkerSupervisor {
         batchSize: request.batch_size,
         flashAttention: request.flash_attention,
         kvCacheType: request.kv_cache_type as KvCacheType | undefined,
+        hotSpare: request.hot_spare ?? false,
         placement,
       },
       {
@@ -179,6 +182,7 @@ export class WorkerSupervisor {
         onUpdate: (info) => this.onUpdate(info),
         takeStandby: this.options.standby ? () => this.options.standby?.take() ?? null : undefined,
         socketPath: this.options.socketDir ? workerSocketPath(this.options.socketDir, id) : null,
+        spareSocketPath: this.options.socketDir ? workerSocketPath(this.options.socketDir, `${id}.spare`) : null,
       },
     );
     this.workers.set(id, worker);

@@ -50,8 +50,14 @@ function formatTtl(ms: number | null | undefined): string {
   return ms % 60_000 === 0 ? `idle TTL ${ms / 60_000} min` : `idle TTL ${Math.round(ms / 1000)} s`;
 }
 
+/** The hot spare's state and memory cost, e.g. ` (ready, 118 MiB)`. */
+function formatSpare(spare: WorkerInfo['hot_spare']): string {
+  if (!spare) return '';
+  return ` (${spare.state}${spare.rss_bytes === null ? '' : `, ${Math.round(spare.rss_bytes / 2 ** 20)} MiB`})`;
+}
+
 /** The spec column: whether it is declared, enabled or ephemeral (on demand), and its idle TTL. */
-function SpecCell({ spec }: { spec: WorkerSpec | null }) {
+function SpecCell({ spec, spare }: { spec: WorkerSpec | null; spare?: WorkerInfo['hot_spare'] }) {
   if (!spec) {
     return (
       <div>
@@ -71,7 +77,7 @@ function SpecCell({ spec }: { spec: WorkerSpec | null }) {
       </span>
       <span className="sub" data-testid="spec-ttl">
         {formatTtl(spec.idle_ttl_ms)}
-        {spec.hot_spare ? ' · hot spare' : ''}
+        {spec.hot_spare ? ` · hot spare${formatSpare(spare)}` : ''}
       </span>
     </div>
   );
@@ -150,7 +156,7 @@ function WorkerRow({
         <div>{w.hive}</div>
       </td>
       <td data-label="Spec">
-        <SpecCell spec={spec} />
+        <SpecCell spec={spec} spare={w.hot_spare} />
       </td>
       <td data-label="State" data-testid="worker-state">
         <div>

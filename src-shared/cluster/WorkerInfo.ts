@@ -51,6 +51,14 @@ export type LastExit = z.infer<typeof LastExitSchema>;
 export const StopCauseSchema = z.enum(['operator', 'idle_ttl', 'shutdown']);
 export type StopCause = z.infer<typeof StopCauseSchema>;
 
+export const HotSpareInfoSchema = z.object({
+  pid: z.number().nullable(),
+  state: z.enum(['loading', 'ready']),
+  /** Resident set size in bytes as last sampled (Linux /proc); null where unknown. */
+  rss_bytes: z.number().nullable(),
+});
+export type HotSpareInfo = z.infer<typeof HotSpareInfoSchema>;
+
 export const WorkerInfoSchema = z.object({
   id: z.string(),
   hive: z.string(),
@@ -84,5 +92,11 @@ export const WorkerInfoSchema = z.object({
   vram_bytes: z.number().nullable(),
   /** VRAM the worker measured (backend's used VRAM after load minus before); null where not reported. */
   vram_measured_bytes: z.number().nullable(),
+  /**
+   * The hot spare of a spec with `hot_spare` (a second process with the model loaded, which takes
+   * over after a crash): its pid, whether it has loaded, and its resident memory (the cost of it);
+   * null/absent when the worker has none.
+   */
+  hot_spare: HotSpareInfoSchema.nullable().optional(),
 });
 export type WorkerInfo = z.infer<typeof WorkerInfoSchema>;

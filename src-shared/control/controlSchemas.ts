@@ -64,7 +64,8 @@ export const IdleTtlSchema = z.number().int().min(1_000).max(7 * DAY_MS).nullabl
  * A declared worker (DESIGN §6 "Specs vs workers"): desired state the queen persists and reconciles.
  * Sizing fields left out take the hive's defaults (device auto, gpu_layers auto, its threads).
  * `ephemeral` specs are the queen's own (one per model and hive, created on demand, never persisted);
- * `hot_spare` asks for a standby with the model loaded; it is stored and shown, but no hive acts on it yet.
+ * `hot_spare` asks the hive for a second process with the model loaded, which takes over (same worker
+ * id) when the worker's process dies: recovery costs the backoff and a hand-over, not a load.
  */
 export const WorkerSpecSchema = z
   .object({

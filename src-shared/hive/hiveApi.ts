@@ -62,6 +62,8 @@ export const SpawnWorkerBodySchema = z
     /** Per-worker override merged over the hive's policy (checked by the hive with the policy schema). */
     policy: z.record(z.string(), z.unknown()).optional(),
     idle_ttl_ms: IdleTtlSchema.optional(),
+    /** Keep a second process with the model loaded that takes over after a crash (WorkerSpec.hot_spare). */
+    hot_spare: z.boolean().optional(),
   })
   .strict();
 export type SpawnWorkerBody = z.infer<typeof SpawnWorkerBodySchema>;

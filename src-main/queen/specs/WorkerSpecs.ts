@@ -24,11 +24,8 @@ const ENTRY_GONE_WAIT_MS = 10_000;
 /** Worker states in which a process exists or is about to (a disabled spec's worker is stopped from these). */
 const LIVE_STATES = new Set<WorkerInfo['state']>(['loading', 'idle', 'busy', 'unhealthy', 'crashed', 'backoff']);
 
-/**
- * The spec fields that shape the worker's process; a change to any of them replaces the worker.
- * (`hot_spare` is not one: no hive acts on it yet, so changing it must not restart anything.)
- */
-const LAUNCH_FIELDS = ['model', 'device', 'gpu_layers', 'batch_size', 'flash_attention', 'kv_cache_type', 'slots', 'threads', 'ctx', 'idle_ttl_ms'] as const;
+/** The spec fields that shape the worker's process(es); a change to any of them replaces the worker. */
+const LAUNCH_FIELDS = ['model', 'device', 'gpu_layers', 'batch_size', 'flash_attention', 'kv_cache_type', 'slots', 'threads', 'ctx', 'idle_ttl_ms', 'hot_spare'] as const;
 
 export function launchFieldsDiffer(a: WorkerSpec, b: WorkerSpec): boolean {
   return LAUNCH_FIELDS.some((field) => a[field] !== b[field]);
@@ -40,6 +37,7 @@ export function spawnBodyOf(spec: WorkerSpec): SpawnWorkerBody {
   for (const field of ['idle_ttl_ms', 'device', 'gpu_layers', 'batch_size', 'flash_attention', 'kv_cache_type', 'slots', 'threads', 'ctx'] as const) {
     if (spec[field] !== undefined) Object.assign(body, { [field]: spec[field] });
   }
+  if (spec.hot_spare) body.hot_spare = true;
   return body;
 }
 

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import { endOf, streamInference } from '../helpers/sseClient.js';
+import { EventStream, isAlive, startTestHive, tinySpawn, waitForPidGone, type TestHive } from './hiveHarness.js';
+
+/**
+ * WorkerSpec `hot_spare` on real processes: a second worker process that has loaded the model takes
+ * over when the worker is SIGKILLed: same worker id, the spare's pid, answering at once. (How fast,
+ * beyond the backoff, is a bench figure: scripts/bench/recovery.ts.)
+ */
+describe('hive: hot spare', () => {
+  let t: TestHive | undefined;
+  let events: EventStream | undefined;
+  const pids: number[] = [];
+  afterEach(async () => {
+    events?.close();
+    await t?.close();
+    for (const pid of pids.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  it('SIGKILL the worker: its loaded spare takes over with the same id and answers; a new spare follows; removing the worker ends both', async () => {
+    t = await startTestHive({ policy: { backoff_base_ms: 200, backoff_max_ms: 200 } });
+    events = new EventStream(t.hive.url);
+    await events.opened;
+    const spawned = await t.api<WorkerInfo>('POST', '/v1/workers', tinySpawn({ id: 'hot', hot_spare: true }));
+    expect(spawned.status).toBe(201);
+    const ready = await events.waitForWorker('hot', (w) => w.state === 'idle', 60_000);
+    pids.push(ready.pid!);
+
+    // The spare loads after the worker is ready, and its memory is shown.
+    const withSpare = await events.waitForWorker('hot', (w) => w.hot_spare?.state === 'ready', 60_000);
+    const sparePid = withSpare.hot_spare!.pid!;
+    pids.push(sparePid);
+    expect(sparePid).not.toBe(ready.pid);
+    expect(isAlive(sparePid)).toBe(true);
+    expect(withSpare.hot_spare!.rss_bytes).toBeGreaterThan(0);
+    // The spare is not the worker: one entry, the worker's own pid and port.
+    expect((await t.api<{ workers: WorkerInfo[] }>('GET', '/v1/workers')).body.workers.map((w) => [w.id, w.pid])).toEqual([['hot', ready.pid]]);
+
+    const mark = events.events.length;
+    process.kill(ready.pid!, 'SIGKILL');
+    const crashed = await events.waitForWorker('hot', (w) => w.state === 'crashed', 10_000, mark);
+    expect(crashed.last_exit).toMatchObject({ signal: 'SIGKILL', reason: 'exit' });
+    const back = await events.waitForWorker('hot', (w) => w.state === 'idle', 30_000, mark);
+    expect(back.id).toBe('hot');
+    expect(back.pid).toBe(sparePid);
+    expect(back.restart_count).toBe(1);
+    const spawns = t.audit.events.filter((e) => e.worker_id === 'hot' && e.event_type === 'worker_spawned');
+    expect(spawns.map((e) => [e.details?.kind, e.details?.hot_spare ?? false])).toEqual([
+      ['initial', false],
+      ['restart', true],
+    ]);
+
+    // The worker id answers, with the worker's token, on the spare's endpoint.
+    const creds = await t.api<{ url: string; token: string }>('GET', '/v1/workers/hot/credentials');
+    const answer = await streamInference(`${creds.body.url}/v1/inference`, { prompt: 'Hello', max_tokens: 4, temperature: 0, ignore_eos: true }, { authorization: `Bearer ${creds.body.token}` });
+    expect(answer.status).toBe(200);
+    expect(endOf(answer)).toMatchObject({ stop_reason: 'max_tokens', tokens_out: 4 });
+
+    // A new spare is prepared for the next crash.
+    const next = await events.waitForWorker('hot', (w) => w.hot_spare?.state === 'ready' && w.hot_spare.pid !== sparePid, 60_000, mark);
+    const nextSparePid = next.hot_spare!.pid!;
+    pids.push(nextSparePid);
+    expect(nextSparePid).not.toBe(ready.pid);
+
+    // Removing the worker ends its process and its spare.
+    expect((await t.api('DELETE', '/v1/workers/hot')).status).toBe(204);
+    expect(await waitForPidGone(sparePid, 15_000)).toBe(true);
+    expect(await waitForPidGone(nextSparePid, 15_000)).toBe(true);
+  }, 180_000);
+});
