@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,17 @@ import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import { startProcessIn } from '../helpers/childProcess.js';
 import { packagedCopy, type PackagedCopy } from '../helpers/packagedCopy.js';
 import { commandLineOf, descendantsOf } from '../helpers/processTree.js';
+import { startSshd } from '../helpers/sshd.js';
+import { tinyModelPath } from '../helpers/tinyModel.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { ControlRoutes } from '../../src-shared/control/controlRoutes.js';
+
+/** Pids whose command line names `dir` (a detached remote hive and its workers). */
+function pidsRunningFrom(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .flatMap((pid) => (commandLineOf(Number(pid)).join(' ').includes(dir) ? [Number(pid)] : []));
+}
 
 /**
  * The packaged layout runs on its own: the queen, its local hive and a worker all start from a copy of
@@ -86,4 +97,55 @@ describe('the packaged layout (electron-builder files, no sources), run from a c
       await queen.stop();
     }
   }, 300_000);
+
+  it('deploys an SSH remote hive from the copy (real sshd): the bundle and the runtime closure come from the copy, a model is pushed, a worker there answers', async () => {
+    const sshd = await startSshd();
+    const sshDataDir = mkdtempSync(join(tmpdir(), 'rbee-packaged-ssh-queen-'));
+    const remoteData = mkdtempSync(join(tmpdir(), 'rbee-packaged-ssh-remote-'));
+    mkdirSync(join(sshDataDir, 'models'));
+    copyFileSync(await tinyModelPath(5), join(sshDataDir, 'models', 'packaged-tiny.gguf'));
+    const queen = startProcessIn(copy.dir, process.execPath, [join(copy.dir, 'out', 'main', 'cli.js'), 'queen', '--port', '0', '--data-dir', sshDataDir, '--no-local-hive', '--audit', 'disabled', '--remote-deps', 'upload', '--remote-data-dir', remoteData], {
+      LLORCH_API_TOKEN: TOKEN,
+      RBEE_LOG_LEVEL: 'warn',
+    });
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    let url = '';
+    let hiveId = '';
+    try {
+      ({ url } = await queen.waitForLine<{ url: string }>((l) => l.event === 'listening', 120_000));
+      const post = async (path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+        const res = await fetch(`${url}${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+        return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+      };
+      const added = await post(ControlRoutes.hives, { host: sshd.host, port: sshd.port, user: sshd.user, key_file: sshd.clientKeyPath, name: 'packaged-remote', trust_fingerprint: sshd.hostFingerprint() });
+      expect(added.status, JSON.stringify(added.json)).toBe(201);
+      hiveId = (added.json.hive as { id: string }).id;
+      const snapshot = (): Promise<ClusterSnapshot> => fetch(`${url}${ControlRoutes.snapshot}`, { headers: auth }).then((r) => r.json() as Promise<ClusterSnapshot>);
+      await waitFor(snapshot, (s) => s.hives.some((h) => h.id === hiveId && h.state === 'online'), { timeoutMs: 180_000, what: 'remote hive online' });
+
+      // What the remote runs came from the copy: the bundle's files and node_modules unpacked from the copy's closure.
+      const versionDir = join(remoteData, 'hive', (JSON.parse(readFileSync(join(copy.dir, 'package.json'), 'utf8')) as { version: string }).version);
+      expect(readFileSync(join(versionDir, 'out', 'main', 'cli.js')).equals(readFileSync(join(copy.dir, 'out', 'main', 'cli.js')))).toBe(true);
+      expect(existsSync(join(versionDir, 'node_modules', 'node-llama-cpp', 'package.json'))).toBe(true);
+      expect(existsSync(join(versionDir, 'node_modules', 'tsx'))).toBe(false);
+
+      const pushed = await post(ControlRoutes.modelUpload, { hive_id: hiveId, model: 'packaged-tiny.gguf' });
+      expect(pushed.status, JSON.stringify(pushed.json)).toBe(202);
+      await waitFor(snapshot, (s) => s.models.some((m) => m.hive === hiveId && m.name === 'packaged-tiny.gguf'), { timeoutMs: 120_000, what: 'model listed on the remote hive' });
+      const spec = await post(ControlRoutes.workers, { hive_id: hiveId, id: 'packaged-w', model: 'packaged-tiny.gguf', threads: 1 });
+      expect(spec.status, JSON.stringify(spec.json)).toBe(201);
+      await waitFor(snapshot, (s) => s.workers.some((w) => w.hive === hiveId && w.id === 'packaged-w' && (w.state === 'idle' || w.state === 'busy')), { timeoutMs: 180_000, what: 'remote worker ready' });
+      const answer = await post('/v1/completions', { model: 'packaged-tiny.gguf', prompt: 'Once upon a time', max_tokens: 2, temperature: 0 });
+      expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+      expect(['stop', 'length']).toContain((answer.json.choices as Array<{ finish_reason: string }>)[0]?.finish_reason);
+    } finally {
+      if (url && hiveId) await fetch(`${url}${ControlRoutes.hive(hiveId)}?stop=true`, { method: 'DELETE', headers: { authorization: auth.authorization } }).catch(() => undefined);
+      await queen.stop();
+      await sshd.stop();
+      // A hive started detached (setsid) outlives its session: end whatever still runs from this test's remote folder.
+      for (const pid of pidsRunningFrom(remoteData)) process.kill(pid, 'SIGKILL');
+      rmSync(sshDataDir, { recursive: true, force: true });
+      rmSync(remoteData, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
