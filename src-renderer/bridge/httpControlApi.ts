@@ -508,7 +508,7 @@ export function createHttpControlApi(options: HttpControlApiOptions): ControlApi
     getWorkerLogs,
     watchWorkerLogs,
     listModels: async () => unwrapList(await call<ModelInfo[] | { models: ModelInfo[] }>('GET', ControlRoutes.models), 'models'),
-    downloadModel: (request: DownloadModelRequest) => call<{ download_id: string }>('POST', ControlRoutes.modelDownload, request),
+    downloadModel: (request: DownloadModelRequest) => call<{ download_id: string; name?: string }>('POST', ControlRoutes.modelDownload, request),
     uploadModel: (request: UploadModelRequest) => call<UploadModelStarted>('POST', ControlRoutes.modelUpload, request),
     deleteModel: (hiveId, name) => call<void>('DELETE', ControlRoutes.hiveModel(hiveId, name)),
     listHives: async () => unwrapList(await call<HiveInfo[] | { hives: HiveInfo[] }>('GET', ControlRoutes.hives), 'hives'),

@@ -7,11 +7,11 @@ import { errorMessage } from '../stores/errors.js';
 import { useRbee } from '../stores/store.js';
 import { UploadModelForm } from './UploadModelForm.js';
 
-/** `hf:<user>/<repo>/<file>` or an http(s) URL. */
+/** `hf:<user>/<repo>:<TAG>`, `hf:<user>/<repo>/<file>` or an http(s) URL (the hive checks the details). */
 export function validateModelSource(source: string): string | null {
   const s = source.trim();
   if (!s) return 'Enter an hf: URI or an http(s) URL.';
-  if (s.startsWith('hf:')) return /^hf:[^/\s]+\/[^/\s]+(\/[^\s]+)?$/.test(s) ? null : 'hf: URIs look like hf:<user>/<repo>/<file>.gguf';
+  if (s.startsWith('hf:')) return /^hf:[^/\s]+\/[^/\s]+(\/[^\s]+)?$/.test(s) ? null : 'hf: URIs look like hf:<user>/<repo>:Q4_K_M or hf:<user>/<repo>/<file>.gguf';
   try {
     const url = new URL(s);
     return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'Only http(s) URLs and hf: URIs are supported.';
@@ -57,8 +57,8 @@ function DownloadForm({ hiveIds }: { hiveIds: string[] }) {
           ))}
         </select>
       </Field>
-      <Field label="Source" htmlFor={`${id}-src`} hint="hf:user/repo/file.gguf or https://…" error={fieldError}>
-        <input id={`${id}-src`} value={source} onChange={(e) => setSource(e.target.value)} placeholder="hf:user/repo/model.Q4_K_M.gguf" autoComplete="off" aria-invalid={fieldError ? true : undefined} />
+      <Field label="Source" htmlFor={`${id}-src`} hint="hf:user/repo:Q4_K_M (by quantization), hf:user/repo/file.gguf or https://…; a split model's shards come together" error={fieldError}>
+        <input id={`${id}-src`} value={source} onChange={(e) => setSource(e.target.value)} placeholder="hf:user/repo:Q4_K_M" autoComplete="off" aria-invalid={fieldError ? true : undefined} />
       </Field>
       <Field label="File name" htmlFor={`${id}-name`} hint="Optional">
         <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
@@ -91,7 +91,7 @@ export function ModelsView() {
   }, [workers]);
   const hiveIds = useMemo(() => [...new Set([...Object.keys(hives), ...models.map((m) => m.hive)])].sort(), [hives, models]);
   const downloadList = Object.values(downloads);
-  const [deleting, setDeleting] = useState<{ hive: string; name: string } | null>(null);
+  const [deleting, setDeleting] = useState<{ hive: string; name: string; parts?: number } | null>(null);
   const [deleteStatus, setDeleteStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const confirmDelete = async (target: { hive: string; name: string }): Promise<void> => {
     setDeleting(null);
@@ -142,6 +142,11 @@ export function ModelsView() {
                         <tr key={m.name} data-model={m.name}>
                           <th scope="row" data-label="Name">
                             {m.name}{' '}
+                            {m.parts ? (
+                              <span className="sub" title="A split GGUF: one model in several shard files, named by the first" data-testid="model-parts">
+                                ({m.parts} files)
+                              </span>
+                            ) : null}{' '}
                             {m.is_demo ? (
                               <span className="badge tone-info" title="Generated demo model with random weights: its output is gibberish">
                                 demo · random weights
@@ -166,7 +171,7 @@ export function ModelsView() {
                           </td>
                           <td data-label="Actions">
                             {(usedBy.get(`${m.hive}/${m.name}`) ?? []).length === 0 ? (
-                              <button type="button" className="small danger-outline" onClick={() => setDeleting({ hive: m.hive, name: m.name })} aria-label={`Delete ${m.name} from hive ${m.hive}`}>
+                              <button type="button" className="small danger-outline" onClick={() => setDeleting({ hive: m.hive, name: m.name, ...(m.parts ? { parts: m.parts } : {}) })} aria-label={`Delete ${m.name} from hive ${m.hive}`}>
                                 Delete
                               </button>
                             ) : (
@@ -189,9 +194,9 @@ export function ModelsView() {
         </p>
       ) : null}
       {deleting ? (
-        <ConfirmDialog title={`Delete ${deleting.name}?`} confirmLabel="Delete the file" onConfirm={() => void confirmDelete(deleting)} onCancel={() => setDeleting(null)}>
+        <ConfirmDialog title={`Delete ${deleting.name}?`} confirmLabel={deleting.parts ? `Delete the ${deleting.parts} files` : 'Delete the file'} onConfirm={() => void confirmDelete(deleting)} onCancel={() => setDeleting(null)}>
           <p>
-            The file is removed from hive {deleting.hive}'s models folder. A worker spec that names it, or a worker that uses it, keeps it (the
+            {deleting.parts ? `All ${deleting.parts} shard files of this split model are` : 'The file is'} removed from hive {deleting.hive}'s models folder. A worker spec that names it, or a worker that uses it, keeps it (the
             hive refuses).
           </p>
         </ConfirmDialog>
@@ -220,6 +225,7 @@ export function ModelsView() {
                 <span className="sub">
                   {formatBytes(d.received_bytes)}
                   {d.total_bytes ? ` of ${formatBytes(d.total_bytes)}` : ''}
+                  {d.files ? ` · ${d.files.done} of ${d.files.total} files` : ''}
                 </span>
                 {d.message ? (
                   <span className={d.state === 'failed' ? 'error-text' : 'sub'} role={d.state === 'failed' ? 'alert' : undefined}>

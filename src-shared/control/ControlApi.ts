@@ -50,7 +50,7 @@ export interface ControlApi {
   watchWorkerLogs?(hiveId: string, workerId: string, tail: number, onEvent: (event: WorkerLogsStreamEvent) => void): () => void;
 
   listModels(): Promise<ModelInfo[]>;
-  downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }>;
+  downloadModel(request: DownloadModelRequest): Promise<{ download_id: string; name?: string }>;
   /**
    * Copies a model of this machine's models folder to a remote hive (SFTP). Answers at once; the
    * transfer reports as `download_progress` events (`source` = `upload:<model>`) and ends `done` once
@@ -124,7 +124,7 @@ export interface SpawnWorkerRequest extends GpuLaunchOptions {
 
 export interface DownloadModelRequest {
   hive_id: string;
-  /** `hf:<user>/<repo>/<file>` or an http(s) URL. */
+  /** `hf:<user>/<repo>:<TAG>`, `hf:<user>/<repo>/<file>` or an http(s) URL; a split GGUF downloads as one job. */
   source: string;
   /** Target file name; derived from the source when absent. */
   name?: string;

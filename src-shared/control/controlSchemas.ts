@@ -104,13 +104,13 @@ export const ReplaceWorkerSpecRequestSchema = z
   .object({ id: WorkerSpecIdSchema.optional(), hive: IdSchema.optional(), ephemeral: z.literal(false).optional(), ...SpecFieldsShape })
   .strict();
 
-/** `hf:<user>/<repo>/<file>` or an http(s) URL. */
+/** `hf:<user>/<repo>:<TAG>`, `hf:<user>/<repo>/<file>` or an http(s) URL (the hive checks the details: docs/hive.md "Download"). */
 export const ModelSourceSchema = z
   .string()
   .min(1)
   .max(2048)
   .regex(NO_CONTROL_CHARS, 'control characters are not allowed')
-  .refine((s) => /^hf:[^\s]+$/.test(s) || /^https?:\/\/[^\s]+$/.test(s), 'source must be hf:<user>/<repo>/<file> or an http(s) URL');
+  .refine((s) => /^hf:[^\s]+$/.test(s) || /^https?:\/\/[^\s]+$/.test(s), 'source must be hf:<user>/<repo>:<TAG>, hf:<user>/<repo>/<file> or an http(s) URL');
 
 /** A plain file name, no path. */
 export const ModelFileNameSchema = z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a plain file name, no path');

@@ -85,7 +85,8 @@ export const PolicyPatchBodySchema = RestartPolicyPatchSchema;
 export const HiveHealthSchema = z.object({ status: z.enum(['ok', 'stopping']), hive_id: z.string(), workers: z.number() });
 export const WorkerListSchema = z.object({ workers: z.array(WorkerInfoSchema) });
 export const ModelListSchema = z.object({ models: z.array(ModelInfoSchema) });
-export const DownloadStartedSchema = z.object({ download_id: z.string() });
+/** `name`: the model the download lands as (a split model's first shard). */
+export const DownloadStartedSchema = z.object({ download_id: z.string(), name: z.string().optional() });
 /**
  * `url` names the worker's HTTP origin; `socket_path`, when present, is the Unix socket to connect
  * to instead of url's host and port (remote hives: reached through an SSH streamlocal channel).

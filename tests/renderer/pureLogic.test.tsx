@@ -113,6 +113,7 @@ describe('restart policy validation', () => {
 describe('small validators', () => {
   it('model sources', () => {
     expect(validateModelSource('hf:user/repo/model.gguf')).toBeNull();
+    expect(validateModelSource('hf:user/repo:Q4_K_M')).toBeNull();
     expect(validateModelSource('https://example.com/m.gguf')).toBeNull();
     expect(validateModelSource('')).toMatch(/Enter/);
     expect(validateModelSource('ftp://x/y')).toMatch(/Only http/);

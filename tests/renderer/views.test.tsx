@@ -188,6 +188,29 @@ describe('ModelsView', () => {
   });
 });
 
+describe('ModelsView: split GGUFs', () => {
+  it('a split model is one row saying how many files, deleted whole; a multi-shard download is one job with summed bytes', async () => {
+    const api = fakeApi({ deleteModel: vi.fn(async () => undefined) });
+    installApi(api, 'http');
+    const name = 'big-Q4_K_M-00001-of-00003.gguf';
+    const split = { name, hive: 'local', size_bytes: 3 * 1024 * 1024, architecture: 'llama', quantization: 'Q4_K_M', context_length: 4096, is_demo: false, parts: 3 };
+    act(() => dispatchClusterEvent(ev({ type: 'snapshot', snapshot: { hives: [hive()], workers: [], models: [split] } }, 0, 100_000)));
+    const progress = { hive_id: 'local', download_id: 'd1', source: 'hf:acme/Big-GGUF:Q4_K_M', received_bytes: 1024 * 1024, total_bytes: 3 * 1024 * 1024, state: 'running' as const, message: null, files: { done: 1, total: 3 } };
+    act(() => dispatchClusterEvent(ev({ type: 'download_progress', progress }, 1, 100_000)));
+    render(<ModelsView />);
+    expect(container.querySelectorAll('tr[data-model]')).toHaveLength(1);
+    expect(text(`tr[data-model="${name}"] [data-testid="model-parts"]`)).toBe('(3 files)');
+    const job = container.querySelectorAll('ul.downloads li');
+    expect(job).toHaveLength(1);
+    expect(job[0]!.textContent).toContain('1 of 3 files');
+    expect(job[0]!.querySelector('progress')?.getAttribute('max')).toBe(String(3 * 1024 * 1024));
+    act(() => button(`Delete ${name} from hive local`).click());
+    expect(container.querySelector('dialog')?.textContent).toContain('All 3 shard files of this split model are removed');
+    await act(async () => button('Delete the 3 files').click());
+    expect(api.deleteModel).toHaveBeenCalledWith('local', name);
+  });
+});
+
 describe('App shell', () => {
   it('shows the login form in web mode without a token', () => {
     installApi(fakeApi(), 'http');

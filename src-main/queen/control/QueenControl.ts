@@ -237,7 +237,7 @@ export class QueenControl implements ControlApi {
     await this.client(hiveId).deleteModel(name);
   }
 
-  async downloadModel(request: DownloadModelRequest): Promise<{ download_id: string }> {
+  async downloadModel(request: DownloadModelRequest): Promise<{ download_id: string; name?: string }> {
     return this.client(request.hive_id).downloadModel({ source: request.source, ...(request.name ? { name: request.name } : {}) });
   }
 

@@ -153,7 +153,7 @@ export class HiveClient {
     await this.request('DELETE', HiveRoutes.model(name));
   }
 
-  downloadModel(body: DownloadBody): Promise<{ download_id: string }> {
+  downloadModel(body: DownloadBody): Promise<{ download_id: string; name?: string }> {
     return this.requestParsed(DownloadStartedSchema, 'POST', HiveRoutes.modelDownload, { body });
   }
 
