@@ -25,7 +25,7 @@ pull waits for the download and prints its progress; --no-wait prints the downlo
 
 /**
  * `rbee models` / `models list|ls`: the models every hive has, as a table; `models pull HIVE SOURCE`
- * downloads one; `models remove|rm HIVE/MODEL` deletes one.
+ * downloads one; `models push` copies a local one to a remote hive; `models remove|rm HIVE/MODEL` deletes one.
  */
 export async function run(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
