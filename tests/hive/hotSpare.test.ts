@@ -1,6 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ClusterEvent } from '../../src-shared/cluster/ClusterEvent.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import { localRequest } from '../../src-main/common/http/localEndpoint.js';
 import { endOf, streamInference } from '../helpers/sseClient.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { EventStream, isAlive, startTestHive, tinySpawn, waitForPidGone, type TestHive } from './hiveHarness.js';
 
 /**
@@ -67,5 +73,46 @@ describe('hive: hot spare', () => {
     expect((await t.api('DELETE', '/v1/workers/hot')).status).toBe(204);
     expect(await waitForPidGone(sparePid, 15_000)).toBe(true);
     expect(await waitForPidGone(nextSparePid, 15_000)).toBe(true);
+  }, 180_000);
+
+  it('socket workers: the spare listens on the second socket path, and two takeovers in a row alternate the paths', async () => {
+    const socketDir = mkdtempSync(join(tmpdir(), 'rbee-spare-sock-'));
+    try {
+      t = await startTestHive({ socketDir, policy: { backoff_base_ms: 200, backoff_max_ms: 200 } });
+      const hive = t.hive;
+      const seen: ClusterEvent[] = [];
+      const unsubscribe = hive.events.subscribe((e) => seen.push(e));
+      try {
+        const latest = (): WorkerInfo | undefined => hive.supervisor.list().find((w) => w.id === 'sock');
+        const until = (what: string, predicate: (w: WorkerInfo) => boolean): Promise<WorkerInfo> =>
+          waitFor(latest, (w) => w !== undefined && predicate(w), { what, timeoutMs: 60_000 }) as Promise<WorkerInfo>;
+        await hive.supervisor.spawn({ model: 'tiny.gguf', id: 'sock', device: 'cpu', slots: 1, threads: 1, ctx: 256, hot_spare: true });
+        const paths: string[] = [];
+        let current = await until('the worker and its spare ready', (w) => w.state === 'idle' && w.hot_spare?.state === 'ready');
+        for (let round = 0; round < 2; round++) {
+          const endpoint = hive.supervisor.get('sock').endpoint();
+          expect(endpoint && 'socketPath' in endpoint).toBe(true);
+          paths.push((endpoint as { socketPath: string }).socketPath);
+          const sparePid = current.hot_spare!.pid!;
+          pids.push(current.pid!, sparePid);
+          process.kill(current.pid!, 'SIGKILL');
+          current = await until('the spare serving', (w) => w.state === 'idle' && w.pid === sparePid);
+          const health = await localRequest(hive.supervisor.get('sock').endpoint()!, '/health', { timeoutMs: 10_000 });
+          expect(health.status).toBe(200);
+          if (round === 0) current = await until('a new spare', (w) => w.state === 'idle' && w.hot_spare?.state === 'ready');
+        }
+        paths.push((hive.supervisor.get('sock').endpoint() as { socketPath: string }).socketPath);
+        expect(paths[0]).toBe(join(socketDir, 'w-sock.sock'));
+        expect(paths[1]).toBe(join(socketDir, 'w-sock.spare.sock'));
+        expect(paths[2]).toBe(paths[0]);
+        expect(seen.some((e) => e.type === 'worker_updated' && e.worker.state === 'failed')).toBe(false);
+      } finally {
+        unsubscribe();
+      }
+    } finally {
+      await t?.close();
+      t = undefined;
+      rmSync(socketDir, { recursive: true, force: true });
+    }
   }, 180_000);
 });
