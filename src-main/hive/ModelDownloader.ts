@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { DownloadProgress } from '../../src-shared/cluster/ClusterEvent.js';
-import { Agent, fetch as undiciFetch, type Response as UndiciResponse } from 'undici';
+// Types only: undici itself is imported on the first download (it costs an idle hive ~15 MB of RSS).
+import type { Agent, fetch as undiciFetch, Response as UndiciResponse } from 'undici';
 import type { Logger } from '../common/log/createLogger.js';
 import { DEFAULT_DOWNLOAD_NETWORK_POLICY, DownloadRefusedError, guardedLookup, refusalForUrlHost, type DownloadNetworkPolicy } from './downloadNetworkPolicy.js';
 import type { HiveEventHub } from './HiveEventHub.js';
@@ -200,14 +201,13 @@ class DownloadAttemptError extends Error {
 export class ModelDownloader {
   private readonly active = new Map<string, { name: string; names: string[]; abort: AbortController; done: Promise<void> }>();
   private readonly network: DownloadNetworkPolicy;
-  /** Every connection resolves through the guarded lookup: the address checked is the one used. */
-  private readonly agent: Agent;
+  /** Every connection resolves through the guarded lookup: the address checked is the one used. Made on the first download. */
+  private agent: Promise<{ agent: Agent; fetch: typeof undiciFetch }> | null = null;
   private readonly maxBytes: number;
   private readonly minFreeBytes: number;
 
   constructor(private readonly options: ModelDownloaderOptions) {
     this.network = { ...DEFAULT_DOWNLOAD_NETWORK_POLICY, ...options.network };
-    this.agent = new Agent({ connect: { lookup: guardedLookup(this.network) } });
     this.maxBytes = options.maxBytes ?? 256 * 1024 ** 3;
     this.minFreeBytes = options.minFreeBytes ?? 512 * 1024 * 1024;
   }
@@ -296,7 +296,9 @@ export class ModelDownloader {
     const running = [...this.active.values()];
     for (const d of running) d.abort.abort();
     await Promise.all(running.map((d) => d.done.catch(() => undefined)));
-    await this.agent.close().catch(() => undefined);
+    const agent = this.agent;
+    this.agent = null;
+    if (agent) await (await agent).agent.close().catch(() => undefined);
   }
 
   /**
@@ -527,13 +529,19 @@ export class ModelDownloader {
    * it is requested, names are checked at connect time by the guarded lookup, and credentials are not
    * carried to another host.
    */
+  private client(): Promise<{ agent: Agent; fetch: typeof undiciFetch }> {
+    this.agent ??= import('undici').then(({ Agent, fetch }) => ({ agent: new Agent({ connect: { lookup: guardedLookup(this.network) } }), fetch }));
+    return this.agent;
+  }
+
   private async fetchChecked(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<UndiciResponse> {
     let current = new URL(url);
     let hopHeaders = headers;
     for (let hop = 0; ; hop += 1) {
       const refusal = refusalForUrlHost(current, this.network);
       if (refusal) throw new DownloadAttemptError(`refusing to download from ${current.host}: ${refusal}`, true);
-      const res = await undiciFetch(current, { headers: hopHeaders, signal, redirect: 'manual', dispatcher: this.agent });
+      const client = await this.client();
+      const res = await client.fetch(current, { headers: hopHeaders, signal, redirect: 'manual', dispatcher: client.agent });
       if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
       await res.body?.cancel();
       const location = res.headers.get('location');

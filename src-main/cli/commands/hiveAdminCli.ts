@@ -6,7 +6,9 @@ import type { AddHiveRequest, AddHiveResult } from '../../../src-shared/control/
 import { intOption } from '../intOption.js';
 import { describeFailure, queenConnection } from '../queenClient.js';
 
-export const HIVE_ADMIN_VERBS = ['add', 'trust', 'list', 'status', 'remove'] as const;
+import { HIVE_ADMIN_VERBS } from './hiveAdminVerbs.js';
+
+export { HIVE_ADMIN_VERBS };
 
 const USAGE = `usage:
   rbee hive add HOST|ALIAS [--port N] [--user USER] [--key FILE] [--name NAME] [--trust SHA256:…] [--yes]

@@ -8,7 +8,7 @@ import { defaultDataDir } from '../../common/dataDir.js';
 import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
 import { watchParent } from '../../common/process/watchParent.js';
-import { HIVE_ADMIN_VERBS } from './hiveAdminCli.js';
+import { HIVE_ADMIN_VERBS } from './hiveAdminVerbs.js';
 import { AUDIT_ENV, auditSinkFromEnv, type AuditLog } from '../../audit/index.js';
 import { hiveAuditWitness } from '../../hive/hiveAuditWitness.js';
 import { createHive } from '../../hive/createHive.js';
