@@ -95,3 +95,39 @@ export const createSettingsSlice: StateCreator<RbeeState, [], [], SettingsSlice>
     }
   },
 });
+
+/** The audit part of the settings form as typed: blank means "no limit". */
+export interface AuditRetentionDraft {
+  days: string;
+  maxMiB: string;
+}
+
+export function auditRetentionDraft(settings: Pick<Settings, 'audit_retention_days' | 'audit_max_bytes'>): AuditRetentionDraft {
+  return {
+    days: settings.audit_retention_days === null ? '' : String(settings.audit_retention_days),
+    maxMiB: settings.audit_max_bytes === null ? '' : String(Math.round(settings.audit_max_bytes / (1024 * 1024))),
+  };
+}
+
+/**
+ * Checks the audit retention fields against the limits the queen enforces (SettingsPatchSchema):
+ * days a whole number 1–36 500, size a whole number of MiB ≥ 1; blank clears the limit.
+ */
+export function validateAuditRetention(
+  draft: AuditRetentionDraft,
+): { ok: true; value: { audit_retention_days: number | null; audit_max_bytes: number | null } } | { ok: false; errors: Partial<Record<keyof AuditRetentionDraft, string>> } {
+  const errors: Partial<Record<keyof AuditRetentionDraft, string>> = {};
+  const whole = (text: string, min: number, max: number): number | null | undefined => {
+    const t = text.trim();
+    if (t === '') return null;
+    if (!/^\d+$/.test(t)) return undefined;
+    const n = Number(t);
+    return n >= min && n <= max ? n : undefined;
+  };
+  const days = whole(draft.days, 1, 36_500);
+  if (days === undefined) errors.days = 'A whole number of days from 1 to 36 500, or blank to keep files forever.';
+  const mib = whole(draft.maxMiB, 1, Math.floor(Number.MAX_SAFE_INTEGER / (1024 * 1024)));
+  if (mib === undefined) errors.maxMiB = 'A whole number of MiB (at least 1), or blank for no size limit.';
+  if (days === undefined || mib === undefined) return { ok: false, errors };
+  return { ok: true, value: { audit_retention_days: days, audit_max_bytes: mib === null ? null : mib * 1024 * 1024 } };
+}

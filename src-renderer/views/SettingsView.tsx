@@ -6,7 +6,7 @@ import { errorMessage } from '../stores/errors.js';
 import { ApiKeysCard } from './settings/ApiKeysCard.js';
 import { ConnectClientCard } from './settings/ConnectClientCard.js';
 import { ErrorState, Field, LoadingState } from '../components/states.js';
-import { POLICY_FIELDS, policyDraft, validatePolicy, type PolicyDraft } from '../stores/settingsSlice.js';
+import { auditRetentionDraft, POLICY_FIELDS, policyDraft, validateAuditRetention, validatePolicy, type AuditRetentionDraft, type PolicyDraft } from '../stores/settingsSlice.js';
 import { useRbee } from '../stores/store.js';
 import { DesktopSettingsCard } from './DesktopSettingsCard.js';
 
@@ -16,7 +16,10 @@ function SettingsForm({ settings }: { settings: Settings }) {
   const id = useId();
   const [draft, setDraft] = useState<PolicyDraft>(() => policyDraft(settings.restart_policy));
   const [auditMode, setAuditMode] = useState(settings.audit_mode);
+  const [retention, setRetention] = useState<AuditRetentionDraft>(() => auditRetentionDraft(settings));
+  const [failClosed, setFailClosed] = useState(settings.audit_fail_closed);
   const [errors, setErrors] = useState<Partial<Record<PolicyKey, string>>>({});
+  const [retentionErrors, setRetentionErrors] = useState<Partial<Record<keyof AuditRetentionDraft, string>>>({});
   const save = useRbee((s) => s.saveSettings);
   const saveState = useRbee((s) => s.settings.save);
 
@@ -27,14 +30,15 @@ function SettingsForm({ settings }: { settings: Settings }) {
       onSubmit={(e) => {
         e.preventDefault();
         const result = validatePolicy(draft);
-        if (!result.ok) {
-          setErrors(result.errors);
-          const first = Object.keys(result.errors)[0];
+        const audit = validateAuditRetention(retention);
+        setErrors(result.ok ? {} : result.errors);
+        setRetentionErrors(audit.ok ? {} : audit.errors);
+        if (!result.ok || !audit.ok) {
+          const first = !result.ok ? Object.keys(result.errors)[0] : !audit.ok ? `audit-${Object.keys(audit.errors)[0]}` : undefined;
           if (first) document.getElementById(`${id}-${first}`)?.focus();
           return;
         }
-        setErrors({});
-        void save({ restart_policy: result.value, audit_mode: auditMode });
+        void save({ restart_policy: result.value, audit_mode: auditMode, ...audit.value, audit_fail_closed: failClosed });
       }}
     >
       <h2>Restart policy</h2>
@@ -64,6 +68,32 @@ function SettingsForm({ settings }: { settings: Settings }) {
           <option value="disabled">disabled</option>
         </select>
       </Field>
+      <div className="form-grid">
+        <Field label="Keep audit files (days)" htmlFor={`${id}-audit-days`} hint="Blank: kept forever. Older files are deleted after a retention record." error={retentionErrors.days}>
+          <input
+            id={`${id}-audit-days`}
+            inputMode="numeric"
+            value={retention.days}
+            aria-invalid={retentionErrors.days ? true : undefined}
+            aria-describedby={`${id}-audit-days-hint${retentionErrors.days ? ` ${id}-audit-days-error` : ''}`}
+            onChange={(e) => setRetention({ ...retention, days: e.target.value })}
+          />
+        </Field>
+        <Field label="Largest audit chain (MiB)" htmlFor={`${id}-audit-maxMiB`} hint="Blank: no size limit. The oldest files go first." error={retentionErrors.maxMiB}>
+          <input
+            id={`${id}-audit-maxMiB`}
+            inputMode="numeric"
+            value={retention.maxMiB}
+            aria-invalid={retentionErrors.maxMiB ? true : undefined}
+            aria-describedby={`${id}-audit-maxMiB-hint${retentionErrors.maxMiB ? ` ${id}-audit-maxMiB-error` : ''}`}
+            onChange={(e) => setRetention({ ...retention, maxMiB: e.target.value })}
+          />
+        </Field>
+      </div>
+      <label className="check">
+        <input type="checkbox" checked={failClosed} onChange={(e) => setFailClosed(e.target.checked)} /> Refuse inference while the audit log cannot write
+        (fail closed: 503 AUDIT_UNAVAILABLE)
+      </label>
       <div className="form-actions">
         <button type="submit" className="primary" disabled={saveState.state === 'saving'}>
           {saveState.state === 'saving' ? 'Saving…' : 'Save settings'}
@@ -177,7 +207,7 @@ export function SettingsView() {
         <LoadingState label="Loading settings…" />
       ) : (
         <>
-          <SettingsForm key={JSON.stringify(value.restart_policy) + value.audit_mode} settings={value} />
+          <SettingsForm key={JSON.stringify([value.restart_policy, value.audit_mode, value.audit_retention_days, value.audit_max_bytes, value.audit_fail_closed])} settings={value} />
           <TokenCard settings={value} />
           <ConnectClientCard settings={value} />
           <ApiKeysCard />

@@ -179,8 +179,45 @@ describe('settings form', () => {
     act(() => type(byLabel('Jitter (ratio)'), '0.1'));
     act(() => type(byLabel('Breaker failures (failures)'), '2'));
     await act(async () => button('Save settings').click());
-    expect(patches[0]).toEqual({ audit_mode: 'local', restart_policy: { ...settings.restart_policy, jitter_ratio: 0.1, breaker_failures: 2 } });
+    expect(patches[0]).toEqual({
+      audit_mode: 'local',
+      audit_retention_days: null,
+      audit_max_bytes: null,
+      audit_fail_closed: false,
+      restart_policy: { ...settings.restart_policy, jitter_ratio: 0.1, breaker_failures: 2 },
+    });
     expect(container.textContent).toContain('Settings saved.');
+  });
+
+  it('audit retention: refuses what the queen would refuse, saves days, MiB as bytes and fail-closed; blank clears a limit', async () => {
+    const patches: SettingsPatch[] = [];
+    installApi(
+      api({
+        getSettings: async () => ({ ...settings, audit_retention_days: 90, audit_max_bytes: 512 * 1024 * 1024 }),
+        updateSettings: async (p) => {
+          patches.push(p);
+          return { ...settings, ...p, restart_policy: settings.restart_policy } as Settings;
+        },
+      }),
+      'ipc',
+    );
+    await act(async () => root.render(<SettingsView />));
+    // The current values, as the operator thinks of them (days, MiB).
+    expect((byLabel('Keep audit files (days)') as HTMLInputElement).value).toBe('90');
+    expect((byLabel('Largest audit chain (MiB)') as HTMLInputElement).value).toBe('512');
+    for (const [days, mib] of [['0', '512'], ['2.5', '512'], ['90', 'lots'], ['36501', '']]) {
+      act(() => type(byLabel('Keep audit files (days)'), days!));
+      act(() => type(byLabel('Largest audit chain (MiB)'), mib!));
+      await act(async () => button('Save settings').click());
+      expect(patches, `${days} days, ${mib} MiB`).toHaveLength(0);
+      expect(container.querySelector('[role="alert"]')?.textContent).toMatch(/whole number/);
+    }
+    act(() => type(byLabel('Keep audit files (days)'), '30'));
+    act(() => type(byLabel('Largest audit chain (MiB)'), ''));
+    act(() => [...container.querySelectorAll('label')].find((l) => l.textContent?.includes('Refuse inference while the audit log cannot write'))!.querySelector('input')!.click());
+    await act(async () => button('Save settings').click());
+    expect(patches).toHaveLength(1);
+    expect(patches[0]).toMatchObject({ audit_retention_days: 30, audit_max_bytes: null, audit_fail_closed: true });
   });
 
   it('shows a designed error state with retry when settings cannot load', async () => {
