@@ -14,6 +14,9 @@ import { EventStream, isAlive, startTestHive, tinySpawn, waitForPidGone, type Te
  * over when the worker is SIGKILLed: same worker id, the spare's pid, answering at once. (How fast,
  * beyond the backoff, is a bench figure: scripts/bench/recovery.ts.)
  */
+/** Short backoff; a health period long enough that a loaded machine never fails a check spuriously. */
+const CALM_POLICY = { backoff_base_ms: 200, backoff_max_ms: 200, health_period_ms: 5_000 };
+
 describe('hive: hot spare', () => {
   let t: TestHive | undefined;
   let events: EventStream | undefined;
@@ -25,7 +28,7 @@ describe('hive: hot spare', () => {
   });
 
   it('SIGKILL the worker: its loaded spare takes over with the same id and answers; a new spare follows; removing the worker ends both', async () => {
-    t = await startTestHive({ policy: { backoff_base_ms: 200, backoff_max_ms: 200 } });
+    t = await startTestHive({ policy: CALM_POLICY });
     events = new EventStream(t.hive.url);
     await events.opened;
     const spawned = await t.api<WorkerInfo>('POST', '/v1/workers', tinySpawn({ id: 'hot', hot_spare: true }));
@@ -34,7 +37,7 @@ describe('hive: hot spare', () => {
     pids.push(ready.pid!);
 
     // The spare loads after the worker is ready, and its memory is shown.
-    const withSpare = await events.waitForWorker('hot', (w) => w.hot_spare?.state === 'ready', 60_000);
+    const withSpare = await events.waitForWorker('hot', (w) => w.hot_spare?.state === 'ready', 90_000);
     const sparePid = withSpare.hot_spare!.pid!;
     pids.push(sparePid);
     expect(sparePid).not.toBe(ready.pid);
@@ -64,7 +67,7 @@ describe('hive: hot spare', () => {
     expect(endOf(answer)).toMatchObject({ stop_reason: 'max_tokens', tokens_out: 4 });
 
     // A new spare is prepared for the next crash.
-    const next = await events.waitForWorker('hot', (w) => w.hot_spare?.state === 'ready' && w.hot_spare.pid !== sparePid, 60_000, mark);
+    const next = await events.waitForWorker('hot', (w) => w.hot_spare?.state === 'ready' && w.hot_spare.pid !== sparePid, 90_000, mark);
     const nextSparePid = next.hot_spare!.pid!;
     pids.push(nextSparePid);
     expect(nextSparePid).not.toBe(ready.pid);
@@ -73,19 +76,19 @@ describe('hive: hot spare', () => {
     expect((await t.api('DELETE', '/v1/workers/hot')).status).toBe(204);
     expect(await waitForPidGone(sparePid, 15_000)).toBe(true);
     expect(await waitForPidGone(nextSparePid, 15_000)).toBe(true);
-  }, 180_000);
+  }, 240_000);
 
   it('socket workers: the spare listens on the second socket path, and two takeovers in a row alternate the paths', async () => {
     const socketDir = mkdtempSync(join(tmpdir(), 'rbee-spare-sock-'));
     try {
-      t = await startTestHive({ socketDir, policy: { backoff_base_ms: 200, backoff_max_ms: 200 } });
+      t = await startTestHive({ socketDir, policy: CALM_POLICY });
       const hive = t.hive;
       const seen: ClusterEvent[] = [];
       const unsubscribe = hive.events.subscribe((e) => seen.push(e));
       try {
         const latest = (): WorkerInfo | undefined => hive.supervisor.list().find((w) => w.id === 'sock');
         const until = (what: string, predicate: (w: WorkerInfo) => boolean): Promise<WorkerInfo> =>
-          waitFor(latest, (w) => w !== undefined && predicate(w), { what, timeoutMs: 60_000 }) as Promise<WorkerInfo>;
+          waitFor(latest, (w) => w !== undefined && predicate(w), { what, timeoutMs: 90_000 }) as Promise<WorkerInfo>;
         await hive.supervisor.spawn({ model: 'tiny.gguf', id: 'sock', device: 'cpu', slots: 1, threads: 1, ctx: 256, hot_spare: true });
         const paths: string[] = [];
         let current = await until('the worker and its spare ready', (w) => w.state === 'idle' && w.hot_spare?.state === 'ready');
@@ -114,5 +117,5 @@ describe('hive: hot spare', () => {
       t = undefined;
       rmSync(socketDir, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, 240_000);
 });

@@ -12,7 +12,8 @@ import { startTestQueen, type TestQueen } from './queenHarness.js';
 let q: TestQueen;
 const killed: number[] = [];
 beforeAll(async () => {
-  q = await startTestQueen();
+  // A health period long enough that a loaded machine never fails a check spuriously.
+  q = await startTestQueen({ workerPolicy: { health_period_ms: 5_000 } });
 }, 120_000);
 afterAll(async () => {
   await q?.close();
