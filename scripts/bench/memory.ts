@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
+import { rbeeCommand } from '../../src-main/common/rbeeCommand.js';
 import { ensureTinyModel } from '../../src-main/models/ensureTinyModel.js';
 import { ensureBuilt } from '../ensureBuilt.mjs';
 import { commandLine, processTree, rssBytes } from './lib/processTree.js';
@@ -70,7 +71,9 @@ async function bareLlamaRss(modelPath: string, slots: number, threads: number): 
 
 /** Peak RSS of a probe child (the built bundle) answering a device probe and one estimate. */
 async function probeChildPeak(modelPath: string): Promise<number> {
-  const child = spawn(process.execPath, [join(ROOT, 'out', 'main', 'cli.js'), 'probe', '--gpu', 'auto'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'ignore'] });
+  // Started as a hive starts it (rbeeCommand: the built bundle, the probe's V8 flags).
+  const launch = rbeeCommand('probe', ['--gpu', 'auto']);
+  const child = spawn(launch.command, launch.args, { cwd: ROOT, env: { ...process.env, ...launch.env }, stdio: ['pipe', 'pipe', 'ignore'] });
   const answers = createInterface({ input: child.stdout! });
   const done = new Promise<void>((resolve, reject) => {
     let n = 0;

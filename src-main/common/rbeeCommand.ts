@@ -34,6 +34,18 @@ export interface ProcessCommand {
 export const BUILT_CLI = resolve(PROJECT_ROOT, 'out', 'main', 'cli.js');
 
 /**
+ * V8 flags per subcommand. The hive and its probe child handle lifecycle, not tokens, and allocate
+ * little: a 1 MiB young generation (Node's default grows to 16 MiB per semi-space) costs them nothing
+ * measurable and an idle hive ~9 MB of RSS (docs/benchmarks.md "Memory"). Workers and the queen keep
+ * the default: they are on the token path. Not under Electron, whose run-as-node mode we cannot test
+ * here with extra flags.
+ */
+const V8_FLAGS: Readonly<Partial<Record<string, readonly string[]>>> = {
+  hive: ['--max-semi-space-size=1'],
+  probe: ['--max-semi-space-size=1'],
+};
+
+/**
  * How to start another `rbee` subcommand as a child process (the hive starts workers, the queen
  * starts the local hive). Children run the built bundle, never TypeScript through a loader: a start
  * costs no transpiling (~0.3 s and ~25 MB less per process, BUILD-FACTS) and a packaged app, which
@@ -51,5 +63,6 @@ export function rbeeCommand(subcommand: string, args: readonly string[] = []): P
   if (!existsSync(BUILT_CLI)) {
     throw new Error(`rbee is not built (${BUILT_CLI} is missing): run \`npm run build\` first`);
   }
-  return { command: process.execPath, args: [BUILT_CLI, ...forkArgs], modulePath: BUILT_CLI, forkArgs, execArgv: [], env };
+  const flags = process.versions.electron ? [] : [...(V8_FLAGS[subcommand] ?? [])];
+  return { command: process.execPath, args: [...flags, BUILT_CLI, ...forkArgs], modulePath: BUILT_CLI, forkArgs, execArgv: flags, env };
 }
