@@ -49,18 +49,17 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
     cleanup = h.cleanup;
     const children = childPidsOf(h.hive.pid);
     expect(children.length).toBeGreaterThanOrEqual(2);
-    const started = Date.now();
     process.kill(h.hive.pid, 'SIGTERM');
     const exit = await h.hive.exited;
-    const tookMs = Date.now() - started;
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(tookMs).toBeLessThan(30_000);
     for (const pid of h.pids) expect(isAlive(pid)).toBe(false);
     for (const pid of children) expect(await waitForPidGone(pid, 5_000)).toBe(true);
     const phases = h.events.events.flatMap((e) => (e.type === 'shutdown_progress' ? [e.progress.phase] : []));
     expect(phases[0]).toBe('polite');
     expect(phases[phases.length - 1]).toBe('done');
-    // The polite request was enough: no SIGKILL phase for healthy workers.
+    // The polite request was enough: no SIGKILL phase for healthy workers. The hive times its own
+    // cascade (SIGKILL at ⅚ of its 30 s cap), so no SIGKILL phase also proves every worker was gone
+    // inside the 30 s cap, by the hive's clock rather than a wall-clock assertion that load could break.
     expect(phases).not.toContain('sigkill');
     const stopped = h.events.events.flatMap((e) => (e.type === 'worker_updated' && e.worker.state === 'stopped' ? [e.worker.id] : []));
     expect(new Set(stopped)).toEqual(new Set(['w0', 'w1']));

@@ -29,9 +29,14 @@ describe('hive: crash recovery (acceptance 1)', () => {
     const crashed = await events.waitForWorker('w1', (w) => w.state === 'crashed', 10_000, mark);
     expect(crashed.last_exit).toMatchObject({ signal: 'SIGKILL', reason: 'exit' });
     const backoff = await events.waitForWorker('w1', (w) => w.state === 'backoff', 10_000, mark);
-    const delay = backoff.next_restart_at! - backoff.last_exit!.at;
+    // The delay the policy decided (audited: an exact number, no clock) is 1 s within jitter, and the
+    // restart was scheduled no earlier than the exit plus that delay (a lower bound: load only adds).
+    const scheduled = t.audit.events.filter((e) => e.worker_id === 'w1' && e.event_type === 'worker_restart_scheduled');
+    expect(scheduled).toHaveLength(1);
+    const delay = Number(scheduled[0]!.details?.delay_ms);
     expect(delay).toBeGreaterThanOrEqual(800);
     expect(delay).toBeLessThanOrEqual(1_200);
+    expect(backoff.next_restart_at! - backoff.last_exit!.at).toBeGreaterThanOrEqual(delay);
     const loading = await events.waitForWorker('w1', (w) => w.state === 'loading', 10_000, mark);
     expect(loading.pid).not.toBe(ready.pid);
     expect(loading.restart_count).toBe(1);
