@@ -17,6 +17,11 @@ import type { Hive } from '../../hive/Hive.js';
 
 /** Environment variable through which the hive gets its bearer token (never argv). */
 export const HIVE_TOKEN_ENV = 'RBEE_HIVE_TOKEN';
+/**
+ * Environment fallback for --models-rescan-ms: a hive started by a queen inherits it. Tests set it huge
+ * so that only the folder watch can explain a prompt listing (no wall-clock assertion needed).
+ */
+export const MODELS_RESCAN_ENV = 'RBEE_HIVE_MODELS_RESCAN_MS';
 
 const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
        rbee hive add|trust|list|status|remove ...  (remote hives, through a running queen; rbee hive add --help)
@@ -37,6 +42,8 @@ const USAGE = `usage: rbee hive --models-dir DIR [options]      (the daemon)
   --idle-ttl-ms N       stop workers idle this long (default: never)
   --threads N           worker threads when a spawn request does not say (default: half the cores)
   --shutdown-timeout-ms N  cap of the graceful shutdown cascade (default 30000)
+  --models-rescan-ms N  safety-net rescan period of the watched models folder (default 5000;
+                        env ${MODELS_RESCAN_ENV})
   --exit-with-parent    stop (gracefully) when the process that started this hive is gone
   --gpu auto|off        probe GPUs for devices and admission (default auto)
   --memory-reserve-mb N RAM/VRAM the admission check keeps free (default 256)
@@ -76,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
         'idle-ttl-ms': { type: 'string' },
         threads: { type: 'string' },
         'shutdown-timeout-ms': { type: 'string' },
+        'models-rescan-ms': { type: 'string' },
         gpu: { type: 'string', default: 'auto' },
         'exit-with-parent': { type: 'boolean', default: false },
         'memory-reserve-mb': { type: 'string' },
@@ -104,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   let standbyWorkers: number | undefined;
   let port: number, idleTtlMs: number | undefined, threads: number | undefined, shutdownTimeoutMs: number | undefined, reserveMb: number | undefined;
+  let rescanMs: number | undefined;
   let policy;
   try {
     port = intOption('port', values.port, 0, 65535) ?? 7835;
@@ -111,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
     threads = intOption('threads', values.threads, 1, 256);
     shutdownTimeoutMs = intOption('shutdown-timeout-ms', values['shutdown-timeout-ms'], 100, 600_000);
     reserveMb = intOption('memory-reserve-mb', values['memory-reserve-mb'], 0, 1_048_576);
+    rescanMs = intOption('models-rescan-ms', values['models-rescan-ms'] ?? process.env[MODELS_RESCAN_ENV], 100, 7 * 86_400_000);
     standbyWorkers = intOption('standby', values.standby, 0, 8);
     let parsedPolicy: unknown = {};
     if (values.policy !== undefined) {
@@ -212,6 +222,7 @@ export async function run(argv: string[]): Promise<number> {
       gpu: values.gpu === 'off' ? false : 'auto',
       memoryReserveBytes: reserveMb === undefined ? undefined : reserveMb * 1024 * 1024,
       standbyWorkers,
+      ...(rescanMs === undefined ? {} : { watchModels: { rescanMs } }),
       onShutdownRequested: () => shutdown('POST /v1/shutdown'),
       audit,
       auditWitness: hiveAuditWitness(audit, () => hive?.supervisor.list().map((w) => w.id) ?? []),
