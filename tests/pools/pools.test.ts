@@ -41,7 +41,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(front.dataDir, 'pools.json'), 'utf8')).not.toContain(upstream.token);
 
-    const pool = await waitFor(() => front.pool('up'), (p) => p?.health === 'online' && p.models.some((m) => m.id === UPSTREAM_MODEL), { timeoutMs: 20_000, what: 'pool online', retryErrors: true });
+    const pool = await waitFor(() => front.pool('up'), (p) => p?.health === 'online' && p.models.some((m) => m.id === UPSTREAM_MODEL), { timeoutMs: 30_000, what: 'pool online', retryErrors: true });
     expect(pool!.breaker.state).toBe('closed');
     const models = (await (await fetch(`${front.url}/v1/models`, { headers: front.auth })).json()) as { data: Array<{ id: string; owned_by: string }> };
     expect(models.data).toContainEqual(expect.objectContaining({ id: `up/${UPSTREAM_MODEL}`, owned_by: 'pool:up' }));
@@ -85,7 +85,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
   it('hostile engine answers each become a clean error, and the queen keeps serving', async () => {
     const res = await front.addPool({ name: 'bad', base_url: hostile.url, max_body_bytes: 1024 * 1024, breaker_failures: 1000, health_period_ms: 60_000 });
     expect(res.status).toBe(201);
-    await waitFor(() => front.pool('bad'), (p) => p?.models.length === HOSTILE_MODELS.length, { timeoutMs: 10_000, what: 'hostile models', retryErrors: true });
+    await waitFor(() => front.pool('bad'), (p) => p?.models.length === HOSTILE_MODELS.length, { timeoutMs: 30_000, what: 'hostile models', retryErrors: true });
 
     for (const model of ['invalid-json', 'status-500', 'wrong-type', 'huge']) {
       const answer = await front.chat(`bad/${model}`);
@@ -107,15 +107,17 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(events.at(-1)).toBe('data: [DONE]');
 
     // An endless stream past the deadline: cut at the deadline with a deadline error, and the engine's
-    // connection is dropped (that is how engines learn to stop).
+    // connection is dropped (that is how engines learn to stop). The engine never ends this stream, so
+    // the body ending at all (inside the test's timeout) with deadline_exceeded proves the deadline cut
+    // it; the lower bound proves it was not cut before the deadline (load only makes it later).
     const started = Date.now();
     const endless = await front.chat('bad/endless', { stream: true }, { 'x-deadline-remaining-ms': '700' });
     expect(endless.status).toBe(200);
     const endlessText = await endless.text();
-    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
     expect(endlessText).toContain('"code":"deadline_exceeded"');
     expect(endlessText.trimEnd().endsWith('data: [DONE]')).toBe(true);
-    await waitFor(async () => hostile.closedEarly, (c) => c.includes('endless'), { timeoutMs: 5_000, what: 'engine saw the disconnect', retryErrors: true });
+    await waitFor(async () => hostile.closedEarly, (c) => c.includes('endless'), { timeoutMs: 30_000, what: 'engine saw the disconnect', retryErrors: true });
     // The deadline travelled on as X-Deadline-Remaining-Ms, never extended.
     const forwarded = Number(hostile.deadlines.get('endless'));
     expect(forwarded).toBeGreaterThan(0);
@@ -132,13 +134,14 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(workerPid).toBeTypeOf('number');
     process.kill(workerPid!, 'SIGSTOP');
     try {
+      // The stopped worker never answers: a 504 deadline_exceeded proves the deadline ended the request
+      // (no clock upper bound, which load would break); the lower bound proves it was not cut early.
       const started = Date.now();
       const res = await front.chat(`up/${UPSTREAM_MODEL}`, {}, { 'x-deadline-remaining-ms': '1500' });
       const elapsed = Date.now() - started;
       expect(res.status).toBe(504);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('deadline_exceeded');
       expect(elapsed).toBeGreaterThanOrEqual(1_300);
-      expect(elapsed).toBeLessThan(6_000);
       // A deadline is the client's limit, not the pool's failure.
       expect((await front.pool('up'))?.breaker.state).toBe('closed');
     } finally {
@@ -155,7 +158,7 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     const pid = upstream.proc!.pid;
     process.kill(pid, 'SIGKILL');
     await upstream.proc!.exited;
-    const open = await waitFor(() => front.pool('up'), (p) => p?.breaker.state === 'open', { timeoutMs: 15_000, what: 'breaker open', retryErrors: true });
+    const open = await waitFor(() => front.pool('up'), (p) => p?.breaker.state === 'open', { timeoutMs: 30_000, what: 'breaker open', retryErrors: true });
     expect(open!.health).toBe('unreachable');
     // Refused by the open breaker itself (outcome `rejected`), without a call to the dead engine: that
     // is what makes the 503 fast; how fast is a bench figure.
