@@ -21,6 +21,7 @@ import type { TrayMenuItem } from '../../src-main/electron/tray/buildTrayMenu.js
 import type { TrayIconName } from '../../src-main/electron/tray/TrayController.js';
 import { fakeIpcMain, fakeSafeStorage, fakeSender, fakeWindowFactory } from './fakes.js';
 import { isAlive } from '../helpers/processTree.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const userData = mkdtempSync(join(tmpdir(), 'rbee-desktop-int-'));
 
@@ -115,10 +116,12 @@ describe('desktop app with a real queen', () => {
     expect(ready.models.find((m) => m.name === demo.model)?.is_demo).toBe(true);
     expect(app.tray?.currentIcon).toBe('ready');
 
-    // Quick inference, as the popup does it.
+    // Quick inference, as the popup does it. ignore_eos: the random demo weights may end at once, and
+    // this checks that tokens flow over the bridge.
     const events: InferenceEvent[] = [];
-    await rbee.infer({ prompt: 'Hello from the tray', model: demo.model, max_tokens: 8 }, (e) => events.push(e));
-    await new Promise((r) => setTimeout(r, 10));
+    await rbee.infer({ prompt: 'Hello from the tray', model: demo.model, max_tokens: 8, ignore_eos: true }, (e) => events.push(e));
+    // The last event may trail the promise over the (fake) IPC: wait for it rather than sleep.
+    await waitFor(() => events.some((e) => e.type === 'end' || e.type === 'error'), { what: 'the end event over the bridge' });
     expect(events[0]?.type).toBe('started');
     expect(events.filter((e) => e.type === 'token').length).toBeGreaterThan(0);
     expect(events.at(-1)).toMatchObject({ type: 'end' });
@@ -150,8 +153,7 @@ describe('desktop app with a real queen', () => {
     host.quit();
     expect(quitted).toBe(false);
     await app.shutdown();
-    await new Promise((r) => setTimeout(r, 0));
-    expect(quitted).toBe(true);
+    await waitFor(() => quitted, { what: 'the app to quit after the cascade' });
     for (const pid of pids) expect(isAlive(pid), `pid ${pid} outlived the quit`).toBe(false);
     // The dashboard's calls are refused after the quit (handlers removed).
     await expect(ipc.invoke(dashboard, 'rbee:getSnapshot')).rejects.toThrow(/No handler/);

@@ -11,6 +11,7 @@ import { SettingsStore } from '../../src-main/electron/settings/SettingsStore.js
 import type { TrayMenuItem } from '../../src-main/electron/tray/buildTrayMenu.js';
 import type { TrayIconName } from '../../src-main/electron/tray/TrayController.js';
 import { fakeControl, fakeIpcMain, fakeSafeStorage, fakeSender, fakeWindowFactory } from './fakes.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 function memoryStore() {
   let data: Record<string, unknown> = {};
@@ -219,7 +220,7 @@ describe('desktop app lifecycle', () => {
     expect(s.quitState.quit).toBe(false); // prevented until the cascade is done
     expect(s.app.currentPhase).toBe('quitting');
     await s.app.shutdown();
-    await new Promise((r) => setTimeout(r, 0));
+    await waitFor(() => s.quitState.quit, { what: 'the quit after the cascade' });
     expect(s.close).toHaveBeenCalledTimes(1);
     expect(s.close).toHaveBeenCalledWith({ stopRemote: false });
     expect(s.trayState.tooltips).toContain('rbee — stopping: 1 workers left on local (sigterm)');
@@ -248,8 +249,7 @@ describe('desktop app lifecycle', () => {
     await s.app.start();
     s.host.quit();
     await s.app.shutdown();
-    await new Promise((r) => setTimeout(r, 0));
-    expect(s.quitState.quit).toBe(true);
+    await waitFor(() => s.quitState.quit, { what: 'the quit after the cut-off cascade' });
   });
 
   it('a quit while the queen is still starting waits for it and closes it', async () => {
