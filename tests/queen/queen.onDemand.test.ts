@@ -121,7 +121,7 @@ describe('on-demand rules for stopped workers', () => {
     expect({ status: answer.status, code: answer.code }).toEqual({ status: 503, code: 'MODEL_STOPPED' });
     const snapshot = await q.queen.control.getSnapshot();
     expect(snapshot.workers.filter((w) => w.model === MODEL).map((w) => w.id)).toEqual([info.id]);
-  }, 60_000);
+  }, 180_000); // process-heavy (on-demand worker starts): generous on a loaded 2-core machine
 
   it('a worker stopped by its idle TTL starts again with the same id and answers', async () => {
     const first = await ask('spare.gguf');
@@ -132,7 +132,7 @@ describe('on-demand rules for stopped workers', () => {
     expect(again.status).toBe(200);
     const snapshot = await q.queen.control.getSnapshot();
     expect(snapshot.workers.filter((w) => w.model === 'spare.gguf').map((w) => w.id)).toEqual([worker.id]);
-  }, 60_000);
+  }, 180_000); // process-heavy (on-demand worker starts): generous on a loaded 2-core machine
 });
 
 /** A copy of a GGUF whose tensor `name` has its first dimension halved (tensor info: name, u32 n_dims, u64 dims). */
