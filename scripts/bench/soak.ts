@@ -6,7 +6,9 @@
  * queen's process tree (queen, hive, workers, standby): RSS, open file descriptors, process count.
  *
  * Verdict, after a warm-up of a tenth of the run: RSS growth ≤ 5 % and no fd growth (medians of the last
- * quarter of the samples against the first quarter), and no extra process. Exits 1 when a budget is missed.
+ * quarter of the samples against the first quarter), no extra process, every killed worker serving
+ * again (another pid) within 60 s, and a last request completing. Exits 1 when a budget is missed.
+ * (A run where the worker stopped being served would otherwise pass on memory: fewer processes.)
  */
 import { readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -19,7 +21,15 @@ import { fmt, median } from './lib/stats.js';
 const SAMPLE_EVERY_MS = 10_000;
 const { values } = parseArgs({ options: { minutes: { type: 'string' } }, allowPositionals: true });
 const MINUTES = Number(values.minutes ?? process.env.BENCH_SOAK_MINUTES ?? 30);
-const KILL_EVERY_MS = Math.max(30_000, (MINUTES * 60_000) / 10);
+/**
+ * A worker that has run this long counts as stable again (its restart attempts reset). The soak sets
+ * it on the queen, and kills less often than that, so each kill is a crash to heal, not a crash loop:
+ * with the default 5-min window a kill every 3 min is a loop, and the policy rightly gives up.
+ */
+const STABILITY_WINDOW_MS = 60_000;
+const KILL_EVERY_MS = Math.max(STABILITY_WINDOW_MS + 30_000, (MINUTES * 60_000) / 10);
+/** A killed worker must serve again within this, or the soak fails. */
+const RECOVERY_LIMIT_MS = 60_000;
 
 interface Sample {
   atMs: number;
@@ -89,10 +99,18 @@ async function main(): Promise<number> {
   const outcomes: Record<Outcome, number> = { complete: 0, cancelled: 0, deadline: 0, error: 0 };
   const samples: Sample[] = [];
   let kills = 0;
+  const recoveries: number[] = [];
+  let servingAtEnd = false;
   try {
     const snapshot = async (): Promise<ClusterSnapshot> =>
       (await (await fetch(`${url}/v1/control/snapshot`, { headers: queen.headers })).json()) as ClusterSnapshot;
     await queen.waitForModel('rbee-demo-tiny.gguf');
+    const policy = await fetch(`${url}/v1/control/settings`, {
+      method: 'PATCH',
+      headers: { ...queen.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ restart_policy: { stability_window_ms: STABILITY_WINDOW_MS } }),
+    });
+    if (!policy.ok) throw new Error(`setting the stability window failed: ${policy.status} ${await policy.text()}`);
     const startedAt = performance.now();
     const endAt = startedAt + MINUTES * 60_000;
     let nextKill = startedAt + KILL_EVERY_MS;
@@ -115,8 +133,20 @@ async function main(): Promise<number> {
         if (now >= nextKill) {
           const serving = (await snapshot()).workers.find((w) => w.pid && (w.state === 'idle' || w.state === 'busy'));
           if (serving?.pid) {
-            process.kill(serving.pid, 'SIGKILL');
+            const killedPid = serving.pid;
+            process.kill(killedPid, 'SIGKILL');
             kills++;
+            // Healed = a worker of the model serves again from another process, within the limit.
+            const killedAt = performance.now();
+            for (;;) {
+              const back = (await snapshot()).workers.find((w) => w.pid && w.pid !== killedPid && (w.state === 'idle' || w.state === 'busy'));
+              if (back) {
+                recoveries.push(performance.now() - killedAt);
+                break;
+              }
+              if (performance.now() - killedAt > RECOVERY_LIMIT_MS) break;
+              await new Promise((r) => setTimeout(r, 100));
+            }
           }
           nextKill += KILL_EVERY_MS;
         }
@@ -124,6 +154,7 @@ async function main(): Promise<number> {
       }
     };
     await Promise.all([client('stream'), client('deadline'), supervisor()]);
+    servingAtEnd = (await chat(url)) === 'complete';
   } finally {
     await queen.stop();
   }
@@ -146,7 +177,12 @@ async function main(): Promise<number> {
   if (errorStatuses.size > 0) console.log(`  errors by status: ${[...errorStatuses].map(([status, n]) => `${status}×${n}`).join(', ')}`);
   console.log(`  RSS of the tree: ${mb(base.rssBytes)} MB after warm-up → ${mb(median(tail.map((s) => s.rssBytes)))} MB (last quarter) = ${fmt(rssGrowth * 100, 1)} % (budget ≤ 5 %)`);
   console.log(`  open fds: ${base.fds} → ${median(tail.map((s) => s.fds))} (budget: no growth); processes: ${base.processes} → ${tail[tail.length - 1]!.processes} (budget: none extra)`);
-  const ok = rssGrowth <= 0.05 && fdGrowth <= 0 && processGrowth <= 0;
+  console.log(
+    `  healing: ${recoveries.length} of ${kills} kills served again within ${RECOVERY_LIMIT_MS / 1000} s` +
+      (recoveries.length > 0 ? ` (median ${fmt(median(recoveries), 0)} ms, max ${fmt(Math.max(...recoveries), 0)} ms)` : '') +
+      `; a final request ${servingAtEnd ? 'completed' : 'FAILED'} (budget: every kill healed, serving at the end)`,
+  );
+  const ok = rssGrowth <= 0.05 && fdGrowth <= 0 && processGrowth <= 0 && recoveries.length === kills && servingAtEnd;
   console.log(`  soak ${ok ? 'within budget' : 'OVER BUDGET'}`);
   return ok ? 0 : 1;
 }
