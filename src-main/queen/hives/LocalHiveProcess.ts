@@ -64,6 +64,8 @@ export class LocalHiveProcess {
           options.onDown({ reason: why, restartAt, restartCount: this.supervisor.status().restart_count, status: this.supervisor.status() });
         },
         onTransition: (transition) => options.logger.info({ hive: options.id, transition: transition.type }, 'local hive supervision'),
+        // The same event vocabulary as the worker tier (started, ready, crashed, restart_scheduled, gave_up …).
+        onEvent: (event) => options.logger.info({ hive: options.id, event: event.type, ...event }, 'local hive supervision'),
         onChange: (status) => options.onStatus?.(status),
       },
     );
