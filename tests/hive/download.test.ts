@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEvent, DownloadProgress } from '../../src-shared/cluster/ClusterEvent.js';
 import type { ModelInfo } from '../../src-shared/cluster/HiveInfo.js';
-import { planDownload } from '../../src-main/hive/ModelDownloader.js';
+import { planDownload } from '../../src-main/hive/planDownload.js';
 import { buildTinyLlamaGguf } from '../../src-main/models/gguf/tinyLlamaModel.js';
 import { EventStream, startTestHive, type TestHive } from './hiveHarness.js';
 

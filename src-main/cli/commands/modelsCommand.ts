@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import type { ClusterEvent, ClusterSnapshot, DownloadProgress } from '../../../src-shared/cluster/ClusterEvent.js';
-import { SseParser } from '../../../src-shared/util/SseParser.js';
+import type { ClusterSnapshot, DownloadProgress } from '../../../src-shared/cluster/ClusterEvent.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
 import { describeFailure, queenConnection } from '../queenClient.js';
 import { table } from '../table.js';
+import { transferProgress } from '../transferProgress.js';
 import { PUSH_USAGE, runPush } from './modelsPush.js';
 
 const USAGE = `usage: rbee models [list|ls] [--url URL] [--token-file PATH] [--json]
@@ -127,25 +127,19 @@ async function pull(argv: string[]): Promise<number> {
   }
 }
 
-/** Reads the queen's event stream until the download ends; `onProgress` at most once a second. */
-async function followDownload(res: Response, downloadId: string, onProgress: (p: DownloadProgress) => void): Promise<DownloadProgress> {
-  const parser = new SseParser();
-  const decoder = new TextDecoder();
+/** Follows one download to its end; `onProgress` at most once a second. */
+async function followDownload(events: Response, downloadId: string, onProgress: (p: DownloadProgress) => void): Promise<DownloadProgress> {
   let printed = 0;
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
-        const event = JSON.parse(message.data) as ClusterEvent;
-        if (event.type !== 'download_progress' || event.progress.download_id !== downloadId) continue;
-        if (event.progress.state !== 'running') return event.progress;
-        if (Date.now() - printed >= 1_000) {
-          printed = Date.now();
-          onProgress(event.progress);
-        }
+    for await (const progress of transferProgress(events, downloadId)) {
+      if (progress.state !== 'running') return progress;
+      if (Date.now() - printed >= 1_000) {
+        printed = Date.now();
+        onProgress(progress);
       }
     }
   } finally {
-    await res.body?.cancel().catch(() => undefined);
+    await events.body?.cancel().catch(() => undefined);
   }
   throw new Error('the queen closed its event stream before the download ended');
 }

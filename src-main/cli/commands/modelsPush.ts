@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { parseClusterEvent } from '../../../src-shared/cluster/ClusterEvent.js';
 import type { UploadModelStarted } from '../../../src-shared/control/ControlApi.js';
 import { ControlRoutes } from '../../../src-shared/control/controlRoutes.js';
-import { SseParser } from '../../../src-shared/util/SseParser.js';
 import { describeFailure, queenConnection } from '../queenClient.js';
+import { transferProgress } from '../transferProgress.js';
 
 export const PUSH_USAGE = 'usage: rbee models push HIVE MODEL [--name FILE] [--url URL] [--token-file PATH]   (copy a model of this machine to a remote hive by SFTP)';
 
@@ -48,23 +47,17 @@ export async function runPush(argv: string[], io: PushIo = processIo): Promise<n
     if (!res.ok) throw new Error(await describeFailure(res));
     const started = (await res.json()) as UploadModelStarted;
     io.err(`uploading ${model} to ${hive} (${mib(started.bytes_total)})\n`);
-    const parser = new SseParser();
-    const decoder = new TextDecoder();
     let lastPercent = -1;
-    for await (const chunk of events.body as unknown as AsyncIterable<Uint8Array>) {
-      for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
-        const event = parseClusterEvent(message.data);
-        if (event?.type !== 'download_progress' || event.progress.download_id !== started.upload_id) continue;
-        const { state, received_bytes: sent, message: reason } = event.progress;
-        if (state === 'failed') throw new Error(`upload failed: ${reason ?? 'unknown reason'}`);
-        if (state === 'done') {
-          io.out(`uploaded ${model} to ${hive} (${mib(started.bytes_total)})\n`);
-          return 0;
-        }
-        const percent = started.bytes_total > 0 ? Math.floor((sent / started.bytes_total) * 100) : 0;
-        if (percent !== lastPercent) io.err(`  ${percent}%  ${mib(sent)}\n`);
-        lastPercent = percent;
+    for await (const progress of transferProgress(events, started.upload_id)) {
+      const { state, received_bytes: sent, message: reason } = progress;
+      if (state === 'failed') throw new Error(`upload failed: ${reason ?? 'unknown reason'}`);
+      if (state === 'done') {
+        io.out(`uploaded ${model} to ${hive} (${mib(started.bytes_total)})\n`);
+        return 0;
       }
+      const percent = started.bytes_total > 0 ? Math.floor((sent / started.bytes_total) * 100) : 0;
+      if (percent !== lastPercent) io.err(`  ${percent}%  ${mib(sent)}\n`);
+      lastPercent = percent;
     }
     throw new Error('the queen closed the event stream before the upload ended');
   } catch (error) {
