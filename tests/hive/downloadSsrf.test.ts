@@ -15,12 +15,14 @@ import { sendRequest } from '../helpers/httpRequest.js';
 
 /**
  * The download SSRF table against real hives and real HTTP servers. A "LAN" host is a veth address the
- * test assigns itself (10.231.77.1, root only), so a redirect from an allowed, non-loopback host to
+ * test assigns itself (10.231.x.y from the pid, root only), so a redirect from an allowed, non-loopback host to
  * loopback can be tried without leaving the machine.
  */
 const TOKEN = 'ssrf-test-hive-token-0123456789';
-const LAN_ADDRESS = '10.231.77.1';
-const VETH = 'rbeessrfA';
+// Per process: the veth and its address are machine-wide, and two runs at once (two checkouts on one
+// machine) must not add, use or delete each other's.
+const LAN_ADDRESS = `10.231.${Math.floor(process.pid / 254) % 256}.${1 + (process.pid % 254)}`;
+const VETH = `rbs${process.pid % 1_000_000}A`;
 const model = buildTinyLlamaGguf({ seed: 3 });
 const silent = createLogger('test', { level: 'silent' });
 
