@@ -54,12 +54,14 @@ describe('pools: an upstream rbee queen behind the queen', () => {
 
   it('the official OpenAI SDK streams and non-streams through the pool (pool/model and a unique bare name)', async () => {
     const client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: front.token, maxRetries: 0 });
-    const answer = await client.chat.completions.create({ model: `up/${UPSTREAM_MODEL}`, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6 });
+    // Greedy (temperature 0) where tokens are counted: deterministic, and these prompts do not end at once
+    // (sampled answers of the tiny model may).
+    const answer = await client.chat.completions.create({ model: `up/${UPSTREAM_MODEL}`, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, temperature: 0 });
     expect(answer.object).toBe('chat.completion');
     expect(typeof answer.choices[0]?.message.content).toBe('string');
     expect(answer.usage?.completion_tokens).toBeGreaterThan(0);
 
-    const stream = await client.chat.completions.create({ model: UPSTREAM_MODEL, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, stream: true });
+    const stream = await client.chat.completions.create({ model: UPSTREAM_MODEL, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, temperature: 0, stream: true });
     let text = '';
     let finish: string | null = null;
     let chunks = 0;
