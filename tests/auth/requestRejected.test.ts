@@ -40,7 +40,7 @@ describe('request_rejected for policy rejections', () => {
       ['BODY_TOO_LARGE', 413],
       ['UNSUPPORTED_MEDIA_TYPE', 415],
     ] as const) {
-      const event = await audit.waitFor((e) => e.event_type === 'request_rejected' && e.reason === reason, 10_000);
+      const event = await audit.waitFor((e) => e.event_type === 'request_rejected' && e.reason === reason, 30_000);
       expect(event).toMatchObject({ path: '/v1/workers', details: { status, count: 1 } });
       expect(event.client_ip).toMatch(/127\.0\.0\.1/);
     }

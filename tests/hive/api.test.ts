@@ -175,14 +175,14 @@ describe('hive HTTP API', () => {
     expect(stoppedBy?.actor).toMatch(/^token:[0-9a-f]{6}$/);
     const deleted = await t.api('DELETE', '/v1/workers/ops');
     expect(deleted.status).toBe(204);
-    await events.waitFor((e) => e.type === 'worker_removed' && e.worker_id === 'ops', 5_000);
+    await events.waitFor((e) => e.type === 'worker_removed' && e.worker_id === 'ops', 30_000);
     expect((await t.api('GET', '/v1/workers/ops')).status).toBe(404);
   }, 180_000);
 
   it('a reconnecting event client starts from a snapshot of everything', async () => {
     const again = new EventStream(t.hive.url);
     await again.opened;
-    const first = await again.waitFor((e) => e.type === 'snapshot', 5_000);
+    const first = await again.waitFor((e) => e.type === 'snapshot', 30_000);
     expect(again.events[0]).toBe(first);
     if (first.type !== 'snapshot') throw new Error('unreachable');
     expect(first.snapshot.hives[0]).toMatchObject({ id: 'local', kind: 'local', state: 'online' });

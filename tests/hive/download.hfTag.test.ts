@@ -123,7 +123,7 @@ describe('hf:<user>/<repo>:<TAG> and split GGUF downloads (real hive, local Hugg
     expect(middle).toHaveLength(2);
     for (const [i, shard] of shards.entries()) expect((await readFile(join(t.modelsDir, `tiny-Q2_K-0000${i + 1}-of-00003.gguf`))).equals(shard)).toBe(true);
     expect(readdirSync(t.modelsDir).filter((f) => f.includes('.part'))).toEqual([]);
-    await events.waitFor((e) => e.type === 'models_updated' && e.models.some((m: ModelInfo) => m.name === res.body.name), 10_000);
+    await events.waitFor((e) => e.type === 'models_updated' && e.models.some((m: ModelInfo) => m.name === res.body.name), 30_000);
     const listed = (await t.api<{ models: ModelInfo[] }>('GET', '/v1/models')).body.models.filter((m) => m.name.startsWith('tiny-Q2_K'));
     expect(listed).toEqual([expect.objectContaining({ name: 'tiny-Q2_K-00001-of-00003.gguf', parts: 3, size_bytes: shardBytes })]);
   });

@@ -97,7 +97,7 @@ describe('model download', () => {
     const progress = events.events.filter((e) => e.type === 'download_progress' && e.progress.download_id === res.body.download_id);
     expect(progress.some((e) => e.type === 'download_progress' && e.progress.message?.startsWith('resuming'))).toBe(true);
     // The catalog sees it.
-    await events.waitFor((e) => e.type === 'models_updated' && e.models.some((m: ModelInfo) => m.name === 'fetched.gguf'), 10_000);
+    await events.waitFor((e) => e.type === 'models_updated' && e.models.some((m: ModelInfo) => m.name === 'fetched.gguf'), 30_000);
     const listed = await t.api<{ models: ModelInfo[] }>('GET', '/v1/models');
     expect(listed.body.models.find((m) => m.name === 'fetched.gguf')).toMatchObject({ architecture: 'llama', size_bytes: model.length });
   });

@@ -26,9 +26,9 @@ describe('hive: crash recovery (acceptance 1)', () => {
     const mark = events.events.length;
     const killedAt = Date.now();
     process.kill(ready.pid!, 'SIGKILL');
-    const crashed = await events.waitForWorker('w1', (w) => w.state === 'crashed', 10_000, mark);
+    const crashed = await events.waitForWorker('w1', (w) => w.state === 'crashed', 30_000, mark);
     expect(crashed.last_exit).toMatchObject({ signal: 'SIGKILL', reason: 'exit' });
-    const backoff = await events.waitForWorker('w1', (w) => w.state === 'backoff', 10_000, mark);
+    const backoff = await events.waitForWorker('w1', (w) => w.state === 'backoff', 30_000, mark);
     // The delay the policy decided (audited: an exact number, no clock) is 1 s within jitter, and the
     // restart was scheduled no earlier than the exit plus that delay (a lower bound: load only adds).
     const scheduled = t.audit.events.filter((e) => e.worker_id === 'w1' && e.event_type === 'worker_restart_scheduled');
@@ -37,7 +37,7 @@ describe('hive: crash recovery (acceptance 1)', () => {
     expect(delay).toBeGreaterThanOrEqual(800);
     expect(delay).toBeLessThanOrEqual(1_200);
     expect(backoff.next_restart_at! - backoff.last_exit!.at).toBeGreaterThanOrEqual(delay);
-    const loading = await events.waitForWorker('w1', (w) => w.state === 'loading', 10_000, mark);
+    const loading = await events.waitForWorker('w1', (w) => w.state === 'loading', 30_000, mark);
     expect(loading.pid).not.toBe(ready.pid);
     expect(loading.restart_count).toBe(1);
     const again = await events.waitForWorker('w1', (w) => w.state === 'idle', 30_000, mark);

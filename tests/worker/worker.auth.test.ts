@@ -78,7 +78,7 @@ describe('worker auth (DESIGN §3)', () => {
       body: JSON.stringify({ prompt: 'hi', max_tokens: 2 }),
     });
     // pino writes asynchronously: wait for the failure line to arrive, by content.
-    await expect.poll(() => worker.output().includes('token:9f86d0'), { timeout: 5000 }).toBe(true);
+    await expect.poll(() => worker.output().includes('token:9f86d0'), { timeout: 30_000 }).toBe(true);
     expect(worker.output()).not.toContain(TOKEN);
   });
 });

@@ -80,7 +80,7 @@ describe('hive admission with fake GPU reports and real workers', () => {
     expect(readsAtReady).toBeGreaterThanOrEqual(2);
     await t.api('POST', '/v1/workers/a/stop');
     await events.waitForWorker('a', (x) => x.state === 'stopped');
-    await expect.poll(() => reads, { timeout: 10_000 }).toBeGreaterThan(readsAtReady);
+    await expect.poll(() => reads, { timeout: 30_000 }).toBeGreaterThan(readsAtReady);
   }, 300_000);
 
   it('gpu_layers max that does not fit → 507 naming the need; nothing is left reserved', async () => {
