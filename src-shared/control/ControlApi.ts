@@ -8,6 +8,8 @@ import type { CancelSignal } from '../util/CancelSignal.js';
 import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from './workerSpecTypes.js';
 import type { ChatMessage, InferenceEvent, InferenceRequest } from '../worker/inferenceWire.js';
 import type { PoolInfo, PoolTestResult } from './poolSchemas.js';
+import type { z } from 'zod';
+import type { UploadModelRequestSchema } from './controlSchemas.js';
 import type { ApiKeyInfo, CreateApiKeyRequest, CreatedApiKey } from './apiKeys.js';
 import type { WorkerLogsPage, WorkerLogsStreamEvent } from './workerLogs.js';
 import type { DesktopPreferences, DesktopPreferencesPatch } from '../desktop/desktopPreferences.js';
@@ -130,14 +132,11 @@ export interface DownloadModelRequest {
   name?: string;
 }
 
-export interface UploadModelRequest {
-  /** A remote hive. */
-  hive_id: string;
-  /** A model file in this machine's models folder (the local hive's catalog). */
-  model: string;
-  /** File name on the remote; defaults to `model`. */
-  name?: string;
-}
+/**
+ * `hive_id`: a remote hive; `model`: a file of this machine's models folder (the local hive's
+ * catalog); `name`: the file name on the remote, `model` by default. Typed from its one schema.
+ */
+export type UploadModelRequest = z.input<typeof UploadModelRequestSchema>;
 
 export interface UploadModelStarted {
   /** The `download_id` of the `download_progress` events that report this transfer. */
