@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ensureBuilt } from '../ensureBuilt.mjs';
 
-const ALL = ['worker', 'queen', 'pools', 'recovery', 'unavailable', 'coldstart', 'memory', 'audit', 'ssh'];
+const ALL = ['worker', 'queen', 'pools', 'recovery', 'detect', 'unavailable', 'coldstart', 'memory', 'audit', 'ssh'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 const loader = createRequire(import.meta.url).resolve('tsx/esm');
 // Every rbee child a benchmark starts runs the built bundle: build out/ first when it is stale.
