@@ -17,7 +17,11 @@ export interface HardwareProbeOptions {
   launch?: () => ProbeLaunch;
   /** A request with no answer after this long kills the child (`timeout`). Defaults to 60 s (a CUDA backend can take seconds to load). */
   timeoutMs?: number;
-  /** An idle child exits this long after its last answer. Defaults to 2 s (a burst of admissions shares one child). */
+  /**
+   * An idle child exits this long after its last answer. Defaults to 10 s: the start-up device probe
+   * and the first spawns (a queen's specs, on-demand starts) share one child, instead of each paying
+   * a child's start and node-llama-cpp's load (1–3 s on a busy 2-core machine) on the spawn path.
+   */
   lingerMs?: number;
   /** After a failed device probe (CPU-only fallback), a read probes again once this much later. Defaults to 60 s. */
   retryMs?: number;
@@ -171,7 +175,7 @@ export class HardwareProbe implements MemoryEstimator {
       } catch (error) {
         return Promise.reject(new ProbeError('spawn_failed', error instanceof Error ? error.message : String(error)));
       }
-      this.child = new ProbeChild(launch, { timeoutMs: this.options.timeoutMs ?? 60_000, lingerMs: this.options.lingerMs ?? 2_000 });
+      this.child = new ProbeChild(launch, { timeoutMs: this.options.timeoutMs ?? 60_000, lingerMs: this.options.lingerMs ?? 10_000 });
       this.childrenStarted++;
     }
     this.requestsSent++;
