@@ -53,7 +53,7 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
     const exit = await h.hive.exited;
     expect(exit).toEqual({ code: 0, signal: null });
     for (const pid of h.pids) expect(isAlive(pid)).toBe(false);
-    for (const pid of children) expect(await waitForPidGone(pid, 5_000)).toBe(true);
+    for (const pid of children) expect(await waitForPidGone(pid, 30_000)).toBe(true);
     const phases = h.events.events.flatMap((e) => (e.type === 'shutdown_progress' ? [e.progress.phase] : []));
     expect(phases[0]).toBe('polite');
     expect(phases[phases.length - 1]).toBe('done');
@@ -74,7 +74,7 @@ describe('rbee hive: shutdown and orphans (acceptance 5)', () => {
     expect(children.length).toBeGreaterThanOrEqual(2);
     process.kill(h.hive.pid, 'SIGKILL');
     await h.hive.exited;
-    for (const pid of children) expect(await waitForPidGone(pid, 15_000)).toBe(true);
+    for (const pid of children) expect(await waitForPidGone(pid, 30_000)).toBe(true);
   }, 120_000);
 
   it('refuses a non-loopback bind without a long token, and bad options, with exit codes', async () => {
@@ -132,7 +132,7 @@ describe('rbee hive --exit-with-parent', () => {
       });
       expect(isAlive(line.pid)).toBe(true);
       process.kill(parent.pid!, 'SIGKILL');
-      expect(await waitForPidGone(line.pid, 10_000)).toBe(true);
+      expect(await waitForPidGone(line.pid, 30_000)).toBe(true);
     } finally {
       if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
       await models.cleanup();
