@@ -180,7 +180,7 @@ describe('scope table (docs/api.md)', () => {
     expect(second.status).toBe(429);
     expect(second.headers['retry-after']).toBeDefined();
     controller.abort();
-    await expect.poll(async () => (await call(key.secret, 'GET', '/v1/control/snapshot')).status, { timeout: 10_000 }).toBe(200);
+    await expect.poll(async () => (await call(key.secret, 'GET', '/v1/control/snapshot')).status, { timeout: 30_000 }).toBe(200);
   });
 
   it('revoked and expired keys → 401 with the reason; the list keeps them, marked', async () => {

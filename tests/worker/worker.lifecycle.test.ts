@@ -63,8 +63,8 @@ describe('worker lifecycle', () => {
     expect(isAlive(childPid)).toBe(true);
     parent.kill('SIGKILL');
     // No event reaches us from an unrelated process's exit: poll its pid.
-    await expect.poll(() => isAlive(childPid), { timeout: 10_000, interval: 100 }).toBe(false);
-  });
+    await expect.poll(() => isAlive(childPid), { timeout: 30_000, interval: 100 }).toBe(false);
+  }, 90_000);
 
   it('a model file that is not GGUF fails to load: load_failed is announced, exit 1', async () => {
     const { writeFileSync, mkdtempSync } = await import('node:fs');
