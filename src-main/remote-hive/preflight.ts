@@ -57,11 +57,15 @@ export async function preflight(
     'if [ -d "$data/hive" ]; then for v in "$data"/hive/*/; do [ -f "$v/.rbee-complete" ] && echo "installed=$(basename "$v")"; done; fi',
     'exit 0',
   ].join('\n');
-  const result = await connection.exec(shScript(script), { timeoutMs: 30_000 });
+  let result = await connection.exec(shScript(script), { timeoutMs: 30_000 });
+  // A session that closed without an exit status (neither code nor signal: the channel went away, not
+  // the script) says nothing about the remote. The script only reads, so it runs once more.
+  if (result.code === null && result.signal === null) result = await connection.exec(shScript(script), { timeoutMs: 30_000 });
   if (result.code !== 0) {
+    const ending = result.code !== null ? `exit ${result.code}` : result.signal !== null ? `signal ${result.signal}` : 'no exit status';
     throw new SshError(
       'REMOTE_COMMAND_FAILED',
-      `Preflight failed on the remote (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`,
+      `Preflight failed on the remote (${ending}): ${result.stderr.trim().slice(0, 500)}`,
     );
   }
   return parsePreflight(result.stdout, options);

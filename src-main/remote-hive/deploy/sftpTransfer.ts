@@ -6,7 +6,30 @@ import { shQuote, shScript } from '../../ssh/shellQuote.js';
 import type { SshConnection } from '../../ssh/SshConnection.js';
 
 /** Streams `tar -cz` of `dirs` (relative to `root/node_modules`) into one remote file. */
-export function uploadTar(
+export async function uploadTar(
+  sftp: SFTPWrapper,
+  root: string,
+  dirs: string[],
+  remotePath: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  // GNU tar exits 1 with "file changed as we read it" when a file's status changes while it is read:
+  // new contents, or only a new hard link to it (a packager or backup tool linking node_modules). The
+  // archive is not trusted then; packing again is, and a file that really keeps changing fails again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await uploadTarOnce(sftp, root, dirs, remotePath, signal);
+    } catch (error) {
+      if (!(error instanceof TarFileChangedError) || attempt >= TAR_ATTEMPTS) throw error;
+    }
+  }
+}
+
+const TAR_ATTEMPTS = 3;
+
+class TarFileChangedError extends SshError {}
+
+function uploadTarOnce(
   sftp: SFTPWrapper,
   root: string,
   dirs: string[],
@@ -28,6 +51,7 @@ export function uploadTar(
     };
     tar.on('error', reject);
     tar.on('close', (code) => {
+      if (code === 1 && /file changed as we read it/.test(stderr)) return reject(new TarFileChangedError('REMOTE_COMMAND_FAILED', `tar failed (${code}): ${stderr}`));
       if (code !== 0) return reject(new SshError('REMOTE_COMMAND_FAILED', `tar failed (${code}): ${stderr}`));
       tarDone = true;
       finish();
