@@ -36,14 +36,12 @@ export const BUILT_CLI = resolve(PROJECT_ROOT, 'out', 'main', 'cli.js');
 /**
  * V8 flags per subcommand. The hive and its probe child handle lifecycle, not tokens, and allocate
  * little: a 1 MiB young generation (Node's default grows to 16 MiB per semi-space) costs them nothing
- * measurable and an idle hive ~9 MB of RSS. The hive also runs in V8's lite mode (no optimizing
- * compiler, lazily allocated feedback): its JavaScript is control traffic (events, health checks,
- * a handful of requests per second), and it saves it ~10 MB more (docs/benchmarks.md "Memory").
- * Workers and the queen keep the defaults: they are on the token path. Not under Electron, whose
- * run-as-node mode we cannot test here with extra flags.
+ * measurable and an idle hive ~9 MB of RSS (docs/benchmarks.md "Memory"). Workers and the queen keep
+ * the default: they are on the token path. Not under Electron, whose run-as-node mode we cannot test
+ * here with extra flags.
  */
 const V8_FLAGS: Readonly<Partial<Record<string, readonly string[]>>> = {
-  hive: ['--max-semi-space-size=1', '--lite-mode'],
+  hive: ['--max-semi-space-size=1'],
   probe: ['--max-semi-space-size=1'],
 };
 
