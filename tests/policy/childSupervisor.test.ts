@@ -140,4 +140,23 @@ describe('ChildSupervisor (the one supervision core)', () => {
     expect(child.starts).toBe(1);
     expect(child.types()).toEqual(['started']);
   });
+
+  it('a child that stays up for the stability window gets its attempts back: crashes far apart never exhaust max_restarts', async () => {
+    for (const probe of [false, true]) {
+      const child = new ScriptedChild(probe ? { probe: { periodMs: () => 1_000, failures: () => 3, check: async () => child.healthy } } : {});
+      child.supervisor.updatePolicy(resolveRestartPolicy({ ...POLICY, stability_window_ms: 10_000 }));
+      child.supervisor.start();
+      await child.ready();
+      for (let crash = 1; crash <= 5; crash++) {
+        await vi.advanceTimersByTimeAsync(15_000); // longer than the stability window
+        expect(child.supervisor.status(), `probe ${probe}, before crash ${crash}`).toMatchObject({ state: 'running', attempts: 0 });
+        child.die();
+        expect(child.supervisor.status().state, `probe ${probe}, crash ${crash}`).toBe('backoff');
+        await vi.advanceTimersByTimeAsync(100);
+        await child.ready();
+      }
+      expect(child.types()).not.toContain('gave_up');
+      child.supervisor.dispose();
+    }
+  });
 });
