@@ -143,7 +143,7 @@ describe('ChildSupervisor (the one supervision core)', () => {
 
   it('a child that stays up for the stability window gets its attempts back: crashes far apart never exhaust max_restarts', async () => {
     for (const probe of [false, true]) {
-      const child = new ScriptedChild(probe ? { probe: { periodMs: () => 1_000, failures: () => 3, check: async () => child.healthy } } : {});
+      const child = new ScriptedChild(probe ? { probe: { periodMs: () => 1_000, failures: () => 3, check: async (): Promise<boolean> => true } } : {});
       child.supervisor.updatePolicy(resolveRestartPolicy({ ...POLICY, stability_window_ms: 10_000 }));
       child.supervisor.start();
       await child.ready();
