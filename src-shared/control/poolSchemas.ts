@@ -32,6 +32,11 @@ export const PoolTuningSchema = z
     first_byte_timeout_ms: z.number().int().min(10).max(600_000).default(60_000),
     /** Requests in flight at once; more wait (bounded, within their deadline). Defaults to 16. */
     max_concurrent: z.number().int().min(1).max(4096).default(16),
+    /**
+     * Requests allowed to wait for a place (in the queen's queue, earliest deadline first); one more is
+     * refused at once with 503 QUEUE_FULL. Defaults to 4 × max_concurrent; 0 means never wait.
+     */
+    max_queued: z.number().int().min(0).max(65_536).optional(),
     /** `GET {base}/models` every this long. Defaults to 10 s. */
     health_period_ms: z.number().int().min(100).max(3_600_000).default(10_000),
     /** Failures within `breaker_window_ms` that open the breaker. Defaults to 3. */

@@ -156,6 +156,59 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     }
   }, 60_000);
 
+  it("max_concurrent 1 through the queen's queue: the second waits and completes, one past the queue limit gets 503 QUEUE_FULL with Retry-After, a deadline in the queue is 504", async () => {
+    const added = await front.addPool({ name: 'one', base_url: `${upstream.url}/v1`, api_key: upstream.token, max_concurrent: 1, max_queued: 1, health_period_ms: 60_000 });
+    expect(added.status).toBe(201);
+    await waitFor(() => front.pool('one'), (p) => p?.health === 'online', { timeoutMs: 30_000, what: 'pool one online', retryErrors: true });
+    // The previous test stalled the engine's worker (its hive may have replaced it): wait for a ready one.
+    const snapshot = await waitFor(() => upstream.snapshot(), (s) => s.workers.some((w) => w.state === 'idle'), { timeoutMs: 60_000, what: 'upstream worker idle', retryErrors: true });
+    const workerPid = snapshot.workers.find((w) => w.state === 'idle')!.pid!;
+    const model = `one/${UPSTREAM_MODEL}`;
+    // The stopped worker holds the pool's only place for as long as the test needs, without a clock.
+    process.kill(workerPid, 'SIGSTOP');
+    let first: Promise<Response> | undefined;
+    let second: Promise<Response> | undefined;
+    try {
+      first = front.chat(model);
+      await waitFor(() => front.pool('one'), (p) => p?.in_flight === 1, { timeoutMs: 30_000, what: 'first request in flight', retryErrors: true });
+
+      // A request that waits past its deadline leaves the queue with 504, not as a departed client.
+      const expiring = front.chat(model, {}, { 'x-deadline-remaining-ms': '600' });
+      await waitFor(() => front.pool('one'), (p) => p?.queued === 1, { timeoutMs: 30_000, what: 'expiring request queued', retryErrors: true });
+      const expired = await expiring;
+      expect(expired.status).toBe(504);
+      expect(((await expired.json()) as { error: { code: string } }).error.code).toBe('deadline_exceeded');
+      expect((await front.pool('one'))?.queued).toBe(0);
+
+      second = front.chat(model);
+      await waitFor(() => front.pool('one'), (p) => p?.queued === 1 && p.in_flight === 1, { timeoutMs: 30_000, what: 'second request queued', retryErrors: true });
+      expect(await front.metric('rbee_pool_queued', { pool: 'one' })).toBe(1);
+      expect(await front.metric('rbee_pool_in_flight', { pool: 'one' })).toBe(1);
+
+      const refused = await front.chat(model);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      const body = (await refused.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('queue_full');
+      expect(body.error.message).toContain('pool one');
+    } finally {
+      try {
+        process.kill(workerPid, 'SIGCONT');
+      } catch {
+        // its hive already replaced it: the engine's queen serves both requests on the new worker
+      }
+    }
+    const [a, b] = await Promise.all([first, second]);
+    expect(a!.status).toBe(200);
+    expect(b!.status).toBe(200);
+    const after = await front.pool('one');
+    expect(after?.in_flight).toBe(0);
+    expect(after?.queued).toBe(0);
+    // A full queue and a deadline are not the pool's failures.
+    expect(after?.breaker.state).toBe('closed');
+    expect((await fetch(`${front.url}/v1/control/pools/one`, { method: 'DELETE', headers: { authorization: `Bearer ${front.token}` } })).status).toBe(204);
+  }, 120_000);
+
   it('upstream SIGKILLed: the breaker opens after the configured failures, clients get a fast 503 with Retry-After; upstream back: half-open trial, closed', async () => {
     const pid = upstream.proc!.pid;
     process.kill(pid, 'SIGKILL');

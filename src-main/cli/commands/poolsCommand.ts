@@ -8,7 +8,7 @@ import { describeFailure, queenConnection } from '../queenClient.js';
 import { table } from '../table.js';
 
 const USAGE = `usage: rbee pools add NAME --base-url URL [--api-key-file F] [--models a,b|alias=upstream] [--max-concurrent N]
-                 [--ca-file F] [--connect-timeout-ms N] [--first-byte-timeout-ms N] [--health-period-ms N]
+                 [--max-queued N] [--ca-file F] [--connect-timeout-ms N] [--first-byte-timeout-ms N] [--health-period-ms N]
                  [--breaker-failures N] [--breaker-cooldown-ms N] [--fallback] [--replace]
        rbee pools list|ls [--json]
        rbee pools remove|rm NAME
@@ -76,6 +76,7 @@ async function add(argv: string[]): Promise<number> {
     'api-key-file': { type: 'string' },
     models: { type: 'string' },
     'max-concurrent': { type: 'string' },
+    'max-queued': { type: 'string' },
     'ca-file': { type: 'string' },
     'connect-timeout-ms': { type: 'string' },
     'first-byte-timeout-ms': { type: 'string' },
@@ -90,7 +91,7 @@ async function add(argv: string[]): Promise<number> {
   const name = onlyName(positionals);
   const baseUrl = values['base-url'];
   if (typeof baseUrl !== 'string') throw new UsageError('--base-url is required (the engine\'s OpenAI base, e.g. http://host:8000/v1)');
-  const number = (flag: 'max-concurrent' | 'connect-timeout-ms' | 'first-byte-timeout-ms' | 'health-period-ms' | 'breaker-failures' | 'breaker-cooldown-ms', min: number, max: number): number | undefined => {
+  const number = (flag: 'max-concurrent' | 'max-queued' | 'connect-timeout-ms' | 'first-byte-timeout-ms' | 'health-period-ms' | 'breaker-failures' | 'breaker-cooldown-ms', min: number, max: number): number | undefined => {
     try {
       return intOption(flag, values[flag], min, max);
     } catch (error) {
@@ -107,6 +108,7 @@ async function add(argv: string[]): Promise<number> {
     ...(typeof values.models === 'string' ? { models: values.models.split(',').map((m) => m.trim()).filter(Boolean) } : {}),
     ...(typeof values['ca-file'] === 'string' ? { ca_file: values['ca-file'] } : {}),
     max_concurrent: number('max-concurrent', 1, 4096),
+    max_queued: number('max-queued', 0, 65_536),
     connect_timeout_ms: number('connect-timeout-ms', 10, 120_000),
     first_byte_timeout_ms: number('first-byte-timeout-ms', 10, 600_000),
     health_period_ms: number('health-period-ms', 100, 3_600_000),
@@ -139,7 +141,7 @@ async function list(argv: string[]): Promise<number> {
       p.base_url,
       p.health,
       p.breaker.state,
-      `${p.in_flight}/${p.tuning.max_concurrent}`,
+      `${p.in_flight}/${p.tuning.max_concurrent}${p.queued > 0 ? ` +${p.queued} queued` : ''}`,
       p.latency_ms === null ? '-' : `${p.latency_ms} ms`,
       p.key_fingerprint ?? '-',
       p.fallback ? 'yes' : 'no',

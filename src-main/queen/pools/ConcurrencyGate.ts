@@ -1,90 +1,60 @@
 import { ApiError } from '../../../src-shared/api/ApiError.js';
 import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
+import { DeadlineQueue, type QueueClock } from '../scheduling/DeadlineQueue.js';
 
-interface Waiter {
-  deadlineAt: number;
-  grant: () => void;
-}
+/** Gives its place back; idempotent. */
+export type Release = () => void;
 
 /**
- * At most `limit` calls at once; more wait in a bounded queue, earliest deadline first, until their
- * deadline (504) — or are refused at once when the queue is full (503 QUEUE_FULL with Retry-After),
- * like the queen's worker queue.
+ * A pool's concurrency bound: at most `limit` requests in flight; more wait in the queen's queue
+ * (`DeadlineQueue`: earliest deadline first, bounded, 503 QUEUE_FULL with Retry-After when full, 504
+ * at the deadline, 499 when the client leaves), and a freed place goes to the earliest deadline.
  */
 export class ConcurrencyGate {
   private active = 0;
-  private readonly waiting: Waiter[] = [];
+  private readonly queue: DeadlineQueue<null, Release>;
 
   constructor(
-    private limit: number,
-    private readonly queueLimit: number,
+    private readonly limit: number,
+    queueLimit: number,
     private readonly label: string,
-  ) {}
+    clock?: QueueClock,
+  ) {
+    this.queue = new DeadlineQueue({
+      limit: queueLimit,
+      clock,
+      fullMessage: (waiting) => `${label}: ${this.active} requests in flight and ${waiting} waiting`,
+      expiredMessage: () => `The deadline passed while waiting for a free place at ${label}`,
+    });
+  }
 
   get inFlight(): number {
     return this.active;
   }
 
   get queued(): number {
-    return this.waiting.length;
+    return this.queue.length;
   }
 
-  setLimit(limit: number): void {
-    this.limit = limit;
-    this.drain();
+  /** Resolves with a release function once a place is free; nobody overtakes the queue. */
+  acquire(deadline: Deadline, signal: AbortSignal): Promise<Release> {
+    if (this.active < this.limit && this.queue.length === 0) return Promise.resolve(this.take());
+    return this.queue.enqueue(null, deadline.at, signal);
   }
 
-  /** Resolves with a release function (idempotent) once a place is free. */
-  async acquire(deadline: Deadline, signal: AbortSignal): Promise<() => void> {
-    if (this.active < this.limit && this.waiting.length === 0) return this.take();
-    if (this.waiting.length >= this.queueLimit) {
-      throw new ApiError(503, 'QUEUE_FULL', `${this.label}: ${this.active} requests in flight and ${this.waiting.length} waiting`, undefined, { 'retry-after': '1' });
-    }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        deadlineAt: Date.now() + deadline.remainingMs(),
-        grant: () => {
-          cleanup();
-          resolve(this.take());
-        },
-      };
-      const remove = (): void => {
-        const index = this.waiting.indexOf(waiter);
-        if (index >= 0) this.waiting.splice(index, 1);
-      };
-      const onAbort = (): void => {
-        cleanup();
-        remove();
-        reject(new ApiError(499 as number, 'INTERNAL', 'the client went away while waiting'));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        remove();
-        reject(new ApiError(504, 'DEADLINE_EXCEEDED', `The deadline passed while waiting for a free place at ${this.label}`));
-      }, deadline.remainingMs());
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const at = this.waiting.findIndex((w) => w.deadlineAt > waiter.deadlineAt);
-      if (at < 0) this.waiting.push(waiter);
-      else this.waiting.splice(at, 0, waiter);
-    });
+  /** Answers every waiter (and every later request) with 503 SHUTTING_DOWN; places in flight finish. */
+  close(): void {
+    this.queue.close(new ApiError(503, 'SHUTTING_DOWN', `${this.label} was removed, replaced or is shutting down`));
   }
 
-  private take(): () => void {
+  private take(): Release {
     this.active += 1;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.active -= 1;
-      this.drain();
+      this.queue.serve(() => (this.active < this.limit ? { kind: 'grant', value: this.take() } : { kind: 'keep' }));
     };
-  }
-
-  private drain(): void {
-    while (this.active < this.limit && this.waiting.length > 0) this.waiting.shift()!.grant();
   }
 }

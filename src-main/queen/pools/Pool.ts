@@ -5,7 +5,7 @@ import { ConcurrencyGate } from './ConcurrencyGate.js';
 import { PoolBreaker } from './PoolBreaker.js';
 import { PoolHttp, readBody } from './PoolHttp.js';
 
-/** Waiting requests per pool, as a multiple of its concurrency. */
+/** Waiting requests per pool when the record does not say, as a multiple of its concurrency. */
 const QUEUE_FACTOR = 4;
 /** A model list larger than this is not an engine's model list. */
 const MAX_MODELS_BODY = 4 * 1024 * 1024;
@@ -22,7 +22,8 @@ export function parseModelSpec(spec: string): PoolModelInfo {
 }
 
 /**
- * One external engine: its HTTP client, breaker, concurrency gate, and what its last health check
+ * One external engine: its HTTP client, breaker, concurrency gate (its waiting room is the queen's
+ * DeadlineQueue), and what its last health check
  * (`GET {base}/models`) found. The key lives only here and in its 0600 file.
  */
 export class Pool {
@@ -47,7 +48,7 @@ export class Pool {
       { maxSockets: record.max_concurrent, caFile: record.ca_file },
     );
     this.breaker = new PoolBreaker(record, (t) => events.onBreaker(record.name, t));
-    this.gate = new ConcurrencyGate(record.max_concurrent, record.max_concurrent * QUEUE_FACTOR, `pool ${record.name}`);
+    this.gate = new ConcurrencyGate(record.max_concurrent, record.max_queued ?? record.max_concurrent * QUEUE_FACTOR, `pool ${record.name}`);
   }
 
   get name(): string {
@@ -121,6 +122,7 @@ export class Pool {
   dispose(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.gate.close();
     this.http.dispose();
   }
 

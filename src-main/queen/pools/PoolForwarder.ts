@@ -122,7 +122,10 @@ export class PoolForwarder {
     let verdict: 'success' | 'failure' | 'none' = 'none';
     let release: (() => void) | undefined;
     try {
-      release = await pool.gate.acquire(deadline, abort.signal);
+      // `abort` fires for the client and for the deadline alike: a waiter it removes is answered by its cause.
+      release = await pool.gate.acquire(deadline, abort.signal).catch((error: unknown) => {
+        throw stopCause === null ? error : this.stopped(stopCause);
+      });
       const upstreamBody = JSON.stringify({ ...body, model: target.upstreamModel });
       const next = deadline.forNextHop();
       let res: IncomingMessage;

@@ -45,6 +45,16 @@ export class PoolMetrics {
         for (const pool of pools()) this.set({ pool: pool.name }, pool.gate.inFlight);
       },
     });
+    new Gauge({
+      name: 'rbee_pool_queued',
+      help: 'Requests waiting for a place at each pool (max_concurrent reached)',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of pools()) this.set({ pool: pool.name }, pool.gate.queued);
+      },
+    });
   }
 
   observe(pool: string, result: { ttftMs: number | null; usage: unknown }): void {

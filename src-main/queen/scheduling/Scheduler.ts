@@ -2,6 +2,7 @@ import { ApiError } from '../../../src-shared/api/ApiError.js';
 import type { WorkerInfo } from '../../../src-shared/cluster/WorkerInfo.js';
 import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import { workerKey, type ClusterView } from '../cluster/ClusterView.js';
+import { DeadlineQueue, systemQueueClock, type QueueClock, type ServeDecision } from './DeadlineQueue.js';
 import { assessAvailability, attemptKey, type Availability, type DeclaredSpec } from './modelAvailability.js';
 
 /** A reserved slot on one worker; `release()` exactly once when the request is done with it. */
@@ -22,16 +23,14 @@ export interface SchedulerOptions {
   startOnDemand?: (target: { hive: string; model: string; workerId: string | null }) => Promise<void>;
   /** The declared worker specs (see `assessAvailability`). */
   specs?: () => readonly DeclaredSpec[];
-  /** Where "now" comes from (Retry-After arithmetic). Defaults to Date.now. */
-  now?: () => number;
+  /** Where "now" comes from (Retry-After arithmetic, deadlines in the queue). Defaults to the system clock. */
+  clock?: QueueClock;
 }
 
-interface Waiter {
+/** What a queued request waits for: a slot on a worker of `model`, not one of `exclude`. */
+interface SlotRequest {
   model: string;
-  deadlineAt: number;
   exclude: ReadonlySet<string>;
-  resolve: (lease: Lease) => void;
-  reject: (error: Error) => void;
 }
 
 /**
@@ -43,11 +42,9 @@ interface Waiter {
  */
 export class Scheduler {
   private readonly inFlight = new Map<string, number>();
-  /** Sorted by deadline (earliest first); equal deadlines keep arrival order. */
-  private readonly queue: Waiter[] = [];
-  private readonly queueLimit: number;
+  private readonly queue: DeadlineQueue<SlotRequest, Lease>;
   private readonly unsubscribe: () => void;
-  private readonly now: () => number;
+  private readonly clock: QueueClock;
   /** On-demand starts in flight, by `hive/model`: concurrent requests share one. */
   private readonly starting = new Map<string, Promise<void>>();
 
@@ -55,8 +52,14 @@ export class Scheduler {
     private readonly view: ClusterView,
     private readonly options: SchedulerOptions = {},
   ) {
-    this.queueLimit = options.queueLimit ?? 256;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemQueueClock;
+    const queueLimit = options.queueLimit ?? 256;
+    this.queue = new DeadlineQueue({
+      limit: queueLimit,
+      clock: this.clock,
+      fullMessage: () => `The request queue is full (${queueLimit})`,
+      expiredMessage: ({ model }) => `No slot for '${model}' became free before the deadline`,
+    });
     this.unsubscribe = view.onChange((event) => {
       if (event.type === 'worker_updated' || event.type === 'worker_removed' || event.type === 'hive_updated' || event.type === 'snapshot' || event.type === 'models_updated') {
         this.drainQueue();
@@ -74,7 +77,7 @@ export class Scheduler {
 
   dispose(): void {
     this.unsubscribe();
-    for (const waiter of this.queue.splice(0)) waiter.reject(new ApiError(503, 'SHUTTING_DOWN', 'The queen is shutting down'));
+    this.queue.close(new ApiError(503, 'SHUTTING_DOWN', 'The queen is shutting down'));
   }
 
   /**
@@ -95,40 +98,7 @@ export class Scheduler {
     } else if (verdict.kind !== 'wait') {
       throw refusal(model, verdict);
     }
-    if (deadline.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', `No slot for '${model}' became free before the deadline`);
-    if (this.queue.length >= this.queueLimit) {
-      throw new ApiError(503, 'QUEUE_FULL', `The request queue is full (${this.queueLimit})`, undefined, { 'retry-after': '1' });
-    }
-    return new Promise<Lease>((resolve, reject) => {
-      const timer = setTimeout(
-        () => waiter.reject(new ApiError(504, 'DEADLINE_EXCEEDED', `No slot for '${model}' became free before the deadline`)),
-        deadline.remainingMs(),
-      );
-      const onAbort = (): void => waiter.reject(new ApiError(499, 'INVALID_REQUEST', 'Client went away while queued'));
-      const waiter: Waiter = {
-        model,
-        deadlineAt: deadline.at,
-        exclude,
-        resolve: (lease) => {
-          cleanup();
-          resolve(lease);
-        },
-        reject: (error) => {
-          cleanup();
-          reject(error);
-        },
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        const at = this.queue.indexOf(waiter);
-        if (at !== -1) this.queue.splice(at, 1);
-      };
-      options.signal?.addEventListener('abort', onAbort);
-      const after = this.queue.findIndex((w) => w.deadlineAt > waiter.deadlineAt);
-      if (after === -1) this.queue.push(waiter);
-      else this.queue.splice(after, 0, waiter);
-    });
+    return this.queue.enqueue({ model, exclude }, deadline.at, options.signal);
   }
 
   private assess(model: string, exclude: ReadonlySet<string>): Availability {
@@ -139,7 +109,7 @@ export class Scheduler {
       hiveOnline: (hive) => this.view.hive(hive)?.state === 'online',
       specs: this.options.specs?.(),
       exclude,
-      now: this.now(),
+      now: this.clock.now(),
     });
   }
 
@@ -153,7 +123,7 @@ export class Scheduler {
     const attempt = start({ hive: target.hive, model, workerId: target.workerId })
       .catch((error: unknown) => {
         const failure = error instanceof ApiError ? error : new ApiError(503, 'MODEL_NOT_READY', `Could not start a worker for '${model}': ${String(error)}`);
-        for (const waiter of this.queue.filter((w) => w.model === model)) waiter.reject(failure);
+        this.queue.serve((waiting) => (waiting.model === model ? { kind: 'reject', error: failure } : { kind: 'keep' }));
         throw failure;
       })
       .finally(() => this.starting.delete(key));
@@ -196,24 +166,19 @@ export class Scheduler {
     };
   }
 
+  /** Offers free slots to the queue, earliest deadline first; refuses waiters whose model became unservable. */
   private drainQueue(): void {
-    // Earliest deadline first: the queue is kept in that order.
-    for (let i = 0; i < this.queue.length; ) {
-      const waiter = this.queue[i]!;
-      const lease = this.pick(waiter.model, waiter.exclude);
-      if (lease) {
-        waiter.resolve(lease); // removes itself from the queue
-        continue;
-      }
-      const verdict = this.assess(waiter.model, waiter.exclude);
+    this.queue.serve(({ model, exclude }): ServeDecision<Lease> => {
+      const lease = this.pick(model, exclude);
+      if (lease) return { kind: 'grant', value: lease };
+      const verdict = this.assess(model, exclude);
       if (verdict.kind === 'start') {
-        this.startFor(waiter.model, verdict).catch(() => undefined); // a refusal rejects the waiters itself
+        this.startFor(model, verdict).catch(() => undefined); // a refusal rejects the waiters itself
       } else if (verdict.kind !== 'wait') {
-        waiter.reject(refusal(waiter.model, verdict)); // removes itself from the queue
-        continue;
+        return { kind: 'reject', error: refusal(model, verdict) };
       }
-      i++;
-    }
+      return { kind: 'keep' };
+    });
   }
 }
 
