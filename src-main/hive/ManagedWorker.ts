@@ -207,6 +207,7 @@ export class ManagedWorker {
       port: proc?.port ?? null,
       slots: { total: this.slotsTotal, free: this.slotsFree },
       restart_count: status.restart_count,
+      restart_attempts: status.attempts,
       last_exit: this.lastExit,
       breaker: status.breaker,
       next_restart_at: status.next_restart_at,

@@ -109,13 +109,8 @@ export class WorkerSupervisor {
 
   async spawn(request: SpawnOptions): Promise<WorkerInfo> {
     if (this.closing) throw new ApiError(503, 'SHUTTING_DOWN', 'The hive is shutting down');
-    let policy: RestartPolicyConfig;
-    try {
-      policy = resolveRestartPolicy(request.policy ?? {}, this.options.policy);
-    } catch (error) {
-      if (error instanceof InvalidRestartPolicyError) throw new ApiError(400, 'INVALID_REQUEST', error.message, { problems: error.problems });
-      throw error;
-    }
+    // Checked now so a bad override fails before any work; resolved again below, after the awaits.
+    this.policyFor(request.policy);
     const modelPath = await this.options.catalog.resolveComplete(request.model);
     const id = request.id ?? this.nextId(request.model);
     if (!WORKER_ID.test(id)) throw new ApiError(400, 'INVALID_REQUEST', `Invalid worker id '${id.slice(0, 80)}': letters, digits, '.', '_', '-' (at most 64)`);
@@ -147,6 +142,16 @@ export class WorkerSupervisor {
     if (this.closing) {
       release();
       throw new ApiError(503, 'SHUTTING_DOWN', 'The hive is shutting down');
+    }
+    // Read the hive's policy only now, in the same synchronous step that adds the worker to the map:
+    // a policy change (`updatePolicy`) that landed during the awaits above found no worker to update,
+    // so a policy resolved before them would start this worker on the old numbers.
+    let policy: RestartPolicyConfig;
+    try {
+      policy = this.policyFor(request.policy);
+    } catch (error) {
+      release();
+      throw error;
     }
     this.releases.set(id, release);
 
@@ -189,6 +194,16 @@ export class WorkerSupervisor {
     this.options.standby?.prewarmFor(device, worker.launchSpec.threads);
     worker.startInitial();
     return worker.info();
+  }
+
+  /** A worker's policy: its own override over the hive's current one; 400 when the result is invalid. */
+  private policyFor(override: unknown): RestartPolicyConfig {
+    try {
+      return resolveRestartPolicy(override ?? {}, this.options.policy);
+    } catch (error) {
+      if (error instanceof InvalidRestartPolicyError) throw new ApiError(400, 'INVALID_REQUEST', error.message, { problems: error.problems });
+      throw error;
+    }
   }
 
   /**

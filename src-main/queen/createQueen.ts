@@ -3,7 +3,7 @@ import { ApiError } from '../../src-shared/api/ApiError.js';
 import { join, resolve } from 'node:path';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
-import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
+import type { RestartPolicyConfig, RestartPolicyPatch } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { Registry } from 'prom-client';
 import { AUDIT_ENV, createAuditSink, registerAuditMetrics } from '../audit/index.js';
 import { readAuditKeyFile } from '../audit/readAuditKeyFile.js';
@@ -138,11 +138,26 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     logger,
     intervalMs: options.auditWitnessIntervalMs,
   });
+  /**
+   * The worker restart policy every hive runs: the settings, with this run's `--policy` on top. It is
+   * handed to the local hive at each start and pushed to every hive whose event stream (re)connects,
+   * so a hive that was unreachable during a settings change, or restarted since, adopts it too.
+   */
+  const workerPolicy = (): RestartPolicyPatch => ({ ...settings.restartPolicy, ...options.workerPolicy });
+  const pushWorkerPolicy = (id: string): void => {
+    hives
+      .client(id)
+      ?.updatePolicy(workerPolicy())
+      .catch((error: unknown) => logger.warn({ hive: id, err: error instanceof Error ? error.message : String(error) }, 'hive refused the worker restart policy'));
+  };
   const hives: HiveRegistry = new HiveRegistry({
     view,
     audit,
     logger,
-    onConnected: (id) => void witnessing.exchange(id),
+    onConnected: (id) => {
+      pushWorkerPolicy(id);
+      void witnessing.exchange(id);
+    },
     beforeUnlink: (id): Promise<void> => (view.hive(id)?.state === 'online' ? witnessing.exchange(id) : Promise.resolve()),
   });
   witnessing.start();
@@ -206,6 +221,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     dispatcher,
     hiveClient: (id) => hives.client(id),
     settings,
+    workerPolicy,
     audit,
     queryAudit,
     verifyAudit,
@@ -309,7 +325,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
       dataDir: join(dataDir, 'hive'),
       port: options.hivePort,
       policy: options.hivePolicy,
-      workerPolicy: options.workerPolicy ?? settings.restartPolicy,
+      workerPolicy,
       threads: options.workerThreads,
       ...(options.localHiveStandby !== undefined ? { standby: options.localHiveStandby } : {}),
       env: {

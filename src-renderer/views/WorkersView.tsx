@@ -197,6 +197,11 @@ function WorkerRow({
       </td>
       <td data-label="Restarts">
         <div data-testid="restart-count">{w.restart_count}</div>
+        {w.restart_attempts > 0 ? (
+          <span className="sub" data-testid="restart-attempts" title="Consecutive restarts; back to 0 once the worker has run for the stability window">
+            {w.restart_attempts} in a row
+          </span>
+        ) : null}
       </td>
       <td data-label="Breaker" data-testid="breaker">
         <div>

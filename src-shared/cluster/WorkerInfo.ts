@@ -69,6 +69,11 @@ export const WorkerInfoSchema = z.object({
   port: z.number().nullable(),
   slots: z.object({ total: z.number(), free: z.number() }),
   restart_count: z.number(),
+  /**
+   * Consecutive restart attempts used (of the policy's `max_restarts`): back to 0 once the worker has
+   * run for the stability window, so only a crash loop, not a crash now and then, exhausts them.
+   */
+  restart_attempts: z.number(),
   last_exit: LastExitSchema.nullable(),
   breaker: BreakerInfoSchema,
   /** Epoch ms of the scheduled restart while in backoff; else null. */

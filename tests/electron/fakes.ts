@@ -44,6 +44,7 @@ export function worker(id: string, state: WorkerState, hiveId = 'local', model =
     port: 40000,
     slots: { total: 2, free: 2 },
     restart_count: 0,
+    restart_attempts: 0,
     last_exit: null,
     breaker: { state: 'closed', failures_in_window: 0, opens_until: null },
     next_restart_at: null,

@@ -32,6 +32,7 @@ export function worker(patch: Partial<WorkerInfo> = {}): WorkerInfo {
     port: 40000,
     slots: { total: 2, free: 2 },
     restart_count: 0,
+    restart_attempts: 0,
     last_exit: null,
     breaker: { state: 'closed', failures_in_window: 0, opens_until: null },
     next_restart_at: null,

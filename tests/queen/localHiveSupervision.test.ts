@@ -6,6 +6,7 @@ import { createAuditSink } from '../../src-main/audit/index.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import type { ChildStatus } from '../../src-main/common/supervision/ChildSupervisor.js';
 import { LocalHiveProcess } from '../../src-main/queen/hives/LocalHiveProcess.js';
+import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 
 /**
  * The local hive daemon under the shared supervision core, with a real hive process SIGKILLed by pid:
@@ -24,10 +25,19 @@ const POLICY = {
 
 const dir = mkdtempSync(join(tmpdir(), 'rbee-local-hive-'));
 let hive: LocalHiveProcess | undefined;
+let policyHive: LocalHiveProcess | undefined;
 afterAll(async () => {
   await hive?.stop();
+  await policyHive?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The worker restart policy a running hive applies, read from its own API. */
+async function workerPolicyOf(endpoint: { baseUrl: string; token: string }): Promise<Record<string, unknown>> {
+  const res = await fetch(`${endpoint.baseUrl}/v1/policy`, { headers: { authorization: `Bearer ${endpoint.token}` } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Record<string, unknown>;
+}
 
 describe('local hive supervision (shared core)', () => {
   it('SIGKILLed repeatedly: backoff, breaker open, half-open trial after the cooldown, recovery, attempts reset', async () => {
@@ -96,5 +106,45 @@ describe('local hive supervision (shared core)', () => {
     const stable = await until(() => statuses.find((s) => s.at > trial.at && s.breaker.state === 'closed' && s.attempts === 0 && s.state === 'running'), 'stability');
     expect(stable.restart_count).toBe(2);
     expect(hive.pid).toBe(trial.pid);
+  }, 120_000);
+});
+
+describe('local hive: the worker policy it starts with', () => {
+  it('a hive restarted after a settings change starts with the policy as it is now, not as it was at the first start', async () => {
+    let current: Partial<RestartPolicyConfig> = { max_restarts: 4, stability_window_ms: 90_000 };
+    const listening: Array<{ baseUrl: string; token: string; pid: number }> = [];
+    let notify: (() => void) | undefined;
+    const nextListening = (count: number): Promise<{ baseUrl: string; token: string; pid: number }> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (listening.length >= count) resolve(listening[count - 1]!);
+        };
+        notify = check;
+        check();
+      });
+    const audit = await createAuditSink({ mode: 'disabled', serviceId: 'queen' });
+    policyHive = new LocalHiveProcess({
+      id: 'local',
+      modelsDir: dir,
+      policy: { backoff_base_ms: 100, jitter_ratio: 0 },
+      workerPolicy: () => current,
+      audit,
+      logger: createLogger('queen', { level: 'silent' }),
+      onListening: (endpoint) => {
+        listening.push(endpoint);
+        notify?.();
+      },
+      onDown: () => undefined,
+    });
+    policyHive.start();
+
+    const first = await nextListening(1);
+    expect(await workerPolicyOf(first)).toMatchObject({ max_restarts: 4, stability_window_ms: 90_000 });
+
+    current = { max_restarts: 6, stability_window_ms: 30_000 };
+    process.kill(first.pid, 'SIGKILL');
+    const second = await nextListening(2);
+    expect(second.pid).not.toBe(first.pid);
+    expect(await workerPolicyOf(second)).toMatchObject({ max_restarts: 6, stability_window_ms: 30_000 });
   }, 120_000);
 });

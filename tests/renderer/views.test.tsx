@@ -96,6 +96,7 @@ describe('WorkersView', () => {
     const w = worker({
       state: 'backoff',
       restart_count: 2,
+      restart_attempts: 2,
       next_restart_at: 104_000,
       breaker: { state: 'open', failures_in_window: 5, opens_until: 165_000 },
       last_exit: { code: null, signal: 'SIGKILL', stderr_tail: 'boom', at: 99_000, reason: 'exit' },
@@ -105,6 +106,7 @@ describe('WorkersView', () => {
     expect(text('[data-testid="restart-countdown"]')).toBe('restart in 4s');
     expect(text('[data-testid="breaker-countdown"]')).toContain('half-open in 1m 05s');
     expect(text('[data-testid="restart-count"]')).toBe('2');
+    expect(text('[data-testid="restart-attempts"]')).toBe('2 in a row');
     // State is text as well as colour.
     expect(text('[data-testid="worker-state"] .badge')).toContain('backoff');
     expect(text('details.last-exit summary')).toContain('SIGKILL');

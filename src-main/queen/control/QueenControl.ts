@@ -22,7 +22,7 @@ import { CreateWorkerSpecRequestSchema, ReplaceWorkerSpecRequestSchema, type Wor
 import type { CreateWorkerSpecRequest, ReplaceWorkerSpecRequest, WorkerEntry } from '../../../src-shared/control/workerSpecTypes.js';
 import { parseBody } from '../../common/http/parseBody.js';
 import { Deadline } from '../../../src-shared/deadline/Deadline.js';
-import { InvalidRestartPolicyError } from '../../../src-shared/policy/RestartPolicyConfig.js';
+import { InvalidRestartPolicyError, type RestartPolicyPatch } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import type { CancelSignal } from '../../../src-shared/util/CancelSignal.js';
 import type { InferenceEvent, InferenceRequest } from '../../../src-shared/worker/inferenceWire.js';
 import type { PoolInfo, PoolTestResult } from '../../../src-shared/control/poolSchemas.js';
@@ -45,6 +45,8 @@ export interface QueenControlOptions {
   dispatcher: InferenceDispatcher;
   hiveClient: (hiveId: string) => HiveClient | undefined;
   settings: SettingsStore;
+  /** The worker restart policy hives run (the settings with the run's override on top). */
+  workerPolicy: () => RestartPolicyPatch;
   audit: AuditSink;
   /** Merged audit query over the queen's own chain and its hives'. */
   queryAudit: (query: AuditQuery) => Promise<AuditPage>;
@@ -297,20 +299,21 @@ export class QueenControl implements ControlApi {
   }
 
   async updateSettings(patch: SettingsPatch): Promise<Settings> {
-    let change;
     try {
-      change = await this.options.settings.update(patch);
+      await this.options.settings.update(patch);
     } catch (error) {
       if (error instanceof InvalidRestartPolicyError) throw new ApiError(400, 'INVALID_REQUEST', error.message);
       throw error;
     }
     if (patch.restart_policy) {
-      // Every reachable hive adopts the new worker policy; unreachable ones get it on reconnect.
+      // Every reachable hive adopts the new worker policy; unreachable ones get it when they reconnect
+      // (createQueen pushes it on every connect).
+      const policy = this.options.workerPolicy();
       await Promise.all(
         this.options.view
           .snapshot()
           .hives.filter((h) => h.state === 'online')
-          .map((h) => this.options.hiveClient(h.id)?.updatePolicy(change.after.restart_policy).catch(() => undefined)),
+          .map((h) => this.options.hiveClient(h.id)?.updatePolicy(policy).catch(() => undefined)),
       );
     }
     const changed = Object.keys(patch).join(',');

@@ -19,8 +19,11 @@ export interface LocalHiveProcessOptions {
   env?: Record<string, string>;
   /** Restart policy for the hive daemon itself (same policy hives apply to workers). */
   policy?: Partial<RestartPolicyConfig>;
-  /** Passed to the hive as its worker restart policy. */
-  workerPolicy?: Partial<RestartPolicyConfig>;
+  /**
+   * The worker restart policy to start the hive with, read at every start: a hive the queen restarts
+   * gets the settings as they are then, not as they were when the queen started.
+   */
+  workerPolicy?: () => Partial<RestartPolicyConfig>;
   /** Worker threads default for the hive. */
   threads?: number;
   /** `--standby N`: warm worker processes; absent, the hive's default. */
@@ -97,7 +100,8 @@ export class LocalHiveProcess {
   private spawnHive(): Promise<void> {
     const { options } = this;
     const args = ['--models-dir', options.modelsDir, '--id', options.id, '--port', String(options.port ?? 0), '--host', '127.0.0.1', '--exit-with-parent'];
-    if (options.workerPolicy && Object.keys(options.workerPolicy).length > 0) args.push('--policy', JSON.stringify(options.workerPolicy));
+    const workerPolicy = options.workerPolicy?.();
+    if (workerPolicy && Object.keys(workerPolicy).length > 0) args.push('--policy', JSON.stringify(workerPolicy));
     if (options.threads) args.push('--threads', String(options.threads));
     if (options.standby !== undefined) args.push('--standby', String(options.standby));
     if (options.dataDir) args.push('--data-dir', options.dataDir);
