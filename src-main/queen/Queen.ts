@@ -1,4 +1,5 @@
 import type { ControlApi } from '../../src-shared/control/ControlApi.js';
+import type { PoolKeyStore } from './pools/PoolKeyStore.js';
 import type { WorkerSpecStore } from './specs/WorkerSpecStore.js';
 
 /**
@@ -45,6 +46,8 @@ export interface QueenOptions {
   demo?: boolean;
   /** Where declared worker specs live. Defaults to `<dataDir>/worker-specs.json`; the desktop app passes its settings store. */
   workerSpecStore?: WorkerSpecStore;
+  /** Where pool API keys are kept. Defaults to 0600 files in `<dataDir>/pool-keys`; the desktop app passes a safeStorage-sealed store. */
+  poolKeyStore?: PoolKeyStore;
   /** Start and supervise the local hive daemon. Defaults to true. */
   localHive?: boolean;
   /** Pre-started worker processes the local hive keeps warm (`rbee hive --standby`). Defaults to the hive's (1). */

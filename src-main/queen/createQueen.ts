@@ -127,7 +127,7 @@ export async function createQueen(options: CreateQueenOptions): Promise<Queen> {
     else logger.info('the audit log writes again');
     view.setAuditDegraded(degraded);
   });
-  const pools = new PoolRegistry({ dataDir, audit, logger });
+  const pools = new PoolRegistry({ dataDir, audit, logger, ...(options.poolKeyStore ? { keys: options.poolKeyStore } : {}) });
   poolSecrets = () => pools.secrets();
   await pools.start();
   const witnessing: HiveAuditWitnessing = new HiveAuditWitnessing({

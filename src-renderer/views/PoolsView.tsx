@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { PoolHealth, PoolInfo, PoolTestResult } from '../../src-shared/control/poolSchemas.js';
+import type { PoolHealth, PoolInfo, PoolKeyStorage, PoolTestResult } from '../../src-shared/control/poolSchemas.js';
 import { getApi } from '../bridge/apiRegistry.js';
 import { BreakerBadge } from '../components/badges.js';
 import { EmptyState, ErrorState, LoadingState } from '../components/states.js';
@@ -23,6 +23,14 @@ function PoolHealthBadge({ health }: { health: PoolHealth }) {
     </span>
   );
 }
+
+/** Where the key is kept, in words; `warn` where the operator must act (see PoolKeyStorage). */
+const KEY_STORAGE: Record<PoolKeyStorage, { text: string; warn: boolean }> = {
+  file: { text: '0600 file', warn: false },
+  sealed: { text: 'sealed (OS keychain)', warn: false },
+  session: { text: 'this session only: the OS cannot seal secrets', warn: true },
+  lost: { text: 'key lost (OS keychain changed): add the pool again', warn: true },
+};
 
 type Notice = { kind: 'ok' | 'error'; text: string };
 
@@ -86,7 +94,14 @@ function PoolRow({ pool, now, onChanged, onNotice }: { pool: PoolInfo; now: numb
           </ul>
         )}
       </td>
-      <td data-label="Key">{pool.key_fingerprint ?? '—'}</td>
+      <td data-label="Key">
+        {pool.key_fingerprint ?? '—'}
+        {pool.key_storage ? (
+          <div className={`sub${KEY_STORAGE[pool.key_storage].warn ? ' error-text' : ''}`} data-key-storage={pool.key_storage}>
+            {KEY_STORAGE[pool.key_storage].text}
+          </div>
+        ) : null}
+      </td>
       <td data-label="Actions">
         <div className="actions">
           <button type="button" disabled={busy} onClick={() => void act('test')} aria-label={`Check now: ${pool.name}`}>

@@ -52,7 +52,7 @@ export const PoolTuningSchema = z
 
 export type PoolTuning = z.output<typeof PoolTuningSchema>;
 
-/** What is persisted (`<data>/pools.json`); the API key is kept apart, 0600, never in this record. */
+/** What is persisted (`<data>/pools.json`); the API key is kept apart (see PoolKeyStorage), never in this record. */
 export const PoolRecordSchema = PoolTuningSchema.extend({
   name: PoolNameSchema,
   base_url: z
@@ -73,7 +73,7 @@ export const PoolRecordSchema = PoolTuningSchema.extend({
 
 export type PoolRecord = z.output<typeof PoolRecordSchema>;
 
-/** `POST /v1/control/pools`: a record plus the key (sent once, stored 0600, shown only as `token:<fp6>`). */
+/** `POST /v1/control/pools`: a record plus the key (sent once, kept by the key store, shown only as `token:<fp6>`). */
 export const AddPoolSchema = PoolRecordSchema.extend({
   api_key: z.string().min(1).max(8192).optional(),
   /** Replace a pool of the same name instead of answering 409. */
@@ -83,6 +83,16 @@ export const AddPoolSchema = PoolRecordSchema.extend({
 export type AddPoolRequest = z.input<typeof AddPoolSchema>;
 
 export type PoolHealth = 'unknown' | 'online' | 'unreachable';
+
+/**
+ * Where a pool's API key is kept:
+ * - `file`: headless, `<data>/pool-keys/NAME.key` (0600);
+ * - `sealed`: the desktop app, sealed with safeStorage (OS keychain, DPAPI, libsecret);
+ * - `session`: the desktop app on a system that cannot seal secrets: in memory only, gone at quit;
+ * - `lost`: the app had sealed one but the OS can no longer open it (keychain reset, another user):
+ *   add the pool again with its key.
+ */
+export type PoolKeyStorage = 'file' | 'sealed' | 'session' | 'lost';
 
 export interface PoolModelInfo {
   /** The client-facing id: `pool/<id>`. */
@@ -96,6 +106,8 @@ export interface PoolInfo {
   base_url: string;
   /** `token:<fp6>` of the API key, or null when the engine needs none. */
   key_fingerprint: string | null;
+  /** Where the key is kept (null: the pool has no key). */
+  key_storage: PoolKeyStorage | null;
   health: PoolHealth;
   breaker: BreakerInfo;
   /** The models clients can name (`pool/id`), after filtering and aliases. */

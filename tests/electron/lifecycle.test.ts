@@ -149,6 +149,8 @@ describe('desktop app lifecycle', () => {
       hivePort: 7835,
       // Declared workers live in the desktop settings (electron-store), not in a file of the data dir.
       workerSpecStore: { load: expect.any(Function), save: expect.any(Function) },
+      // Pool keys too: sealed secrets in the settings (tests/electron/poolKeys.test.ts), not 0600 files.
+      poolKeyStore: { read: expect.any(Function), write: expect.any(Function) },
     });
     expect(s.app.currentPhase).toBe('running');
     expect(s.windows).toHaveLength(1);

@@ -34,8 +34,9 @@ describe('pools: an upstream rbee queen behind the queen', () => {
   it('adds a pool (key stored 0600, shown only as token:<fp6>), discovers its models, and lists them in /v1/models', async () => {
     const res = await front.addPool({ name: 'up', base_url: `${upstream.url}/v1`, api_key: upstream.token, health_period_ms: 200, breaker_failures: 2, breaker_cooldown_ms: 1_500 });
     expect(res.status).toBe(201);
-    const added = (await res.json()) as { pool: { key_fingerprint: string } };
+    const added = (await res.json()) as { pool: { key_fingerprint: string; key_storage: string } };
     expect(added.pool.key_fingerprint).toBe(tokenFingerprint(upstream.token));
+    expect(added.pool.key_storage).toBe('file');
     expect(JSON.stringify(added)).not.toContain(upstream.token);
     const keyFile = join(front.dataDir, 'pool-keys', 'up.key');
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);

@@ -16,7 +16,8 @@ const USAGE = `usage: rbee pools add NAME --base-url URL [--api-key-file F] [--m
        rbee pools reset NAME          (close the pool's circuit breaker)
   common: --url URL (the queen; default $RBEE_URL or http://127.0.0.1:7833), --token-file PATH, --data-dir DIR
   A pool is an external OpenAI-compatible engine; clients name its models POOL/MODEL (docs/pools.md).
-  The key file is read here and sent once; the queen stores it 0600 and shows only token:<fp6>.
+  The key file is read here and sent once; the queen keeps it (0600 headless, safeStorage in the
+  desktop app) and shows only token:<fp6>.
   --fallback: the pool also serves bare model names the hives serve, when no hive can (hives first).
 `;
 
@@ -121,7 +122,10 @@ async function add(argv: string[]): Promise<number> {
   await expectOk(res);
   const { pool, status } = (await res.json()) as { pool: PoolInfo; status: string };
   if (values.json) process.stdout.write(`${JSON.stringify(pool, null, 2)}\n`);
-  else process.stdout.write(`pool ${pool.name} ${status}: ${pool.base_url}${pool.key_fingerprint ? ` (key ${pool.key_fingerprint})` : ''}; models are named ${pool.name}/MODEL\n`);
+  else {
+    const key = pool.key_fingerprint ? ` (key ${pool.key_fingerprint}${pool.key_storage === 'session' ? ', kept for this session only: the OS cannot seal secrets' : ''})` : '';
+    process.stdout.write(`pool ${pool.name} ${status}: ${pool.base_url}${key}; models are named ${pool.name}/MODEL\n`);
+  }
   return 0;
 }
 
@@ -143,7 +147,7 @@ async function list(argv: string[]): Promise<number> {
       p.breaker.state,
       `${p.in_flight}/${p.tuning.max_concurrent}${p.queued > 0 ? ` +${p.queued} queued` : ''}`,
       p.latency_ms === null ? '-' : `${p.latency_ms} ms`,
-      p.key_fingerprint ?? '-',
+      p.key_storage === null ? '-' : `${p.key_fingerprint ?? 'lost'} (${p.key_storage})`,
       p.fallback ? 'yes' : 'no',
       p.models.map((m) => (m.id === m.upstream ? m.id : `${m.id}=${m.upstream}`)).join(',') || '-',
     ]);

@@ -11,6 +11,8 @@ import { ShellWindows } from '../windows/ShellWindows.js';
 import { prepareLaunch, type FirstRunResult } from './firstRun.js';
 import { persistingControl } from './persistingControl.js';
 import { settingsWorkerSpecStore } from '../settings/settingsWorkerSpecStore.js';
+import { settingsPoolKeyStore } from '../settings/settingsPoolKeyStore.js';
+import { FilePoolKeyStore } from '../../queen/pools/PoolKeyStore.js';
 import { lanBinding } from '../../../src-shared/desktop/desktopPreferences.js';
 
 /**
@@ -180,6 +182,8 @@ export class DesktopApp<Image, Menu> {
         uiDir: this.options.rendererDir,
         hivePort: s.hive_port,
         workerSpecStore: settingsWorkerSpecStore(settings),
+        // Pool keys sealed with safeStorage in the settings; keys an earlier version left in files move there.
+        poolKeyStore: settingsPoolKeyStore(settings, new FilePoolKeyStore(this.options.dataDir)),
         ...(s.models_dir ? { modelsDir: s.models_dir } : {}),
       });
       const queen = await this.queenStarting;

@@ -1,9 +1,10 @@
 import type { PolicyTransition } from '../../../src-shared/policy/RestartTracker.js';
-import type { PoolHealth, PoolInfo, PoolModelInfo, PoolRecord, PoolTestResult } from '../../../src-shared/control/poolSchemas.js';
+import type { PoolHealth, PoolInfo, PoolKeyStorage, PoolModelInfo, PoolRecord, PoolTestResult } from '../../../src-shared/control/poolSchemas.js';
 import { tokenFingerprint } from '../../auth/tokenFingerprint.js';
 import { ConcurrencyGate } from './ConcurrencyGate.js';
 import { PoolBreaker } from './PoolBreaker.js';
 import { PoolHttp, readBody } from './PoolHttp.js';
+import type { StoredPoolKey } from './PoolKeyStore.js';
 
 /** Waiting requests per pool when the record does not say, as a multiple of its concurrency. */
 const QUEUE_FACTOR = 4;
@@ -24,7 +25,7 @@ export function parseModelSpec(spec: string): PoolModelInfo {
 /**
  * One external engine: its HTTP client, breaker, concurrency gate (its waiting room is the queen's
  * DeadlineQueue), and what its last health check
- * (`GET {base}/models`) found. The key lives only here and in its 0600 file.
+ * (`GET {base}/models`) found. The key lives only here and in its key store (PoolKeyStore).
  */
 export class Pool {
   readonly http: PoolHttp;
@@ -37,12 +38,17 @@ export class Pool {
   private lastError: string | null = null;
   private checking: Promise<PoolTestResult> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly apiKey: string | undefined;
+  private readonly keyStorage: PoolKeyStorage | null;
 
   constructor(
     readonly record: PoolRecord,
-    private readonly apiKey: string | undefined,
+    key: StoredPoolKey | undefined,
     private readonly events: PoolEvents,
   ) {
+    const apiKey = key?.key;
+    this.apiKey = apiKey;
+    this.keyStorage = key?.storage ?? null;
     this.http = new PoolHttp(
       { baseUrl: new URL(record.base_url), apiKey, connectTimeoutMs: record.connect_timeout_ms, firstByteTimeoutMs: record.first_byte_timeout_ms },
       { maxSockets: record.max_concurrent, caFile: record.ca_file },
@@ -104,6 +110,7 @@ export class Pool {
       name,
       base_url,
       key_fingerprint: this.keyFingerprint,
+      key_storage: this.keyStorage,
       health: this.health,
       breaker: this.breaker.info(),
       models: this.models(),

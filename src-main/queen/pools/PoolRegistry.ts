@@ -7,6 +7,7 @@ import type { Logger } from '../../common/log/createLogger.js';
 import { parseBody } from '../../common/http/parseBody.js';
 import { Pool, type PoolEvents } from './Pool.js';
 import type { PoolTarget } from './PoolForwarder.js';
+import { FilePoolKeyStore, type PoolKeyStore, type StoredPoolKey } from './PoolKeyStore.js';
 import { PoolStore } from './PoolStore.js';
 
 /**
@@ -25,7 +26,7 @@ const BREAKER_EVENT = {
 } as const;
 
 /**
- * The queen's pools: add/remove (persisted, keys 0600), health checks, breaker resets, and model
+ * The queen's pools: add/remove (persisted; keys in the key store), health checks, breaker resets, and model
  * resolution. Resolution is deliberately narrow: given a model id it answers a pool target or
  * nothing, and the OpenAI routes send a target to the forwarder instead of the scheduler.
  */
@@ -35,8 +36,9 @@ export class PoolRegistry {
   private readonly events: PoolEvents;
   private changes = Promise.resolve();
 
-  constructor(private readonly deps: { dataDir: string; audit: AuditSink; logger: Logger; onChange?: () => void }) {
-    this.store = new PoolStore(deps.dataDir);
+  /** `keys`: where pool keys are kept; defaults to 0600 files in `<dataDir>/pool-keys`. */
+  constructor(private readonly deps: { dataDir: string; audit: AuditSink; logger: Logger; keys?: PoolKeyStore; onChange?: () => void }) {
+    this.store = new PoolStore(deps.dataDir, deps.keys ?? new FilePoolKeyStore(deps.dataDir));
     this.events = {
       onBreaker: (pool, transition) => this.onBreaker(pool, transition),
       onHealth: (pool, from, to, error) => {
@@ -49,7 +51,10 @@ export class PoolRegistry {
 
   /** Loads the remembered pools and starts their health checks. */
   async start(): Promise<void> {
-    for (const { record, apiKey } of await this.store.load()) this.install(record, apiKey);
+    for (const { record, key } of await this.store.load()) {
+      if (key?.storage === 'lost') this.deps.logger.warn({ pool: record.name }, `pool ${record.name}: its key can no longer be opened (OS keychain changed); add the pool again with its key`);
+      this.install(record, key);
+    }
   }
 
   all(): Iterable<Pool> {
@@ -79,17 +84,17 @@ export class PoolRegistry {
       if (existing && replace !== true) throw new ApiError(409, 'CONFLICT', `A pool named ${record.name} exists (remove it first, or replace it)`);
       existing?.dispose();
       const key = api_key?.trim() || undefined;
-      await this.store.writeKey(record.name, key);
-      const pool = this.install(record, key);
+      const storage = await this.store.keys.write(record.name, key);
+      const pool = this.install(record, key === undefined || storage === undefined ? undefined : { key, storage });
       await this.persist();
       void this.deps.audit
         .emit({
           event_type: 'pool_added',
           actor,
-          details: { pool: record.name, base_url: record.base_url, key: pool.keyFingerprint, replaced: existing !== undefined, max_concurrent: record.max_concurrent },
+          details: { pool: record.name, base_url: record.base_url, key: pool.keyFingerprint, key_storage: storage ?? null, replaced: existing !== undefined, max_concurrent: record.max_concurrent },
         })
         .catch(() => undefined);
-      this.deps.logger.info({ pool: record.name, base_url: record.base_url, key: pool.keyFingerprint }, 'pool added');
+      this.deps.logger.info({ pool: record.name, base_url: record.base_url, key: pool.keyFingerprint, key_storage: storage ?? null }, 'pool added');
       return { pool: pool.info(), status: existing ? ('replaced' as const) : ('added' as const) };
     });
   }
@@ -99,7 +104,7 @@ export class PoolRegistry {
       const pool = this.require(name);
       this.pools.delete(name);
       pool.dispose();
-      await this.store.writeKey(name, undefined);
+      await this.store.keys.write(name, undefined);
       await this.persist();
       void this.deps.audit.emit({ event_type: 'pool_removed', actor, details: { pool: name } }).catch(() => undefined);
       this.deps.onChange?.();
@@ -162,8 +167,8 @@ export class PoolRegistry {
     this.pools.clear();
   }
 
-  private install(record: PoolRecord, apiKey: string | undefined): Pool {
-    const pool = new Pool(record, apiKey, this.events);
+  private install(record: PoolRecord, key: StoredPoolKey | undefined): Pool {
+    const pool = new Pool(record, key, this.events);
     this.pools.set(record.name, pool);
     pool.startHealthChecks();
     this.deps.onChange?.();

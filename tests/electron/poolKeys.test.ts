@@ -1,0 +1,258 @@
+// Pool API keys in the desktop app: sealed with safeStorage in the settings file, never plaintext on
+// disk; reloaded after a restart; kept for the session only (and said so) where the OS cannot seal.
+// Real queen (in this process, the code the app runs), real HTTP, a real rbee queen process as the
+// engine whose key it is (it refuses any other key, so a pool that turns online proves the key was
+// used). Two boundary substitutes, because the Electron binary cannot run here: safeStorage is
+// `fakeSafeStorage()` (a reversible transform that never contains the plaintext), and electron-store
+// is a JSON file written atomically on every change, as electron-store does.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PoolInfo } from '../../src-shared/control/poolSchemas.js';
+import { tokenFingerprint } from '../../src-main/auth/tokenFingerprint.js';
+import { createLogger } from '../../src-main/common/log/createLogger.js';
+import { SecretSealer } from '../../src-main/electron/settings/SecretSealer.js';
+import { poolKeySecret, settingsPoolKeyStore } from '../../src-main/electron/settings/settingsPoolKeyStore.js';
+import { SettingsStore, type SettingsBackend } from '../../src-main/electron/settings/SettingsStore.js';
+import { createQueen } from '../../src-main/queen/createQueen.js';
+import { FilePoolKeyStore } from '../../src-main/queen/pools/PoolKeyStore.js';
+import type { Queen } from '../../src-main/queen/Queen.js';
+import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { fakeSafeStorage } from './fakes.js';
+
+const ENGINE_KEY = `engine-secret-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
+const FRONT_TOKEN = 'front-queen-token-0123456789';
+const roots: string[] = [];
+let engine: RbeeProcess;
+let engineUrl = '';
+
+beforeAll(async () => {
+  const engineDir = tempDir('rbee-pool-engine-');
+  // Another rbee queen (no hive needed: its GET /v1/models answers with or without workers) whose
+  // token is the pool's key.
+  engine = startRbee('queen', ['--port', '0', '--data-dir', engineDir, '--no-local-hive'], { LLORCH_API_TOKEN: ENGINE_KEY, RBEE_LOG_LEVEL: 'warn' });
+  engineUrl = (await engine.waitForLine<{ url: string }>((l) => l.event === 'listening')).url;
+}, 60_000);
+
+afterAll(async () => {
+  await engine?.stop();
+  for (const dir of roots) rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  roots.push(dir);
+  return dir;
+}
+
+/** electron-store's part: the whole settings object as a JSON file, replaced atomically on every write. */
+function fileBackend(path: string): SettingsBackend {
+  return {
+    get store() {
+      return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
+    },
+    set store(value) {
+      writeFileSync(`${path}.tmp`, JSON.stringify(value), { mode: 0o600 });
+      renameSync(`${path}.tmp`, path);
+    },
+  };
+}
+
+/** Every byte under `dir`, file by file (settings, pools.json, audit, anything). */
+function everyFile(dir: string): Array<{ path: string; bytes: Buffer }> {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const path = join(e.parentPath, e.name);
+      return { path, bytes: readFileSync(path) };
+    });
+}
+
+/** No file under `dir` holds the key, in any encoding a careless writer would use. */
+function expectNoPlaintextKey(dir: string): void {
+  const forms = [ENGINE_KEY, Buffer.from(ENGINE_KEY).toString('base64'), Buffer.from(ENGINE_KEY).toString('hex'), JSON.stringify(ENGINE_KEY).slice(1, -1)];
+  const files = everyFile(dir);
+  expect(files.length).toBeGreaterThan(0);
+  for (const { path, bytes } of files) {
+    for (const form of forms) expect(bytes.includes(Buffer.from(form)), `${form.slice(0, 12)}… in ${path}`).toBe(false);
+  }
+}
+
+/** The desktop app's queen, as DesktopApp starts it, minus the local hive (pools only). */
+class DesktopQueen {
+  queen!: Queen;
+  settings!: SettingsStore;
+  logs = '';
+  readonly dataDir: string;
+  readonly settingsFile: string;
+
+  constructor(
+    readonly userData: string,
+    private readonly safeStorage = fakeSafeStorage(),
+  ) {
+    this.dataDir = join(userData, 'rbee');
+    this.settingsFile = join(userData, 'settings.json');
+    mkdirSync(this.dataDir, { recursive: true });
+  }
+
+  /** Opens the settings file and starts a queen on them; `desktopKeys: false` is an earlier version (0600 files). */
+  async start(options: { desktopKeys?: boolean } = {}): Promise<this> {
+    this.settings = new SettingsStore(fileBackend(this.settingsFile), new SecretSealer(this.safeStorage));
+    const destination = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.logs += chunk.toString();
+        callback();
+      },
+    });
+    this.queen = await createQueen({
+      dataDir: this.dataDir,
+      port: 0,
+      apiToken: FRONT_TOKEN,
+      localHive: false,
+      remoteHives: false,
+      auditMode: 'local',
+      logger: createLogger('queen', { level: 'debug', destination }),
+      ...(options.desktopKeys === false ? {} : { poolKeyStore: settingsPoolKeyStore(this.settings, new FilePoolKeyStore(this.dataDir)) }),
+    });
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.queen.close();
+  }
+
+  private get auth(): Record<string, string> {
+    return { authorization: `Bearer ${FRONT_TOKEN}`, 'content-type': 'application/json' };
+  }
+
+  async addPool(name: string): Promise<PoolInfo> {
+    const res = await fetch(`${this.queen.url}/v1/control/pools`, {
+      method: 'POST',
+      headers: this.auth,
+      body: JSON.stringify({ name, base_url: `${engineUrl}/v1`, api_key: ENGINE_KEY, health_period_ms: 200 }),
+    });
+    expect(res.status).toBe(201);
+    const text = await res.text();
+    expect(text).not.toContain(ENGINE_KEY);
+    return (JSON.parse(text) as { pool: PoolInfo }).pool;
+  }
+
+  async removePool(name: string): Promise<void> {
+    expect((await fetch(`${this.queen.url}/v1/control/pools/${name}`, { method: 'DELETE', headers: this.auth })).status).toBe(204);
+  }
+
+  async pool(name: string): Promise<PoolInfo | undefined> {
+    return ((await (await fetch(`${this.queen.url}/v1/control/pools`, { headers: this.auth })).json()) as { pools: PoolInfo[] }).pools.find((p) => p.name === name);
+  }
+
+  /** The sealed secret as the settings file holds it. */
+  sealedInFile(name: string): unknown {
+    return (JSON.parse(readFileSync(this.settingsFile, 'utf8')) as { secrets?: Record<string, unknown> }).secrets?.[poolKeySecret(name)];
+  }
+}
+
+describe('pool keys in the desktop app', () => {
+  it('are sealed with safeStorage: no plaintext byte of the key reaches disk, and a restart reloads the key', async () => {
+    const desktop = await new DesktopQueen(tempDir('rbee-desktop-keys-')).start();
+    try {
+      const added = await desktop.addPool('lab');
+      expect(added.key_fingerprint).toBe(tokenFingerprint(ENGINE_KEY));
+      expect(added.key_storage).toBe('sealed');
+      // The engine refuses any other key: online means the key reached it.
+      await waitFor(() => desktop.pool('lab'), (p) => p?.health === 'online', { timeoutMs: 30_000, what: 'pool online with its key', retryErrors: true });
+
+      // On disk: the sealed form in the settings, no key file, no plaintext anywhere.
+      expect(desktop.sealedInFile('lab')).toMatchObject({ sealed: 'safeStorage', data: expect.any(String) });
+      expect(existsSync(join(desktop.dataDir, 'pool-keys', 'lab.key'))).toBe(false);
+      expectNoPlaintextKey(desktop.userData);
+      expect(desktop.logs).toContain('pool added');
+      expect(desktop.logs).not.toContain(ENGINE_KEY);
+    } finally {
+      await desktop.stop();
+    }
+
+    // Restart: a new settings store on the same file, a new queen.
+    await desktop.start();
+    try {
+      const back = await waitFor(() => desktop.pool('lab'), (p) => p?.health === 'online', { timeoutMs: 30_000, what: 'pool online after the restart', retryErrors: true });
+      expect(back?.key_fingerprint).toBe(tokenFingerprint(ENGINE_KEY));
+      expect(back?.key_storage).toBe('sealed');
+      expectNoPlaintextKey(desktop.userData);
+
+      // Removing the pool forgets its sealed key too.
+      await desktop.removePool('lab');
+      expect(desktop.sealedInFile('lab')).toBeUndefined();
+    } finally {
+      await desktop.stop();
+    }
+  }, 120_000);
+
+  it('where the OS cannot seal (Linux basic_text), the key serves this session only and the pool list says so; nothing reaches disk', async () => {
+    const desktop = await new DesktopQueen(tempDir('rbee-desktop-nokeyring-'), fakeSafeStorage({ backend: 'basic_text' })).start();
+    try {
+      const added = await desktop.addPool('lab');
+      expect(added.key_fingerprint).toBe(tokenFingerprint(ENGINE_KEY));
+      expect(added.key_storage).toBe('session');
+      await waitFor(() => desktop.pool('lab'), (p) => p?.health === 'online', { timeoutMs: 30_000, what: 'pool online with its session key', retryErrors: true });
+      expect(desktop.sealedInFile('lab')).toBeUndefined();
+      expectNoPlaintextKey(desktop.userData);
+    } finally {
+      await desktop.stop();
+    }
+
+    // After a restart the key is gone, as the list said it would be: the pool is back without one,
+    // and the engine refuses it.
+    await desktop.start();
+    try {
+      const back = await waitFor(() => desktop.pool('lab'), (p) => p?.health === 'unreachable', { timeoutMs: 30_000, what: 'pool refused without its key', retryErrors: true });
+      expect(back?.key_fingerprint).toBeNull();
+      expect(back?.key_storage).toBeNull();
+      expect(back?.last_error).toContain('401');
+    } finally {
+      await desktop.stop();
+    }
+  }, 120_000);
+
+  it('a key an earlier version kept in a 0600 file moves into safeStorage, and the file is deleted', async () => {
+    const desktop = await new DesktopQueen(tempDir('rbee-desktop-migrate-')).start({ desktopKeys: false });
+    try {
+      expect((await desktop.addPool('old')).key_storage).toBe('file');
+    } finally {
+      await desktop.stop();
+    }
+    const keyFile = join(desktop.dataDir, 'pool-keys', 'old.key');
+    expect(readFileSync(keyFile, 'utf8')).toBe(ENGINE_KEY);
+
+    await desktop.start();
+    try {
+      const moved = await waitFor(() => desktop.pool('old'), (p) => p?.health === 'online', { timeoutMs: 30_000, what: 'migrated pool online', retryErrors: true });
+      expect(moved?.key_storage).toBe('sealed');
+      expect(existsSync(keyFile)).toBe(false);
+      expect(desktop.sealedInFile('old')).toMatchObject({ sealed: 'safeStorage' });
+      expectNoPlaintextKey(desktop.userData);
+    } finally {
+      await desktop.stop();
+    }
+  }, 120_000);
+
+  it('a sealed key the OS can no longer open is reported lost, not used and not guessed', async () => {
+    let data: Record<string, unknown> = { secrets: { [poolKeySecret('gone')]: { sealed: 'safeStorage', data: Buffer.from('not sealed by this OS').toString('base64') } } };
+    const settings = new SettingsStore(
+      {
+        get store() {
+          return structuredClone(data);
+        },
+        set store(value) {
+          data = structuredClone(value);
+        },
+      },
+      new SecretSealer(fakeSafeStorage()),
+    );
+    const store = settingsPoolKeyStore(settings);
+    expect(await store.read('gone')).toEqual({ key: undefined, storage: 'lost' });
+    expect(await store.read('never-added')).toBeUndefined();
+  });
+});
