@@ -7,6 +7,8 @@ import { installApi } from '../../src-renderer/bridge/apiRegistry.js';
 import { App } from '../../src-renderer/App.js';
 import { dispatchClusterEvent, useRbee } from '../../src-renderer/stores/store.js';
 import { ModelsView } from '../../src-renderer/views/ModelsView.js';
+import { PoolsView } from '../../src-renderer/views/PoolsView.js';
+import type { PoolInfo } from '../../src-shared/control/poolSchemas.js';
 import { WorkersView } from '../../src-renderer/views/WorkersView.js';
 import type { WorkerSpec } from '../../src-shared/control/controlSchemas.js';
 import { auditRecord, ev, hive, worker } from './fixtures.js';
@@ -187,6 +189,40 @@ describe('ModelsView', () => {
     await act(async () => button('Delete the file').click());
     expect(api.deleteModel).toHaveBeenCalledWith('local', 'spare.gguf');
     expect(text('[data-testid="model-delete-status"]')).toBe('Deleted spare.gguf from hive local.');
+  });
+});
+
+describe('PoolsView', () => {
+  it('says where each key is kept, and warns about a session-only or lost key', async () => {
+    const pool = (name: string, key_storage: PoolInfo['key_storage'], key_fingerprint: string | null): PoolInfo => ({
+      name,
+      base_url: `http://${name}.lan:8000/v1`,
+      key_fingerprint,
+      key_storage,
+      health: 'online',
+      breaker: { state: 'closed', failures_in_window: 0, opens_until: null },
+      models: [],
+      in_flight: 1,
+      queued: 2,
+      latency_ms: 3,
+      last_check_at: null,
+      last_error: null,
+      tuning: { connect_timeout_ms: 5_000, first_byte_timeout_ms: 60_000, max_concurrent: 1, health_period_ms: 10_000, breaker_failures: 3, breaker_window_ms: 60_000, breaker_cooldown_ms: 30_000, max_body_bytes: 1024 },
+      ca_file: null,
+      models_filter: null,
+      fallback: false,
+    });
+    const pools = [pool('sealed', 'sealed', 'token:aaaaaa'), pool('session', 'session', 'token:bbbbbb'), pool('lost', 'lost', null), pool('nokey', null, null)];
+    installApi(fakeApi({ listPools: async () => pools }), 'http');
+    await act(async () => render(<PoolsView />));
+    const storage = (name: string) => container.querySelector(`tr[data-pool="${name}"] [data-key-storage]`);
+    expect(storage('sealed')?.textContent).toBe('sealed (OS keychain)');
+    expect(storage('sealed')?.className).not.toContain('error-text');
+    expect(storage('session')?.textContent).toContain('this session only');
+    expect(storage('session')?.className).toContain('error-text');
+    expect(storage('lost')?.textContent).toContain('add the pool again');
+    expect(storage('nokey')).toBeNull();
+    expect(container.querySelector('tr[data-pool="session"]')?.textContent).toContain('2 queued');
   });
 });
 
