@@ -5,7 +5,9 @@
  * public OpenAI API — queen → SSH tunnel → remote worker. The hive and worker are real, separate
  * processes (not children of the queen). Acceptance 3 through the queen: the sshd runs in a network
  * namespace; a veth partition makes the hive unreachable in the cluster view within the keepalive
- * bound and healing brings it back with the same worker. Remove with stop ends them.
+ * bound and healing brings it back with the same worker; a settings change made through the queen's
+ * HTTP API while the hive was cut off reaches it when it is back (the queen pushes the worker restart
+ * policy on every reconnect). Remove with stop ends them.
  */
 import { SseParser } from '../../src-shared/util/SseParser.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
+import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
+import {
+  DEFAULT_RESTART_POLICY,
+  RestartPolicySchema,
+  type RestartPolicyConfig,
+  type RestartPolicyPatch,
+} from '../../src-shared/policy/RestartPolicyConfig.js';
 import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
@@ -28,6 +37,10 @@ import { waitFor as waitForCondition } from '../helpers/waitFor.js';
 const TOKEN = 'queen-ssh-test-token-0123456789';
 const KEEPALIVE_MS = 500;
 const KEEPALIVE_COUNT = 2;
+/** A worker restart policy no hive runs by itself: seen on the remote hive, it came from the queen. */
+const CHANGED_POLICY = { max_restarts: 5, stability_window_ms: 123_000 } satisfies RestartPolicyPatch;
+const hasChangedPolicy = (p: RestartPolicyConfig): boolean =>
+  p.max_restarts === CHANGED_POLICY.max_restarts && p.stability_window_ms === CHANGED_POLICY.stability_window_ms;
 
 function ppid(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -255,6 +268,17 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
         .toBe(true);
       expect(existsSync(join(remoteData, 'audit', 'hive_lab-box'))).toBe(true);
 
+      // The worker restart policy the remote hive itself applies, from its own API through the tunnel
+      // (looked up each time: the queen restart below brings a new manager and RemoteHive).
+      const remotePolicy = async (): Promise<RestartPolicyConfig> => {
+        const res = await manager!.hive('lab-box')!.request(HiveRoutes.policy);
+        if (res.status !== 200) throw new Error(`GET ${HiveRoutes.policy} on the remote hive answered ${res.status}: ${await res.text()}`);
+        return RestartPolicySchema.parse(await res.json());
+      };
+      // Nothing puts a policy on the remote hive's command line: it runs the defaults (also what the
+      // queen pushed at its first connect, with the settings untouched).
+      expect(await remotePolicy()).toEqual(DEFAULT_RESTART_POLICY);
+
       // Acceptance 3 through the queen: partition → the cluster view shows the hive unreachable, found by
       // the SSH keepalive ((count + 1) × 500 ms, ssh2's rule) and not by TCP, which stays silent for minutes
       // on a dead link: the cause of the loss proves it without a wall clock. Heal → online again, same
@@ -266,10 +290,28 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
       const detectionMs = Date.now() - t0;
       expect((await lostBy).message).toMatch(/Keepalive timeout/);
       await new Promise<void>((resolve) => remote.connection.once('reconnect_failed', () => resolve()));
+      // A settings change while the hive is cut off: the operator's PATCH succeeds (the queen cannot
+      // push it there now, and does not wait for it).
+      const patched = await fetch(`${queen!.url}/v1/control/settings`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ restart_policy: CHANGED_POLICY }),
+      });
+      expect(patched.status).toBe(200);
+      const answered = (await patched.json()) as { restart_policy?: unknown };
+      expect(RestartPolicySchema.parse(answered.restart_policy)).toMatchObject(CHANGED_POLICY);
+      expect((await control.getSnapshot()).hives.find((h) => h.id === 'lab-box')?.state).toBe('unreachable');
       sshd.heal();
       const healed = await waitFor(
         (s) => s.hives.some((h) => h.id === 'lab-box' && h.state === 'online') && s.workers.some(ready),
       );
+      // The hive process that missed the change adopts it: the queen pushes the policy when the hive's
+      // event stream reconnects (asynchronously after it is online, so this waits for it, bounded).
+      await waitForCondition(remotePolicy, hasChangedPolicy, {
+        what: 'the remote hive to adopt the policy changed while it was unreachable',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
       const again = healed.workers.find(ready)!;
       expect(again.pid).toBe(live.pid);
       expect(again.restart_count).toBe(live.restart_count);
@@ -320,6 +362,13 @@ describe('queen with a remote hive over SSH (acceptance 1 and 3)', () => {
       const newPid = manager!.hive('lab-box')!.pid!;
       expect(newPid).not.toBe(hivePid);
       expect(existsSync(`/proc/${newPid}`)).toBe(true);
+      // The new hive process started on the defaults; it adopts the settings (kept across the queen
+      // restart) when its event stream connects.
+      await waitForCondition(remotePolicy, hasChangedPolicy, {
+        what: 'the restarted remote hive to adopt the settings policy',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
 
       // Remove with stop: the remote hive's cascade ends its worker; the queen forgets the hive.
       const removed = await cli(['remove', 'lab-box', '--stop']);
