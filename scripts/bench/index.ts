@@ -10,7 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { ensureBuilt } from '../ensureBuilt.mjs';
 
 const ALL = ['worker', 'queen', 'pools', 'recovery', 'detect', 'unavailable', 'coldstart', 'memory', 'audit', 'ssh'];
-const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
+// `npm run bench -- soak --minutes 30`: the names come first; from the first option on, the arguments
+// go to every chosen benchmark (each parses its own and refuses one it does not know).
+const args = process.argv.slice(2);
+const firstOption = args.findIndex((a) => a.startsWith('-'));
+const names = firstOption === -1 ? args : args.slice(0, firstOption);
+const passed = firstOption === -1 ? [] : args.slice(firstOption);
+const chosen = names.length > 0 ? names : ALL;
 const loader = createRequire(import.meta.url).resolve('tsx/esm');
 // Every rbee child a benchmark starts runs the built bundle: build out/ first when it is stale.
 if (!ensureBuilt()) process.exit(1);
@@ -22,7 +28,7 @@ for (const name of chosen) {
     continue;
   }
   console.log(`\n# ${name}`);
-  const result = spawnSync(process.execPath, ['--import', loader, file], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', loader, file, ...passed], { stdio: 'inherit' });
   if (result.status !== 0) {
     failed++;
     console.log(`# ${name} FAILED (exit ${result.status ?? result.signal})`);
