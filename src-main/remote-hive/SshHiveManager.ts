@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import { NOOP_AUDIT_SINK } from '../../src-shared/audit/AuditEvent.js';
 import type { AddHiveRequest, AddHiveResult } from '../../src-shared/control/ControlApi.js';
@@ -10,7 +9,7 @@ import { ApiError } from '../../src-shared/api/ApiError.js';
 import type { RestartPolicyConfig } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { resolveRestartPolicy } from '../../src-shared/policy/RestartPolicyConfig.js';
 import { ChildSupervisor } from '../common/supervision/ChildSupervisor.js';
-import type { RemoteHiveHost, RemoteHiveManager, RemoteHiveManagerFactory } from '../queen/hives/RemoteHiveManager.js';
+import type { RemoteHiveHost, RemoteHiveManager } from '../queen/hives/RemoteHiveManager.js';
 import type { HiveEndpoint } from '../queen/hives/HiveClient.js';
 import { addRemoteHive } from './addRemoteHive.js';
 import type { RuntimeDepsMode } from './deploy/installDeps.js';
@@ -20,20 +19,7 @@ import type { RemoteHiveOptions } from './RemoteHive.js';
 import { RemoteHive } from './RemoteHive.js';
 import { resolveSshTarget, targetAddress } from '../ssh/SshTarget.js';
 import { HiveRoutes } from '../../src-shared/hive/hiveApi.js';
-
-/** What is remembered about an added hive (`remote-hives.json`, mode 0600: it holds the hive tokens). */
-export interface RemoteHiveRecord {
-  id: string;
-  host: string;
-  port: number;
-  user: string;
-  key_file: string | null;
-  token: string;
-  /** Files written before remote hives moved to Unix sockets have it; it is read and ignored. */
-  remote_port?: number;
-  data_dir: string | null;
-  added_at: string;
-}
+import { readRemoteHiveRecords, remoteHiveRecordsFile, writeRemoteHiveRecords, type RemoteHiveRecord } from './remoteHiveRecords.js';
 
 export interface SshHiveManagerOptions {
   /** The queen's data folder: `ssh/known_hosts` and `ssh/remote-hives.json` live there. Defaults to the host's. */
@@ -80,7 +66,7 @@ const ERROR_MAP: Record<string, [number, ErrorCode]> = {
 };
 
 /**
- * The queen's `RemoteHiveManager` over SSH: `createQueen({ remoteHives: sshRemoteHives(opts) })`.
+ * The queen's `RemoteHiveManager` over SSH: `createQueen({ remoteHives: sshRemoteHives(opts) })` (src-main/remote-hive/sshRemoteHives.ts, which loads this module on first use).
  * `add` runs `addRemoteHive` and links the hive into the cluster view (HiveLink follows its events
  * through the tunnel; worker inference uses the same agent). The SSH side drives the link: on
  * `reconnected` the link is woken at once to re-read the snapshot (catch-up); on `failed` (host
@@ -88,11 +74,6 @@ const ERROR_MAP: Record<string, [number, ErrorCode]> = {
  * after a queen restart without restarting it. `close()` disposes SSH (hives keep serving) or
  * stops them with `{ stopRemote: true }`.
  */
-/** The SSH implementation of the queen's remote-hive port, for the assembly points. */
-export function sshRemoteHives(options: SshHiveManagerOptions = {}): RemoteHiveManagerFactory {
-  return (host) => new SshHiveManager(host, options);
-}
-
 export class SshHiveManager implements RemoteHiveManager {
   private readonly hives = new Map<string, RemoteHive>();
   private restoring: Promise<void> | undefined;
@@ -114,7 +95,7 @@ export class SshHiveManager implements RemoteHiveManager {
       appFile: join(dataDir, 'ssh', 'known_hosts'),
       userFiles: options.userKnownHosts ?? [join(homedir(), '.ssh', 'known_hosts')],
     });
-    this.recordsFile = join(dataDir, 'ssh', 'remote-hives.json');
+    this.recordsFile = remoteHiveRecordsFile(dataDir);
     this.audit = options.audit ?? queen.audit ?? NOOP_AUDIT_SINK;
     // HiveLink marks a hive unreachable when its event stream breaks. With SSH still up that means
     // the hive process itself may be gone: check, and restart it if so.
@@ -152,8 +133,7 @@ export class SshHiveManager implements RemoteHiveManager {
   }
 
   records(): RemoteHiveRecord[] {
-    if (!existsSync(this.recordsFile)) return [];
-    return JSON.parse(readFileSync(this.recordsFile, 'utf8')) as RemoteHiveRecord[];
+    return readRemoteHiveRecords(this.recordsFile);
   }
 
   async add(request: AddHiveRequest): Promise<AddHiveResult> {
@@ -445,11 +425,7 @@ export class SshHiveManager implements RemoteHiveManager {
   }
 
   private saveRecords(records: RemoteHiveRecord[]): void {
-    mkdirSync(dirname(this.recordsFile), { recursive: true, mode: 0o700 });
-    const tmp = `${this.recordsFile}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(records, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.recordsFile);
-    chmodSync(this.recordsFile, 0o600);
+    writeRemoteHiveRecords(this.recordsFile, records);
   }
 }
 

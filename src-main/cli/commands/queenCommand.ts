@@ -8,7 +8,7 @@ import { createLogger } from '../../common/log/createLogger.js';
 import { announce } from '../../common/process/announce.js';
 import { onTerminationSignals } from '../../common/process/onTerminationSignals.js';
 import { createQueen } from '../../queen/createQueen.js';
-import { sshRemoteHives } from '../../remote-hive/SshHiveManager.js';
+import { sshRemoteHives } from '../../remote-hive/sshRemoteHives.js';
 
 export const QUEEN_TOKEN_ENV = 'LLORCH_API_TOKEN';
 

@@ -7,7 +7,7 @@ import type { Queen, QueenOptions } from '../../queen/Queen.js';
  */
 export function createQueenLoader(): (options: QueenOptions) => Promise<Queen> {
   return async (options) => {
-    const [{ createQueen }, { sshRemoteHives }] = await Promise.all([import('../../queen/createQueen.js'), import('../../remote-hive/SshHiveManager.js')]);
+    const [{ createQueen }, { sshRemoteHives }] = await Promise.all([import('../../queen/createQueen.js'), import('../../remote-hive/sshRemoteHives.js')]);
     // The assembly point picks the remote-hive implementation: SSH, records under the queen's data dir.
     return createQueen({ ...options, remoteHives: sshRemoteHives() });
   };
