@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram } from 'prom-client';
-import type { Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from '../common/metrics/promClient.js';
+import type { Registry } from '../common/metrics/promClient.js';
 
 /** Why an event was refused: queue full, disk low, log closed, or a failed write (`io_error`). */
 export type AuditRejectReason = 'queue_full' | 'low_disk' | 'closed' | 'io_error';

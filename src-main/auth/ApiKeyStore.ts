@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../common/metrics/promClient.js';
 import type { ApiKeyInfo, ApiKeyScope, ApiKeyUsage, CreateApiKeyRequest, CreatedApiKey } from '../../src-shared/control/apiKeys.js';
 import { API_KEY_SCOPES } from '../../src-shared/control/apiKeys.js';
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from '../common/metrics/promClient.js';
 import type { DeviceInfo } from '../../src-shared/cluster/HiveInfo.js';
 import type { BreakerState, WorkerInfo, WorkerState } from '../../src-shared/cluster/WorkerInfo.js';
 

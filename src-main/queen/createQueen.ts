@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { AuditPage, AuditQuery, AuditVerifyResult } from '../../src-shared/audit/AuditEvent.js';
 import { DEFAULT_DEADLINE_MS } from '../../src-shared/deadline/Deadline.js';
 import type { RestartPolicyConfig, RestartPolicyPatch } from '../../src-shared/policy/RestartPolicyConfig.js';
-import { Registry } from 'prom-client';
+import { Registry } from '../common/metrics/promClient.js';
 import { AUDIT_ENV, createAuditSink, registerAuditMetrics } from '../audit/index.js';
 import { readAuditKeyFile } from '../audit/readAuditKeyFile.js';
 import { queryAuditSources } from '../../src-shared/audit/mergeAuditPages.js';

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from '../../common/metrics/promClient.js';
 import type { ClusterView } from '../cluster/ClusterView.js';
 import type { Scheduler } from '../scheduling/Scheduler.js';
 

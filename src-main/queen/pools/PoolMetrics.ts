@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../../common/metrics/promClient.js';
 import type { Pool } from './Pool.js';
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
