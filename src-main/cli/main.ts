@@ -4,14 +4,16 @@
  * `rbee audit verify` does not load node-llama-cpp.
  */
 import { rememberStartupParent } from '../common/process/watchParent.js';
+import { keepYoungGenerationSmall } from '../common/process/youngGeneration.js';
 
 // Before anything slow: `--exit-with-parent` (hive) and workers compare against this parent.
 rememberStartupParent();
 
 type CommandModule = { run(argv: string[]): Promise<number> };
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  queen: { summary: 'the orchestrator: OpenAI-compatible API, dashboard, local hive (headless)', load: () => import('./commands/queenCommand.js') },
+/** `smallYoungGeneration`: a long-lived daemon whose command line we do not own (see keepYoungGenerationSmall). */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule>; smallYoungGeneration?: true }> = {
+  queen: { summary: 'the orchestrator: OpenAI-compatible API, dashboard, local hive (headless)', load: () => import('./commands/queenCommand.js'), smallYoungGeneration: true },
   infer: { summary: 'stream one completion from the queen (Ctrl-C cancels)', load: () => import('./commands/inferCommand.js') },
   workers: { summary: 'declared workers: workers [list]|add|remove (ls/rm), specs joined with their state', load: () => import('./commands/workersCommand.js') },
   models: { summary: 'list, pull (hf:user/repo:Q4_K_M, URLs), push and remove models across hives', load: () => import('./commands/modelsCommand.js') },
@@ -40,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`rbee: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  // Before the command's modules load: loading them is what grows the young generation.
+  if (command.smallYoungGeneration) keepYoungGenerationSmall();
   return (await command.load()).run(rest);
 }
 
