@@ -36,12 +36,18 @@ export const BUILT_CLI = resolve(PROJECT_ROOT, 'out', 'main', 'cli.js');
 /**
  * V8 flags per subcommand. The hive and its probe child handle lifecycle, not tokens, and allocate
  * little: a 1 MiB young generation (Node's default grows to 16 MiB per semi-space) costs them nothing
- * measurable and an idle hive ~9 MB of RSS (docs/benchmarks.md "Memory"). Workers and the queen keep
- * the default: they are on the token path. Not under Electron, whose run-as-node mode we cannot test
- * here with extra flags.
+ * measurable and an idle hive ~9 MB of RSS. The hive also runs without V8's optimizing compiler
+ * (`--no-opt`; the interpreter and the Sparkplug baseline compiler remain, and so does WebAssembly, which
+ * undici's HTTP parser needs, unlike `--lite-mode`): its JS is control traffic, catalog scans and
+ * event relays, never the token path, and TurboFan's compiled code plus the compile zones its
+ * background threads leave in their malloc arenas cost an idle hive ~8–10 MB (docs/benchmarks.md
+ * "Memory"). The probe child keeps the optimizer: it parses GGUF metadata in JS for a second or two.
+ * Workers keep the default: they are on the token path; the queen limits its own young generation at
+ * run time (keepYoungGenerationSmall). Not under Electron, whose run-as-node mode we cannot test here
+ * with extra flags.
  */
 const V8_FLAGS: Readonly<Partial<Record<string, readonly string[]>>> = {
-  hive: ['--max-semi-space-size=1'],
+  hive: ['--max-semi-space-size=1', '--no-opt'],
   probe: ['--max-semi-space-size=1'],
 };
 
