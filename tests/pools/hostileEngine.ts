@@ -6,13 +6,21 @@ import type { AddressInfo } from 'node:net';
  * cue). Each model name is one way to misbehave; `/models` lists them. Records which requests the
  * queen dropped (the socket closed before the answer was complete).
  */
-export const HOSTILE_MODELS = ['invalid-json', 'status-500', 'wrong-type', 'endless', 'cut-mid-frame', 'huge', 'fine'] as const;
+export const HOSTILE_MODELS = ['invalid-json', 'status-500', 'wrong-type', 'endless', 'cut-mid-frame', 'huge', 'fine', 'stream-fine', 'after-done'] as const;
 
 const chunk = (content: string): string =>
   `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 
-export async function startHostileEngine(): Promise<{ url: string; closedEarly: string[]; deadlines: Map<string, string | undefined>; close(): Promise<void> }> {
+export async function startHostileEngine(): Promise<{
+  url: string;
+  closedEarly: string[];
+  deadlines: Map<string, string | undefined>;
+  /** TCP connections accepted so far (a kept-alive socket serves several requests). */
+  connections(): number;
+  close(): Promise<void>;
+}> {
   const closedEarly: string[] = [];
+  let connections = 0;
   const deadlines = new Map<string, string | undefined>();
   const server = http.createServer((req, res) => {
     if (req.url === '/v1/models') {
@@ -48,6 +56,19 @@ export async function startHostileEngine(): Promise<{ url: string; closedEarly: 
           res.on('close', () => clearInterval(timer));
           return;
         }
+        case 'stream-fine':
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(chunk('one'));
+          res.end(`${chunk('two')}data: [DONE]\n\n`);
+          return;
+        case 'after-done': {
+          // A complete answer, then the response is never ended: the queen must not keep that socket.
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`${chunk('done')}data: [DONE]\n\n`);
+          const timer = setInterval(() => res.write(': still here\n\n'), 50);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
         case 'cut-mid-frame':
           res.writeHead(200, { 'content-type': 'text/event-stream' });
           res.write(chunk('first'));
@@ -75,12 +96,14 @@ export async function startHostileEngine(): Promise<{ url: string; closedEarly: 
       }
     });
   });
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/v1`,
     closedEarly,
     deadlines,
+    connections: () => connections,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -132,6 +132,36 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect((await fetch(`${front.url}/health`)).status).toBe(200);
   });
 
+  it('a stream that reached [DONE] leaves its connection to the next request; one that lingers after [DONE] is answered and then cut', async () => {
+    const res = await front.addPool({ name: 'keep', base_url: hostile.url, breaker_failures: 1000, health_period_ms: 60_000 });
+    expect(res.status).toBe(201);
+    await waitFor(() => front.pool('keep'), (p) => p?.models.length === HOSTILE_MODELS.length, { timeoutMs: 30_000, what: 'keep models', retryErrors: true });
+
+    // Three complete streams, one after another: at most one new connection (destroying each answered
+    // response would open one per request, and the next request would pay the connect).
+    const before = hostile.connections();
+    for (let i = 0; i < 3; i++) {
+      const answer = await front.chat('keep/stream-fine', { stream: true });
+      expect(answer.status).toBe(200);
+      const text = await answer.text();
+      expect(text).toContain('"content":"two"');
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      expect(text).not.toContain('"error"');
+    }
+    expect(hostile.connections() - before).toBeLessThanOrEqual(1);
+
+    // [DONE], then the engine never ends its response: the client's answer is complete and ends at
+    // once, and the queen drops that socket afterwards instead of holding it forever.
+    const lingering = await front.chat('keep/after-done', { stream: true });
+    expect(lingering.status).toBe(200);
+    const text = await lingering.text();
+    expect(text).toContain('"content":"done"');
+    expect(text).not.toContain('"error"');
+    expect(text).not.toContain('still here');
+    await waitFor(async () => hostile.closedEarly, (c) => c.includes('after-done'), { timeoutMs: 30_000, what: 'the lingering socket cut', retryErrors: true });
+    expect((await front.chat('keep/stream-fine', { stream: true })).status).toBe(200);
+  });
+
   it('a slow upstream (its worker SIGSTOPped): the client gets 504 at its deadline, which does not count against the pool', async () => {
     const workerPid = (await upstream.snapshot()).workers.find((w) => w.state === 'idle' || w.state === 'busy')?.pid;
     expect(workerPid).toBeTypeOf('number');

@@ -27,6 +27,26 @@ const SSE_DONE = 'data: [DONE]\n\n';
 /** The end of one SSE event: a blank line, LF or CRLF. */
 const EVENT_END = /\r?\n\r?\n/g;
 
+/**
+ * After `[DONE]` the engine's response is read to its end instead of destroyed, so its keep-alive
+ * socket goes back to the pool's agent; an engine that sends on or never ends it is cut after this.
+ */
+const LINGER_AFTER_DONE_MS = 2_000;
+
+/**
+ * Hands an answered stream's connection back to the agent: the rest of the response (the chunk
+ * terminator, normally in the same packet as `[DONE]`) is read and dropped. Destroying the response
+ * instead closes the socket, and the next request pays a new TCP connection and the engine's accept
+ * (measured: most of the pool hop's first-token cost, docs/benchmarks.md).
+ */
+function releaseAfterDone(res: IncomingMessage): void {
+  if (res.complete || res.destroyed) return;
+  const linger = setTimeout(() => res.destroy(), LINGER_AFTER_DONE_MS);
+  linger.unref();
+  res.once('close', () => clearTimeout(linger));
+  res.resume();
+}
+
 /** How the forward ended, for metrics and the log line. */
 type Outcome = 'ok' | 'upstream_error' | 'deadline' | 'client_gone' | 'rejected';
 
@@ -265,7 +285,9 @@ export class PoolForwarder {
         if (finished) return;
         finished = true;
         signal.removeEventListener('abort', onAbort);
-        res.destroy();
+        // A complete answer keeps its connection; anything else drops it (that is how engines learn to stop).
+        if (done) releaseAfterDone(res);
+        else res.destroy();
         if (!committed) {
           if (outcome === 'deadline' || outcome === 'client_gone') reject(this.stopped(stopCause()));
           else reject(new PoolFailure(`pool ${pool.name}: ${failure?.message ?? 'the stream ended before any event'}`));
