@@ -179,6 +179,45 @@ export function parseInferenceBlock(block: Pick<SseMessage, 'event' | 'data'>): 
   return { type: block.event, ...parsed } as InferenceEvent;
 }
 
+/** The characters a JSON escape may name after its backslash (`u` is followed by 4 hex digits). */
+const JSON_ESCAPES = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * The text of a plain token event as its JSON string literal, quotes included, without parsing the
+ * event: `data` must be exactly `{"t":"…","i":N}` (what {@link encodeSseEvent} writes for a token
+ * without logprobs). The queen puts this literal into an OpenAI chunk as it is, so a token costs it
+ * neither a JSON.parse nor a JSON.stringify (docs/benchmarks.md). The literal is checked to be one
+ * well-formed JSON string (no raw quote, control character or unknown escape inside); any other shape
+ * (logprobs, another key order, a malformed literal) returns undefined and is parsed as usual.
+ */
+export function tokenTextLiteral(data: string): string | undefined {
+  const end = data.length - 1;
+  if (!data.startsWith('{"t":"') || data.charCodeAt(end) !== 0x7d /* } */) return undefined;
+  // `,"i":` holds a quote after a comma, which no JSON string has inside: the first one is the key.
+  const close = data.indexOf('","i":', 6);
+  if (close < 0 || close + 6 >= end) return undefined;
+  for (let k = close + 6; k < end; k++) {
+    const c = data.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return undefined;
+  }
+  for (let k = 6; k < close; k++) {
+    const c = data.charCodeAt(k);
+    if (c === 0x22 || c < 0x20) return undefined;
+    if (c !== 0x5c /* \ */) continue;
+    const escaped = data[k + 1] ?? '';
+    if (escaped === 'u') {
+      if (!HEX4.test(data.slice(k + 2, k + 6))) return undefined;
+      k += 5;
+    } else if (JSON_ESCAPES.has(escaped) && k + 1 < close) {
+      k += 1;
+    } else {
+      return undefined;
+    }
+  }
+  return data.slice(5, close + 1);
+}
+
 /**
  * Incremental SSE parser for the worker stream (also used by the queen and CLI).
  * Feed it text chunks; it yields complete events and `'done'` for `[DONE]`.

@@ -3,6 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL, startTestQueen, type TestQueen } from './queenHarness.js';
 
 let q: TestQueen;
+
+/** The fields of an OpenAI chunk or answer the text is read from. */
+interface ChunkShape {
+  choices?: Array<{ delta?: { content?: string }; message?: { content?: string }; text?: string }>;
+}
 beforeAll(async () => {
   q = await startTestQueen();
   await q.spawn();
@@ -24,6 +29,28 @@ describe('queen: the official openai SDK against the queen', () => {
     }
     expect(chunks.length).toBeGreaterThan(0);
     expect(['stop', 'length']).toContain(finish);
+  });
+
+  it('streamed chunks carry exactly the text of the same greedy answer unstreamed, each chunk canonical JSON (tokens are framed unparsed)', async () => {
+    const headers = { authorization: `Bearer ${q.token}`, 'content-type': 'application/json' };
+    for (const [path, request, textOf] of [
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'Tell me a story' }] }, (c: ChunkShape) => c.choices?.[0]?.delta?.content ?? c.choices?.[0]?.message?.content],
+      ['/v1/completions', { prompt: 'Once upon a time' }, (c: ChunkShape) => c.choices?.[0]?.text],
+    ] as const) {
+      const body = { model: MODEL, ...request, max_tokens: 48, temperature: 0, ignore_eos: true };
+      const whole = (await (await fetch(`${q.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as ChunkShape;
+      const streamed = await (await fetch(`${q.url}${path}`, { method: 'POST', headers, body: JSON.stringify({ ...body, stream: true }) })).text();
+      const events = streamed.split('\n\n').filter((e) => e.length > 0 && e !== 'data: [DONE]');
+      let text = '';
+      for (const event of events) {
+        const data = event.slice('data: '.length);
+        // Canonical: what JSON.stringify writes for the parsed chunk, byte for byte.
+        expect(JSON.stringify(JSON.parse(data)), path).toBe(data);
+        text += textOf(JSON.parse(data) as ChunkShape) ?? '';
+      }
+      expect(text.length, path).toBeGreaterThan(0);
+      expect(text, path).toBe(textOf(whole));
+    }
   });
 
   it('answers a non-streamed completion with usage', async () => {

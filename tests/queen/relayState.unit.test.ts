@@ -167,7 +167,7 @@ describe('relay state machine: relay mode (worker bytes pass through)', () => {
 });
 
 describe('relay state machine: every input sequence up to length 6', () => {
-  const alphabet: RelayInput[] = [started, { type: 'token_unparsed' }, msg(TOKEN), msg(END), msg(WORKER_ERROR), { type: 'malformed' }, ended, broken(), gone];
+  const alphabet: RelayInput[] = [started, { type: 'token_unparsed' }, { type: 'token_unparsed', literal: '"x"' }, msg(TOKEN), msg(END), msg(WORKER_ERROR), { type: 'malformed' }, ended, broken(), gone];
   const DEPTH = 6;
 
   /** What the dispatcher relies on, for one step; returns the broken rule or null. */
@@ -180,7 +180,9 @@ describe('relay state machine: every input sequence up to length 6', () => {
     const commits = history.commits + types.filter((t) => t === 'commit').length;
     if (commits > 1) return 'committed at most once';
     if ((history.commits > 0 || before.phase === 'forwarding') && types.includes('retry')) return 'never a retry once committed';
-    if (types.includes('emit') && commits !== 1) return 'nothing reaches the client before the commit';
+    if ((types.includes('emit') || types.includes('pass')) && commits !== 1) return 'nothing reaches the client before the commit';
+    if (options.relay && types.includes('pass')) return 'relay mode hands no single token over (its bytes go per chunk)';
+    if (!options.relay && input.type === 'token_unparsed' && input.literal !== undefined && !before.cut && before.phase !== 'done' && !types.includes('pass')) return 'a literal token reaches the client';
     if (options.relay && step.actions.some((a) => a.type === 'emit' && !(a.event.type === 'error' && a.event.code === 'UPSTREAM_ERROR'))) {
       return "relay mode emits only the queen's own report of a broken stream";
     }
@@ -212,7 +214,7 @@ describe('relay state machine: every input sequence up to length 6', () => {
     };
     for (const options of [PARSED, RELAY]) walk(INITIAL_RELAY_STATE, [], { answers: 0, commits: 0 }, options);
     expect(failures).toEqual([]);
-    // Every step of every sequence was looked at: 9 + 9^2 + … + 9^6 per mode.
+    // Every step of every sequence was looked at: n + n^2 + … + n^6 per mode (n = the alphabet's size).
     expect(checked).toBe(2 * Array.from({ length: DEPTH }, (_, k) => alphabet.length ** (k + 1)).reduce((a, b) => a + b, 0));
   });
 
@@ -220,5 +222,24 @@ describe('relay state machine: every input sequence up to length 6', () => {
     const committed = run([msg(TOKEN)]).state;
     const wrong = { state: { ...committed, phase: 'done' as const }, actions: [{ type: 'retry', reason: 'x' } as const] };
     expect(violation(committed, ended, wrong, { answers: 0, commits: 1 }, PARSED)).toBe('never a retry once committed');
+  });
+});
+
+describe('relay state machine: literal tokens (parsed mode, tokens framed without parsing)', () => {
+  it('the first literal token commits and is passed; later ones are passed in order; the end is emitted', () => {
+    const { actions } = run([started, { type: 'token_unparsed', literal: '"a"' }, { type: 'token_unparsed', literal: '"b"' }, msg(END), ended]);
+    expect(actions).toEqual([
+      { type: 'track_job', job: STARTED },
+      { type: 'commit', started: STARTED },
+      { type: 'pass', literal: '"a"' },
+      { type: 'pass', literal: '"b"' },
+      { type: 'emit', event: END },
+      { type: 'finish', end: END },
+    ]);
+  });
+
+  it('after a cut nothing more is passed', () => {
+    const { actions } = run([started, { type: 'token_unparsed', literal: '"a"' }, { type: 'malformed' }, { type: 'token_unparsed', literal: '"b"' }]);
+    expect(actions.filter((a) => a.type === 'pass')).toEqual([{ type: 'pass', literal: '"a"' }]);
   });
 });

@@ -3,6 +3,7 @@ import { ApiError, isApiErrorBody } from '../../../src-shared/api/ApiError.js';
 import type { Deadline } from '../../../src-shared/deadline/Deadline.js';
 import {
   parseInferenceBlock,
+  tokenTextLiteral,
   type EndEvent,
   type InferenceEvent,
   type InferenceRequest,
@@ -29,6 +30,12 @@ export interface InferenceSink {
    * `event` then only receives errors the queen itself reports; the end event comes in the result.
    */
   raw?(text: string): void;
+  /**
+   * Literal mode: a plain token arrives as its text's JSON string literal (the worker's encoding,
+   * quotes included), not parsed; the route frames it as it is. Tokens of another shape (logprobs)
+   * still come parsed through `event`.
+   */
+  tokenLiteral?(literal: string): void;
 }
 
 export interface DispatchContext {
@@ -265,6 +272,7 @@ export class InferenceDispatcher {
 
     return new Promise((resolve, reject) => {
       const relay = sink.raw !== undefined;
+      const literal = !relay && sink.tokenLiteral !== undefined;
       let state = INITIAL_RELAY_STATE;
       let ttftMs: number | null = null;
       /**
@@ -286,6 +294,9 @@ export class InferenceDispatcher {
               break;
             case 'emit':
               sink.event(action.event);
+              break;
+            case 'pass':
+              sink.tokenLiteral?.(action.literal);
               break;
             case 'cut':
               req.destroy(new Error(action.reason));
@@ -361,6 +372,12 @@ export class InferenceDispatcher {
               // Relayed tokens travel as the worker's bytes: only the other events are parsed.
               if (relay && message.event === 'token') {
                 if (!drive({ type: 'token_unparsed' })) return;
+                continue;
+              }
+              // Literal mode: a plain token's text goes on as the worker encoded it (no parse, no re-encode).
+              const text = literal && message.event === 'token' ? tokenTextLiteral(message.data) : undefined;
+              if (text !== undefined) {
+                if (!drive({ type: 'token_unparsed', literal: text })) return;
                 continue;
               }
               let event: InferenceEvent | 'done' | undefined;

@@ -36,8 +36,11 @@ export interface RelayState {
 export type RelayInput =
   /** The worker accepted the job (`started`). */
   | { type: 'job_started'; event: StartedEvent }
-  /** Relay mode: a token that passes as the worker's bytes, unparsed. */
-  | { type: 'token_unparsed' }
+  /**
+   * A token that is not parsed: in relay mode it travels in the worker's bytes; otherwise `literal` is
+   * its text as the worker's JSON string literal (the route frames it without parsing it).
+   */
+  | { type: 'token_unparsed'; literal?: string }
   /** A parsed event: a token (not in relay mode), the end, or the worker's error. */
   | { type: 'message'; event: Exclude<InferenceEvent, StartedEvent> }
   /** An event the relay cannot parse. */
@@ -56,6 +59,8 @@ export type RelayAction =
   | { type: 'commit'; started: StartedEvent }
   /** Hand this event to the client. */
   | { type: 'emit'; event: Exclude<InferenceEvent, StartedEvent> }
+  /** Hand this unparsed token (its text as a JSON string literal) to the client. */
+  | { type: 'pass'; literal: string }
   /** Destroy the worker request (`reason` is its error); the client gets nothing of the rest. */
   | { type: 'cut'; reason: string }
   /** Answer: not served here, try another worker. */
@@ -87,9 +92,12 @@ export function relayStep(state: RelayState, input: RelayInput, options: RelayOp
     case 'job_started':
       if (state.cut) return { state, actions: [] };
       return { state: { ...state, job: input.event }, actions: [{ type: 'track_job', job: input.event }] };
-    case 'token_unparsed':
-      if (state.cut || state.phase === 'forwarding') return { state, actions: [] };
-      return { state: { ...state, phase: 'forwarding' }, actions: [commitAction(state, options)] };
+    case 'token_unparsed': {
+      if (state.cut) return { state, actions: [] };
+      const pass: RelayAction[] = !options.relay && input.literal !== undefined ? [{ type: 'pass', literal: input.literal }] : [];
+      if (state.phase === 'forwarding') return { state, actions: pass };
+      return { state: { ...state, phase: 'forwarding' }, actions: [commitAction(state, options), ...pass] };
+    }
     case 'message':
       return onMessage(state, input.event, options);
     case 'malformed':

@@ -16,6 +16,12 @@ export interface ResponseFormat {
   /** Streaming: the SSE text for the start, for one event, and the closing text. */
   onStart?(started: StartedEvent): string;
   onEvent?(event: Exclude<InferenceEvent, StartedEvent>): string;
+  /**
+   * Streaming: the SSE text for a plain token given as its text's JSON string literal, unparsed
+   * (InferenceSink.tokenLiteral). Routes whose chunks are a fixed frame around the text set it: a token
+   * then costs neither a JSON.parse nor a JSON.stringify. Without it every token comes to `onEvent`.
+   */
+  onTokenLiteral?(literal: string): string;
   onClose?(): string;
   /** Non-streaming: sees every event as it arrives (tool calls, logprobs) before `collect`. */
   observe?(event: Exclude<InferenceEvent, StartedEvent>): void;
@@ -118,6 +124,14 @@ export async function serveInference(
           if (streaming) flushOut();
         },
         ...(format.stream && format.passthrough ? { raw: (text: string) => write(text) } : {}),
+        ...(format.stream && !format.passthrough && format.onTokenLiteral
+          ? {
+              tokenLiteral: (literal: string) => {
+                tokens += 1;
+                if (streaming) write(format.onTokenLiteral?.(literal) ?? '');
+              },
+            }
+          : {}),
       },
     );
   } catch (error) {

@@ -47,6 +47,16 @@ function usage(end: EndEvent | null): { prompt_tokens: number; completion_tokens
 
 const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
 
+/** Stands for a token's text while a chunk's frame is built (no JSON encoding changes it). */
+const FRAME_MARK = '\u0000rbee-token\u0000';
+const FRAME_MARK_JSON = JSON.stringify(FRAME_MARK);
+
+/** The text around the mark's JSON string in one encoded chunk: a token's literal goes between. */
+function frameAround(encoded: string): { before: string; after: string } {
+  const at = encoded.lastIndexOf(FRAME_MARK_JSON);
+  return { before: encoded.slice(0, at), after: encoded.slice(at + FRAME_MARK_JSON.length) };
+}
+
 /** A failure inside a started stream, as OpenAI clients expect it. */
 const sseError = (event: ErrorEvent): string =>
   sse({ error: { message: event.message, type: 'server_error', param: null, code: event.code.toLowerCase() } });
@@ -134,12 +144,16 @@ export const openAiRoutes: FastifyPluginAsync<{ services: InferenceServices; vie
         model: body.model,
         choices: [{ index: 0, delta, ...(withLogprobs ? { logprobs: lp ? chatLogprobs(lp) : null } : {}), finish_reason: finish }],
       });
+    // A content chunk is a fixed frame around the token's text: built once, the worker's JSON string
+    // literal goes in between (byte for byte what `chunk({ content }, null)` writes).
+    const contentFrame = frameAround(chunk({ content: FRAME_MARK }, null));
     let end: EndEvent | null = null;
     const calls: Array<Omit<ToolCallEvent, 'type'>> = [];
     const logprobs: TokenLogprob[] = [];
     await serveInference(services, '/v1/chat/completions', request, reply, wire, {
       stream: body.stream === true,
       onStart: () => chunk({ role: 'assistant', content: '' }, null),
+      ...(withLogprobs ? {} : { onTokenLiteral: (literal: string) => contentFrame.before + literal + contentFrame.after }),
       onEvent: (event) => {
         if (event.type === 'token') return chunk({ content: event.t }, null, event.lp);
         if (event.type === 'tool_call') {
@@ -200,6 +214,7 @@ export const openAiRoutes: FastifyPluginAsync<{ services: InferenceServices; vie
       streamedChars += text.length;
       return sse({ id, object: 'text_completion', created, model: body.model, choices: [{ index: 0, text, finish_reason: finish, logprobs }] });
     };
+    const textFrame = frameAround(sse({ id, object: 'text_completion', created, model: body.model, choices: [{ index: 0, text: FRAME_MARK, finish_reason: null, logprobs: null }] }));
     let end: EndEvent | null = null;
     const logprobs: TokenLogprob[] = [];
     await serveInference(
@@ -224,6 +239,7 @@ export const openAiRoutes: FastifyPluginAsync<{ services: InferenceServices; vie
       },
       {
         stream: body.stream === true,
+        ...(withLogprobs ? {} : { onTokenLiteral: (literal: string) => textFrame.before + literal + textFrame.after }),
         onEvent: (event) => {
           if (event.type === 'token') return chunk(event.t, null, event.lp);
           if (event.type === 'end') {
