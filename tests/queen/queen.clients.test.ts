@@ -275,16 +275,24 @@ describe('queen: logprobs', () => {
   });
 
   it('completions logprobs in the legacy shape, streamed too', async () => {
-    const completion = await client.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 5, logprobs: 2 });
+    // Greedy, so the answer does not end early by chance (a sampled EOS would leave nothing to check).
+    const completion = await client.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 5, logprobs: 2, temperature: 0 });
     const lp = completion.choices[0]?.logprobs;
     expect(lp?.tokens?.length).toBe(completion.usage?.completion_tokens);
     expect(lp?.token_logprobs?.length).toBe(lp?.tokens?.length);
     expect(Object.keys(lp?.top_logprobs?.[0] ?? {}).length).toBeGreaterThan(0);
     expect(lp?.text_offset?.[0]).toBe(0);
-    const stream = await client.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 5, logprobs: 1, stream: true });
+    const stream = await client.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 5, logprobs: 1, temperature: 0, stream: true, stream_options: { include_usage: true } });
     let tokens = 0;
-    for await (const chunk of stream) tokens += chunk.choices[0]?.logprobs?.tokens?.length ?? 0;
-    expect(tokens).toBe(5);
+    let usageTokens: number | undefined;
+    for await (const chunk of stream) {
+      tokens += chunk.choices[0]?.logprobs?.tokens?.length ?? 0;
+      if (chunk.usage) usageTokens = chunk.usage.completion_tokens;
+    }
+    // One logprobs entry per generated token, as many as the same greedy request gave unstreamed.
+    expect(tokens).toBe(usageTokens);
+    expect(tokens).toBe(completion.usage?.completion_tokens);
+    expect(tokens).toBeGreaterThan(0);
   });
 });
 
