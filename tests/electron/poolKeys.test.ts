@@ -8,17 +8,16 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolInfo } from '../../src-shared/control/poolSchemas.js';
 import { tokenFingerprint } from '../../src-main/auth/tokenFingerprint.js';
-import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { SecretSealer } from '../../src-main/electron/settings/SecretSealer.js';
 import { poolKeySecret, settingsPoolKeyStore } from '../../src-main/electron/settings/settingsPoolKeyStore.js';
 import { SettingsStore, type SettingsBackend } from '../../src-main/electron/settings/SettingsStore.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import { FilePoolKeyStore } from '../../src-main/queen/pools/PoolKeyStore.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
+import { capturedLogger } from '../helpers/capturedLogger.js';
 import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { fakeSafeStorage } from './fakes.js';
@@ -101,12 +100,6 @@ class DesktopQueen {
   /** Opens the settings file and starts a queen on them; `desktopKeys: false` is an earlier version (0600 files). */
   async start(options: { desktopKeys?: boolean } = {}): Promise<this> {
     this.settings = new SettingsStore(fileBackend(this.settingsFile), new SecretSealer(this.safeStorage));
-    const destination = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.logs += chunk.toString();
-        callback();
-      },
-    });
     this.queen = await createQueen({
       dataDir: this.dataDir,
       port: 0,
@@ -114,7 +107,7 @@ class DesktopQueen {
       localHive: false,
       remoteHives: false,
       auditMode: 'local',
-      logger: createLogger('queen', { level: 'debug', destination }),
+      logger: capturedLogger('queen', (text) => (this.logs += text)),
       ...(options.desktopKeys === false ? {} : { poolKeyStore: settingsPoolKeyStore(this.settings, new FilePoolKeyStore(this.dataDir)) }),
     });
     return this;

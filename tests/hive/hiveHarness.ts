@@ -214,14 +214,20 @@ export class HiveTestContext {
     return this.stream;
   }
 
-  /** Starts a hive, follows its events, spawns one tiny worker and resolves once it is idle. */
-  async readyWorker(options: Parameters<typeof startTestHive>[0], spawn: Record<string, unknown>): Promise<WorkerInfo> {
+  /** Starts a hive and follows its events (for tests that spawn in their own way). */
+  async start(options: Parameters<typeof startTestHive>[0]): Promise<TestHive> {
     this.hive = await startTestHive(options);
     this.stream = new EventStream(this.hive.hive.url);
     await this.stream.opened;
-    const res = await this.hive.api<WorkerInfo>('POST', '/v1/workers', tinySpawn(spawn));
+    return this.hive;
+  }
+
+  /** Starts a hive, follows its events, spawns one tiny worker and resolves once it is idle. */
+  async readyWorker(options: Parameters<typeof startTestHive>[0], spawn: Record<string, unknown>): Promise<WorkerInfo> {
+    const hive = await this.start(options);
+    const res = await hive.api<WorkerInfo>('POST', '/v1/workers', tinySpawn(spawn));
     if (res.status !== 201) throw new Error(`spawn answered ${res.status}`);
-    return this.stream.waitForWorker(String(spawn.id), (w) => w.state === 'idle');
+    return this.events.waitForWorker(String(spawn.id), (w) => w.state === 'idle');
   }
 
   /** How many times the hive started worker `id` (its audit trail). */

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerInfo } from '../../src-shared/cluster/WorkerInfo.js';
 import type { MemoryEstimator, OffloadTable } from '../../src-main/hive/admission/MemoryEstimator.js';
-import { EventStream, HIVE_TOKEN, startTestHive, tinySpawn, type TestHive } from './hiveHarness.js';
+import { HiveTestContext, tinySpawn } from './hiveHarness.js';
 import { cpu, linearTable } from './admission/fakeDevices.js';
 
 /** An estimator that answers only once `open()` is called, and says when a spawn is waiting on it. */
@@ -27,26 +27,19 @@ function gatedEstimator(table: OffloadTable): MemoryEstimator & { entered: Promi
   };
 }
 
-describe('hive: a restart-policy change reaches every worker', () => {
-  let t: TestHive | undefined;
-  let events: EventStream | undefined;
-  afterEach(async () => {
-    events?.close();
-    await t?.close();
-    t = undefined;
-  });
+const context = new HiveTestContext();
+afterEach(() => context.close());
 
+describe('hive: a restart-policy change reaches every worker', () => {
   it('a change that lands while a spawn is being admitted applies to that worker (its first crash is scheduled under the new numbers)', async () => {
     const estimator = gatedEstimator(linearTable(4, 0.001));
-    t = await startTestHive({
+    const t = await context.start({
       policy: { max_restarts: 3, backoff_base_ms: 200, jitter_ratio: 0 },
       estimator,
       readDevices: async () => [cpu(60)],
       devicePeriodMs: 0,
       memoryReserveBytes: 0,
     });
-    events = new EventStream(t.hive.url, HIVE_TOKEN);
-    await events.opened;
 
     const spawned = t.api<WorkerInfo>('POST', '/v1/workers', tinySpawn({ id: 'late' }));
     await estimator.entered;
@@ -56,9 +49,9 @@ describe('hive: a restart-policy change reaches every worker', () => {
     estimator.open();
     expect((await spawned).status).toBe(201);
 
-    const ready = await events.waitForWorker('late', (w) => w.state === 'idle', 60_000);
+    const ready = await context.events.waitForWorker('late', (w) => w.state === 'idle', 60_000);
     process.kill(ready.pid!, 'SIGKILL');
-    await events.waitForWorker('late', (w) => w.state === 'backoff', 30_000);
+    await context.events.waitForWorker('late', (w) => w.state === 'backoff', 30_000);
     const scheduled = t.audit.events.find((e) => e.worker_id === 'late' && e.event_type === 'worker_restart_scheduled');
     expect(scheduled?.details).toMatchObject({ attempt: 1, max_restarts: 7, delay_ms: 300 });
   }, 120_000);

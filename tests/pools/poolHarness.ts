@@ -1,12 +1,11 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
 import type { PoolInfo } from '../../src-shared/control/poolSchemas.js';
-import { createLogger } from '../../src-main/common/log/createLogger.js';
 import { createQueen } from '../../src-main/queen/createQueen.js';
 import type { Queen } from '../../src-main/queen/Queen.js';
+import { capturedLogger } from '../helpers/capturedLogger.js';
 import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import type { Netns } from '../helpers/netns.js';
 import { tinyModelPath } from '../helpers/tinyModel.js';
@@ -98,12 +97,6 @@ export class FrontQueen {
   }
 
   async start(): Promise<void> {
-    const destination = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.logs += chunk.toString();
-        callback();
-      },
-    });
     this.queen = await createQueen({
       dataDir: this.dataDir,
       port: 0,
@@ -111,7 +104,7 @@ export class FrontQueen {
       localHive: false,
       remoteHives: false,
       auditMode: 'local',
-      logger: createLogger('queen', { level: 'debug', destination }),
+      logger: capturedLogger('queen', (text) => (this.logs += text)),
     });
   }
 

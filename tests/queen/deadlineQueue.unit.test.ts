@@ -3,6 +3,7 @@ import { ApiError } from '../../src-shared/api/ApiError.js';
 import { Deadline } from '../../src-shared/deadline/Deadline.js';
 import { ConcurrencyGate } from '../../src-main/queen/pools/ConcurrencyGate.js';
 import { DeadlineQueue, type QueueClock } from '../../src-main/queen/scheduling/DeadlineQueue.js';
+import { outcome } from '../helpers/outcome.js';
 
 /**
  * The queen's one waiting room (the scheduler's worker queue and every pool's queue), on a fake clock
@@ -45,16 +46,6 @@ class FakeClock implements QueueClock {
   deadline(ms: number): Deadline {
     return Deadline.in(ms, () => this.t);
   }
-}
-
-/** Settles `promise` into a value or the error, so a test can look at either without racing. */
-function outcome<T>(promise: Promise<T>): { value?: T; error?: unknown; settled: boolean } {
-  const box: { value?: T; error?: unknown; settled: boolean } = { settled: false };
-  promise.then(
-    (value) => Object.assign(box, { value, settled: true }),
-    (error: unknown) => Object.assign(box, { error, settled: true }),
-  );
-  return box;
 }
 
 /** Lets settled promises run their callbacks (the fake clock fires timers synchronously). */

@@ -40,7 +40,7 @@ describe('queen → hive → worker: the restart policy', () => {
 
     // Without that, this second kill would exhaust max_restarts = 1 and the worker would stay failed.
     process.kill(second.pid!, 'SIGKILL');
-    const third = workerOf(await q.waitFor((s) => ['failed'].includes(workerOf(s)!.state) || (ready(workerOf(s)!) && workerOf(s)!.pid !== second.pid), 60_000))!;
+    const third = workerOf(await q.waitFor((s) => workerOf(s)!.state === 'failed' || (ready(workerOf(s)!) && workerOf(s)!.pid !== second.pid), 60_000))!;
     expect(third.state).not.toBe('failed');
     expect(third.restart_attempts).toBe(1);
     expect(third.restart_count).toBe(2);

@@ -5,6 +5,7 @@ import { ClusterView } from '../../src-main/queen/cluster/ClusterView.js';
 import { assessAvailability, attemptKey } from '../../src-main/queen/scheduling/modelAvailability.js';
 import { Scheduler } from '../../src-main/queen/scheduling/Scheduler.js';
 import { ev, hive, model, worker } from '../helpers/clusterFixtures.js';
+import { outcome } from '../helpers/outcome.js';
 
 /**
  * Pure scheduling logic on a real ClusterView (no processes, no sockets): queue order, deadlines on a
@@ -57,16 +58,6 @@ describe('Scheduler queue', () => {
     scheduler.dispose();
   });
 });
-
-/** Settles `promise` into a value or the error, so a test can look at either without racing. */
-function outcome<T>(promise: Promise<T>): { value?: T; error?: unknown; settled: boolean } {
-  const box: { value?: T; error?: unknown; settled: boolean } = { settled: false };
-  promise.then(
-    (value) => Object.assign(box, { value, settled: true }),
-    (error: unknown) => Object.assign(box, { error, settled: true }),
-  );
-  return box;
-}
 
 /** Lets queued promise callbacks run (fake timers do not advance on their own). */
 const settle = async (): Promise<void> => {
