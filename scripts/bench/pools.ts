@@ -5,13 +5,18 @@
  * same length). Interleaved in one run:
  *  - direct: the OpenAI SDK's streaming chat route on the engine itself;
  *  - through the pool: the same request to the front queen, model `up/<name>`.
- * Printed as the tok/s ratio (goal ≥ 0.98×) and the first-byte overhead p50 (goal ≤ 1 ms).
+ *  - through a bare relay: the same request through `lib/bareRelay.mjs`, a Node HTTP hop that pipes
+ *    bytes and does nothing else. It is the floor any Node hop pays on this machine (HTTP server and
+ *    client, the kernel's loopback, one more process on the same cores); the pool hop minus it is
+ *    what the queen's own work costs.
+ * Printed as the tok/s ratio (goal ≥ 0.98×) and the first-byte overhead p50 (goal ≤ 1 ms), each next
+ * to the bare relay's.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSnapshot } from '../../src-shared/cluster/ClusterEvent.js';
-import { startRbee, type RbeeProcess } from '../../tests/helpers/childProcess.js';
+import { startProcessIn, startRbee, type RbeeProcess } from '../../tests/helpers/childProcess.js';
 import { endlessTinyModelPath } from '../../tests/helpers/tinyModel.js';
 import { fmt, median, percentile } from './lib/stats.js';
 import { timedChatStream, type StreamTiming } from './lib/streamClient.js';
@@ -46,7 +51,9 @@ export async function benchPools(): Promise<void> {
   copyFileSync(await endlessTinyModelPath(), join(engineDir, 'models', MODEL));
   const engine = await startQueen(engineDir, []);
   const front = await startQueen(frontDir, ['--no-local-hive']);
+  const relay = startProcessIn(process.cwd(), process.execPath, [join(import.meta.dirname, 'lib', 'bareRelay.mjs'), engine.url]);
   try {
+    const { url: relayUrl } = await relay.waitForLine<{ url: string }>((l) => l.event === 'listening');
     await until(async () => (await snapshot(engine.url)).models.some((m) => m.name === MODEL), 'engine catalog');
     const spawned = await fetch(`${engine.url}/v1/control/workers`, {
       method: 'POST',
@@ -65,25 +72,33 @@ export async function benchPools(): Promise<void> {
     const body = { messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: TOKENS, temperature: 0, seed: 1 };
     const direct: StreamTiming[] = [];
     const pooled: StreamTiming[] = [];
+    const relayed: StreamTiming[] = [];
     for (let r = 0; r < WARMUP + RUNS; r++) {
       const a = await timedChatStream(engine.url, { ...body, model: MODEL }, auth);
       const b = await timedChatStream(front.url, { ...body, model: `up/${MODEL}` }, auth);
+      const c = await timedChatStream(relayUrl, { ...body, model: MODEL }, auth);
       if (r < WARMUP) continue;
       direct.push(a);
       pooled.push(b);
+      relayed.push(c);
     }
     const rate = (t: StreamTiming): number => (t.tokensOut - 1) / (t.streamMs / 1000);
     const tpsDirect = median(direct.map(rate));
     const tpsPooled = median(pooled.map(rate));
     const ttftDirect = median(direct.map((t) => t.ttftMs));
     const ttftPooled = median(pooled.map((t) => t.ttftMs));
+    const tpsRelayed = median(relayed.map(rate));
     const hops = direct.map((t, i) => pooled[i]!.ttftMs - t.ttftMs);
+    const bareHops = direct.map((t, i) => relayed[i]!.ttftMs - t.ttftMs);
     console.log(`pools   (engine = a second rbee queen, 1-slot worker, endless tiny model, ${TOKENS} tokens, OpenAI streaming chat, median of ${RUNS} interleaved runs after ${WARMUP} warm-up)`);
     console.log(`  engine direct         ${fmt(tpsDirect, 0)} tok/s   first token p50 ${fmt(ttftDirect)} ms`);
     console.log(`  queen → pool → engine ${fmt(tpsPooled, 0)} tok/s   first token p50 ${fmt(ttftPooled)} ms   ratio ${fmt(tpsPooled / tpsDirect, 3)}× (goal ≥ 0.98×)`);
     console.log(`  extra hop, first token: p50 ${fmt(percentile(hops, 50))} ms, p90 ${fmt(percentile(hops, 90))} ms (goal ≤ 1 ms)`);
+    console.log(`  the floor, a bare Node relay: ${fmt(tpsRelayed / tpsDirect, 3)}× tok/s, first token p50 +${fmt(percentile(bareHops, 50))} ms, p90 +${fmt(percentile(bareHops, 90))} ms`);
+    console.log(`  the queen's own share of the hop: ${fmt(tpsPooled / tpsRelayed, 3)}× tok/s of the bare relay, first token p50 +${fmt(percentile(pooled.map((t, i) => t.ttftMs - relayed[i]!.ttftMs), 50))} ms`);
     console.log(`  tokens per answer: direct ${median(direct.map((t) => t.tokensOut))}, through the pool ${median(pooled.map((t) => t.tokensOut))}`);
   } finally {
+    await relay.stop();
     await front.proc.stop();
     await engine.proc.stop();
     rmSync(engineDir, { recursive: true, force: true });

@@ -8,7 +8,11 @@
  *
  * - `chat`: OpenAI streaming chat, 512 tokens; `inference`: the native route, 512 tokens;
  * - `first`: OpenAI streaming chat, 1 token (the per-request fixed cost);
- * - `pool`: the front queen (profiled) → a pool → an engine queen, OpenAI streaming chat, 256 tokens.
+ * - `pool`: the front queen (profiled) → a pool → an engine queen, OpenAI streaming chat, 256 tokens
+ *   (`POOL_TOKENS=1`: the pool hop's per-request cost).
+ *
+ * The profile is printed as the hottest functions, self time by module (Node's own, each package, the
+ * bundle, native), and the bundle's functions inclusive.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,6 +123,16 @@ function hottest(file: string, top: number, window: { from: number; to: number }
   for (const [key, us] of [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`  ${fmt((100 * us) / total, 1).padStart(5)}%  ${fmt(us / 1000, 1).padStart(7)} ms  ${key}`);
   }
+  // Self time by where the code lives: Node's own modules, each package, the bundle, native (syscalls, GC).
+  const byModule = new Map<string, number>();
+  for (const [key, us] of self) {
+    if (key.startsWith('(idle)')) continue;
+    const where = key.slice(key.lastIndexOf(' ') + 1);
+    const module = where.startsWith('node:') ? 'node:' + (where.match(/^node:(internal\/)?([a-z_]+)/)?.[2] ?? where) : where.startsWith('node_modules/') ? where.split('/').slice(0, where.startsWith('node_modules/@') ? 3 : 2).join('/') : where.startsWith('out/') ? 'the bundle (out/)' : key.split(' ')[0]!;
+    byModule.set(module, (byModule.get(module) ?? 0) + us);
+  }
+  console.log('  self time by module:');
+  for (const [module, us] of [...byModule].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${fmt((100 * us) / total, 1).padStart(5)}%  ${fmt(us / 1000, 1).padStart(7)} ms  ${module}`);
   console.log('  inclusive, the bundle\'s own functions:');
   for (const [key, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`  ${fmt((100 * us) / total, 1).padStart(5)}%  ${fmt(us / 1000, 1).padStart(7)} ms  ${key}`);
@@ -150,7 +164,7 @@ async function main(): Promise<void> {
       if (!added.ok) throw new Error(`pool add: ${added.status} ${await added.text()}`);
       url = front.url;
       queenPid = front.proc.pid;
-      const body = { messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: 256, temperature: 0, seed: 1, model: `up/${MODEL}` };
+      const body = { messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: Number(process.env.POOL_TOKENS ?? 256), temperature: 0, seed: 1, model: `up/${MODEL}` };
       run = () => timedChatStream(url, body, auth);
     } else {
       const queen = await queenWithWorker(join(root, 'queen'), profileDir, await tinyModelPath());

@@ -125,7 +125,12 @@ export class ApiKeyStore {
   }
 
   lookup(secret: string): KeyLookup {
-    const key = this.byHash.get(sha256Hex(secret));
+    return this.lookupByHash(sha256Hex(secret));
+  }
+
+  /** The same, by the secret's SHA-256 in hex (the auth check has hashed it already). */
+  lookupByHash(hash: string): KeyLookup {
+    const key = this.byHash.get(hash);
     if (!key) return { ok: false, reason: 'unknown' };
     if (key.revoked_at !== null) return { ok: false, reason: 'revoked' };
     if (key.expires_at !== null && key.expires_at <= this.now()) return { ok: false, reason: 'expired' };

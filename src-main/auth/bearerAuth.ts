@@ -4,7 +4,8 @@ import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { ApiKeyScope } from '../../src-shared/control/apiKeys.js';
 import type { ApiKeyStore, StoredKey } from './ApiKeyStore.js';
 import type { AuthFailureTracker } from './AuthFailureTracker.js';
-import { parseBearer, tokensEqual } from './checkAuthorization.js';
+import { timingSafeEqual } from 'node:crypto';
+import { parseBearer, tokenDigest } from './checkAuthorization.js';
 import type { OriginPolicy } from './originPolicy.js';
 import { originOf, refuseOrigin } from './requestGuard.js';
 
@@ -67,11 +68,12 @@ function anthropicApiKey(request: FastifyRequest): string | undefined {
 
 type Authenticated = { ok: true; principal: Principal; key?: StoredKey } | { ok: false; code: 'MISSING_API_KEY' | 'INVALID_API_KEY'; message: string; fingerprint: string | null };
 
-function authenticate(header: string | string[] | undefined, options: BearerAuthOptions): Authenticated {
+/** `adminDigest`: the bootstrap token's SHA-256, computed once per scope (the caller's is hashed once per request). */
+function authenticate(header: string | string[] | undefined, options: BearerAuthOptions, adminDigest: Buffer): Authenticated {
   const parsed = parseBearer(header);
   if (!parsed.ok) return parsed;
-  if (tokensEqual(parsed.token, options.token)) return { ok: true, principal: { fingerprint: parsed.fingerprint, scope: 'admin', keyId: null, models: null } };
-  const found = options.keys?.lookup(parsed.token);
+  if (timingSafeEqual(parsed.digest, adminDigest)) return { ok: true, principal: { fingerprint: parsed.fingerprint, scope: 'admin', keyId: null, models: null } };
+  const found = options.keys?.lookupByHash(parsed.digest.toString('hex'));
   if (found?.ok) {
     const { key } = found;
     return { ok: true, principal: { fingerprint: parsed.fingerprint, scope: key.scope, keyId: key.id, models: key.models }, key };
@@ -94,11 +96,12 @@ const bearerAuthPlugin: FastifyPluginAsync<BearerAuthOptions> = async (scope, op
   const lastSuccess = new Map<string, number>();
   const lastRateLimitedAudit = new Map<string, number>();
   const requires = options.requires ?? 'admin';
+  const adminDigest = tokenDigest(options.token);
   scope.addHook('onRequest', async (request, reply) => {
     const origin = originOf(request);
     if (origin !== undefined && !options.policy.originAllowed(origin) && !options.policy.isConfiguredOrigin(origin)) return refuseOrigin(origin, reply);
     const path = pathOf(request.url);
-    const outcome = authenticate(request.headers.authorization ?? anthropicApiKey(request), options);
+    const outcome = authenticate(request.headers.authorization ?? anthropicApiKey(request), options, adminDigest);
     if (!outcome.ok) {
       const coolDownMs = options.failures.fail({ ip: request.ip, fingerprint: outcome.fingerprint, reason: outcome.code, path, requestId: request.id });
       request.log.info({ code: outcome.code, actor: outcome.fingerprint ?? 'anonymous', path }, 'auth failure');

@@ -1,5 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { tokenFingerprint } from './tokenFingerprint.js';
+import { fingerprintOfDigest } from './tokenFingerprint.js';
 
 /** Longest Authorization header we look at; longer ones are rejected unread. */
 export const MAX_AUTH_HEADER_BYTES = 8 * 1024;
@@ -20,11 +20,12 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 export function checkAuthorization(header: string | string[] | undefined, expectedToken: string): AuthOutcome {
   const parsed = parseBearer(header);
   if (!parsed.ok) return parsed;
-  if (!tokensEqual(parsed.token, expectedToken)) return invalid('Invalid API key', parsed.fingerprint);
+  if (!timingSafeEqual(parsed.digest, tokenDigest(expectedToken))) return invalid('Invalid API key', parsed.fingerprint);
   return { ok: true, fingerprint: parsed.fingerprint };
 }
 
-export type ParsedBearer = { ok: true; token: string; fingerprint: string } | Extract<AuthOutcome, { ok: false }>;
+/** The token with its SHA-256 digest, computed once: it names the token (fingerprint), compares it and finds a scoped key by it. */
+export type ParsedBearer = { ok: true; token: string; digest: Buffer; fingerprint: string } | Extract<AuthOutcome, { ok: false }>;
 
 /** The token of a well-formed `Authorization: Bearer <token>` header, or why it is not one. */
 export function parseBearer(header: string | string[] | undefined): ParsedBearer {
@@ -35,14 +36,17 @@ export function parseBearer(header: string | string[] | undefined): ParsedBearer
   const token = header.slice('Bearer '.length);
   if (token.length === 0 || token.trim().length === 0) return invalid('Empty API key', null);
   if (CONTROL_CHARS.test(token)) return invalid('API key contains control characters', null);
-  return { ok: true, token, fingerprint: tokenFingerprint(token) };
+  const digest = tokenDigest(token);
+  return { ok: true, token, digest, fingerprint: fingerprintOfDigest(digest) };
+}
+
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
 }
 
 /** Constant-time comparison whatever the lengths (both sides hashed first). */
 export function tokensEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
+  return timingSafeEqual(tokenDigest(given), tokenDigest(expected));
 }
 
 function invalid(message: string, fingerprint: string | null): Extract<AuthOutcome, { ok: false }> {

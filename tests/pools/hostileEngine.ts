@@ -6,10 +6,13 @@ import type { AddressInfo } from 'node:net';
  * cue). Each model name is one way to misbehave; `/models` lists them. Records which requests the
  * queen dropped (the socket closed before the answer was complete).
  */
-export const HOSTILE_MODELS = ['invalid-json', 'status-500', 'wrong-type', 'endless', 'cut-mid-frame', 'huge', 'fine', 'stream-fine', 'after-done'] as const;
+export const HOSTILE_MODELS = ['invalid-json', 'status-500', 'wrong-type', 'endless', 'cut-mid-frame', 'huge', 'fine', 'stream-fine', 'after-done', 'split-bytes'] as const;
 
 const chunk = (content: string): string =>
   `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+/** `split-bytes`: a valid stream whose events end in CRLF CRLF, LF LF and LF CRLF, sent in pieces cut inside a UTF-8 character and inside an event. */
+export const SPLIT_BYTES_STREAM = Buffer.from(`${chunk('naïve 🐝').trimEnd()}\r\n\r\n${chunk('two')}${chunk('three').trimEnd()}\n\r\ndata: [DONE]\r\n\r\n`, 'utf8');
 
 export async function startHostileEngine(): Promise<{
   url: string;
@@ -75,6 +78,25 @@ export async function startHostileEngine(): Promise<{
           res.write('data: {"id":"x","object":"chat.completion.chunk","choi');
           setTimeout(() => res.socket?.destroy(), 50);
           return;
+        case 'split-bytes': {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const bee = SPLIT_BYTES_STREAM.indexOf(Buffer.from('🐝'));
+          const two = SPLIT_BYTES_STREAM.indexOf('two');
+          const cuts = [bee + 1, bee + 3, two, two + 2, SPLIT_BYTES_STREAM.length];
+          let from = 0;
+          // Pauses between the pieces make each arrive as its own read at the queen.
+          const next = (): void => {
+            const to = cuts.shift();
+            if (to === undefined || res.destroyed) return;
+            const piece = SPLIT_BYTES_STREAM.subarray(from, to);
+            from = to;
+            if (cuts.length === 0) return void res.end(piece);
+            res.write(piece);
+            setTimeout(next, 15);
+          };
+          next();
+          return;
+        }
         case 'huge': {
           res.writeHead(200, { 'content-type': 'application/json' });
           const piece = 'x'.repeat(64 * 1024);

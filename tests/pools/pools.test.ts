@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenFingerprint } from '../../src-main/auth/tokenFingerprint.js';
 import { startRbee } from '../helpers/childProcess.js';
-import { HOSTILE_MODELS, startHostileEngine } from './hostileEngine.js';
+import { HOSTILE_MODELS, SPLIT_BYTES_STREAM, startHostileEngine } from './hostileEngine.js';
 import { FrontQueen, UPSTREAM_MODEL, UpstreamQueen } from './poolHarness.js';
 import { waitFor } from '../helpers/waitFor.js';
 
@@ -108,6 +108,12 @@ describe('pools: an upstream rbee queen behind the queen', () => {
     expect(events.some((e) => e.includes('"choi') && !e.includes('"choices"'))).toBe(false);
     expect(events.at(-2)).toContain('"code":"upstream_error"');
     expect(events.at(-1)).toBe('data: [DONE]');
+
+    // A valid stream cut inside a UTF-8 character and inside an event, its events ended with CRLF or LF:
+    // relayed byte for byte (the relay cuts only at event ends, on bytes).
+    const split = await front.chat('bad/split-bytes', { stream: true });
+    expect(split.status).toBe(200);
+    expect(Buffer.from(await split.arrayBuffer()).toString('hex')).toBe(SPLIT_BYTES_STREAM.toString('hex'));
 
     // An endless stream past the deadline: cut at the deadline with a deadline error, and the engine's
     // connection is dropped (that is how engines learn to stop). The engine never ends this stream, so

@@ -24,8 +24,16 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
 const SSE_DONE = 'data: [DONE]\n\n';
-/** The end of one SSE event: a blank line, LF or CRLF. */
-const EVENT_END = /\r?\n\r?\n/g;
+/**
+ * Where the complete SSE events in `data` end: just past its last blank line (LF LF, or with CRs:
+ * `\r\n\n` ends in LF LF, `\r\n\r\n` in LF CR LF), 0 when no event is complete yet. The relay works
+ * on bytes: cutting only at LF never splits a UTF-8 character, and nothing is decoded or re-encoded.
+ */
+function completeEventsEnd(data: Buffer): number {
+  const lf = data.lastIndexOf('\n\n');
+  const crlf = data.lastIndexOf('\n\r\n');
+  return Math.max(lf === -1 ? 0 : lf + 2, crlf === -1 ? 0 : crlf + 3);
+}
 
 /**
  * After `[DONE]` the engine's response is read to its end instead of destroyed, so its keep-alive
@@ -271,7 +279,8 @@ export class PoolForwarder {
       let committed = false;
       let done = false;
       let finished = false;
-      let pending = '';
+      /** Bytes of an event not complete yet (the rest arrives in the next chunk). */
+      let pending: Buffer | null = null;
       let usage: unknown;
       let ttftMs: number | null = null;
       const commit = (): void => {
@@ -308,21 +317,19 @@ export class PoolForwarder {
       };
       signal.addEventListener('abort', onAbort, { once: true });
 
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
+      res.on('data', (chunk: Buffer) => {
         if (finished || done) return;
-        pending += chunk;
-        let end = 0;
-        EVENT_END.lastIndex = 0;
-        for (let m = EVENT_END.exec(pending); m !== null; m = EVENT_END.exec(pending)) end = m.index + m[0].length;
+        const data = pending === null ? chunk : Buffer.concat([pending, chunk]);
+        const end = completeEventsEnd(data);
         if (end === 0) {
-          if (pending.length > maxEvent) finish({ code: 'upstream_error', message: `pool ${pool.name} sent one event larger than ${maxEvent} bytes` }, 'upstream_error');
+          pending = data;
+          if (data.length > maxEvent) finish({ code: 'upstream_error', message: `pool ${pool.name} sent one event larger than ${maxEvent} bytes` }, 'upstream_error');
           return;
         }
-        const complete = pending.slice(0, end);
-        pending = pending.slice(end);
+        const complete = end === data.length ? data : data.subarray(0, end);
+        pending = end === data.length ? null : data.subarray(end);
         if (complete.includes('data: [DONE]')) done = true;
-        if (complete.includes('"usage"')) usage = lastUsage(complete) ?? usage;
+        if (complete.includes('"usage"')) usage = lastUsage(complete.toString('utf8')) ?? usage;
         if (!committed) commit();
         if (!out.write(complete)) {
           res.pause();
