@@ -29,7 +29,7 @@ const KEY_STORAGE: Record<PoolKeyStorage, { text: string; warn: boolean }> = {
   file: { text: '0600 file', warn: false },
   sealed: { text: 'sealed (OS keychain)', warn: false },
   session: { text: 'this session only: the OS cannot seal secrets', warn: true },
-  lost: { text: 'key lost (OS keychain changed): add the pool again', warn: true },
+  lost: { text: 'key lost (a session-only key after a restart, a keychain that changed, or a deleted key file): add the pool again with its key', warn: true },
 };
 
 type Notice = { kind: 'ok' | 'error'; text: string };

@@ -89,8 +89,9 @@ export type PoolHealth = 'unknown' | 'online' | 'unreachable';
  * - `file`: headless, `<data>/pool-keys/NAME.key` (0600);
  * - `sealed`: the desktop app, sealed with safeStorage (OS keychain, DPAPI, libsecret);
  * - `session`: the desktop app on a system that cannot seal secrets: in memory only, gone at quit;
- * - `lost`: the app had sealed one but the OS can no longer open it (keychain reset, another user):
- *   add the pool again with its key.
+ * - `lost`: the pool was added with a key that is gone: the app had sealed one the OS can no longer
+ *   open (keychain reset, another user), a session-only key after a restart, a deleted key file. The
+ *   queen sends nothing to the engine (it refuses with 503) until the pool is added again with its key.
  */
 export type PoolKeyStorage = 'file' | 'sealed' | 'session' | 'lost';
 
@@ -104,7 +105,7 @@ export interface PoolModelInfo {
 export interface PoolInfo {
   name: string;
   base_url: string;
-  /** `token:<fp6>` of the API key, or null when the engine needs none. */
+  /** `token:<fp6>` of the API key (for a `lost` key, the one it had, when known), or null when the engine needs none. */
   key_fingerprint: string | null;
   /** Where the key is kept (null: the pool has no key). */
   key_storage: PoolKeyStorage | null;

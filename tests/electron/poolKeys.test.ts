@@ -41,6 +41,13 @@ afterAll(async () => {
   for (const dir of roots) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 
+/** Requests the engine refused for a missing or wrong key (its own metric): a pool that sends without its key raises it. */
+async function engineAuthFailures(): Promise<number> {
+  const text = await (await fetch(`${engineUrl}/metrics`, { headers: { authorization: `Bearer ${ENGINE_KEY}` } })).text();
+  const line = text.split('\n').find((l) => l.startsWith('rbee_queen_auth_failures_total'));
+  return Number(line?.split(' ')[1] ?? 0);
+}
+
 function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   roots.push(dir);
@@ -121,16 +128,20 @@ class DesktopQueen {
     return { authorization: `Bearer ${FRONT_TOKEN}`, 'content-type': 'application/json' };
   }
 
-  async addPool(name: string): Promise<PoolInfo> {
+  async addPool(name: string, options: { replace?: boolean } = {}): Promise<PoolInfo> {
     const res = await fetch(`${this.queen.url}/v1/control/pools`, {
       method: 'POST',
       headers: this.auth,
-      body: JSON.stringify({ name, base_url: `${engineUrl}/v1`, api_key: ENGINE_KEY, health_period_ms: 200 }),
+      body: JSON.stringify({ name, base_url: `${engineUrl}/v1`, api_key: ENGINE_KEY, health_period_ms: 200, ...options }),
     });
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(options.replace ? 200 : 201);
     const text = await res.text();
     expect(text).not.toContain(ENGINE_KEY);
     return (JSON.parse(text) as { pool: PoolInfo }).pool;
+  }
+
+  chat(model: string): Promise<Response> {
+    return fetch(`${this.queen.url}/v1/chat/completions`, { method: 'POST', headers: this.auth, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
   }
 
   async removePool(name: string): Promise<void> {
@@ -196,16 +207,54 @@ describe('pool keys in the desktop app', () => {
       await desktop.stop();
     }
 
-    // After a restart the key is gone, as the list said it would be: the pool is back without one,
-    // and the engine refuses it.
+    // After a restart the key is gone, as the list said it would be. The pool says so and which key it
+    // was; it sends nothing to the engine (no unauthenticated call reaches it, so no refusal opens the
+    // breaker), and a request gets a 503 naming the fix.
     await desktop.start();
     try {
-      const back = await waitFor(() => desktop.pool('lab'), (p) => p?.health === 'unreachable', { timeoutMs: 30_000, what: 'pool refused without its key', retryErrors: true });
-      expect(back?.key_fingerprint).toBeNull();
-      expect(back?.key_storage).toBeNull();
-      expect(back?.last_error).toContain('401');
+      const refusedBefore = await engineAuthFailures();
+      const back = await waitFor(() => desktop.pool('lab'), (p) => p?.health === 'unreachable', { timeoutMs: 30_000, what: 'pool reported without its key', retryErrors: true });
+      expect(back?.key_storage).toBe('lost');
+      expect(back?.key_fingerprint).toBe(tokenFingerprint(ENGINE_KEY));
+      expect(back?.last_error).toContain('add the pool again with its key');
+      const answer = await desktop.chat('lab/any-model');
+      expect(answer.status).toBe(503);
+      const body = (await answer.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('model_unavailable');
+      expect(body.error.message).toContain('Pool lab cannot be used: its API key is gone');
+      expect((await desktop.pool('lab'))?.breaker.state).toBe('closed');
+      expect(await engineAuthFailures()).toBe(refusedBefore);
+      expect(desktop.logs).toContain('its API key is gone');
     } finally {
       await desktop.stop();
+    }
+  }, 120_000);
+
+  it('headless, a deleted key file leaves the pool lost (not keyless): requests are refused by the queen, never sent without the key', async () => {
+    const headless = await new DesktopQueen(tempDir('rbee-headless-keyfile-')).start({ desktopKeys: false });
+    try {
+      expect((await headless.addPool('lab')).key_storage).toBe('file');
+    } finally {
+      await headless.stop();
+    }
+    const remembered = readFileSync(join(headless.dataDir, 'pools.json'), 'utf8');
+    expect(remembered).toContain(tokenFingerprint(ENGINE_KEY));
+    expect(remembered).not.toContain(ENGINE_KEY);
+    rmSync(join(headless.dataDir, 'pool-keys', 'lab.key'));
+
+    await headless.start({ desktopKeys: false });
+    try {
+      const refusedBefore = await engineAuthFailures();
+      const lost = await waitFor(() => headless.pool('lab'), (p) => p?.health === 'unreachable', { timeoutMs: 30_000, what: 'pool reported without its key', retryErrors: true });
+      expect(lost).toMatchObject({ key_storage: 'lost', key_fingerprint: tokenFingerprint(ENGINE_KEY) });
+      expect((await headless.chat('lab/any-model')).status).toBe(503);
+      expect(await engineAuthFailures()).toBe(refusedBefore);
+
+      // Added again with its key: in use at once.
+      expect((await headless.addPool('lab', { replace: true })).key_storage).toBe('file');
+      await waitFor(() => headless.pool('lab'), (p) => p?.health === 'online', { timeoutMs: 30_000, what: 'pool online with its key again', retryErrors: true });
+    } finally {
+      await headless.stop();
     }
   }, 120_000);
 

@@ -27,6 +27,10 @@ export function parseModelSpec(spec: string): PoolModelInfo {
  * DeadlineQueue), and what its last health check
  * (`GET {base}/models`) found. The key lives only here and in its key store (PoolKeyStore).
  */
+/** What a pool whose key is gone says, in its list entry, its log line and its refusals. */
+export const KEY_LOST =
+  'its API key is gone (kept for one session only where the OS could not seal it, a keychain that changed, or a deleted key file): add the pool again with its key (rbee pools add NAME --base-url URL --api-key-file FILE --replace)';
+
 export class Pool {
   readonly http: PoolHttp;
   readonly breaker: PoolBreaker;
@@ -40,6 +44,8 @@ export class Pool {
   private timer: NodeJS.Timeout | undefined;
   private readonly apiKey: string | undefined;
   private readonly keyStorage: PoolKeyStorage | null;
+  /** The fingerprint a lost key had (remembered in pools.json), to say which key to add again. */
+  private readonly lostKeyFingerprint: string | null;
 
   constructor(
     readonly record: PoolRecord,
@@ -49,6 +55,7 @@ export class Pool {
     const apiKey = key?.key;
     this.apiKey = apiKey;
     this.keyStorage = key?.storage ?? null;
+    this.lostKeyFingerprint = key?.storage === 'lost' ? (key.fingerprint ?? null) : null;
     this.http = new PoolHttp(
       { baseUrl: new URL(record.base_url), apiKey, connectTimeoutMs: record.connect_timeout_ms, firstByteTimeoutMs: record.first_byte_timeout_ms },
       { maxSockets: record.max_concurrent, caFile: record.ca_file },
@@ -61,8 +68,17 @@ export class Pool {
     return this.record.name;
   }
 
+  /** The key's `token:<fp6>`; for a lost key, the one it had (when known). */
   get keyFingerprint(): string | null {
-    return this.apiKey ? tokenFingerprint(this.apiKey) : null;
+    return this.apiKey ? tokenFingerprint(this.apiKey) : this.lostKeyFingerprint;
+  }
+
+  /**
+   * The pool was added with a key that is gone: nothing is sent to the engine (it would refuse, and
+   * its refusals would open the breaker against an engine that is fine) until the pool is added again.
+   */
+  get keyLost(): boolean {
+    return this.keyStorage === 'lost';
   }
 
   /** The key, only for redaction lists (audit, logs); never for display. */
@@ -134,6 +150,11 @@ export class Pool {
   }
 
   private async runCheck(): Promise<PoolTestResult> {
+    if (this.keyLost) {
+      this.setHealth('unreachable', KEY_LOST);
+      this.lastCheckAt = Date.now();
+      return { ok: false, latency_ms: 0, models: this.discovered, error: KEY_LOST };
+    }
     const admission = this.breaker.admit();
     if (!admission.ok) {
       return { ok: false, latency_ms: 0, models: this.discovered, error: `not probed: ${admission.reason}` };

@@ -7,7 +7,7 @@ import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import { startSse } from '../../common/http/sse.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import { mayTryElsewhere } from '../inference/tryElsewhere.js';
-import type { Pool } from './Pool.js';
+import { KEY_LOST, type Pool } from './Pool.js';
 import { PoolCallError, readBody } from './PoolHttp.js';
 import type { PoolMetrics } from './PoolMetrics.js';
 
@@ -124,6 +124,10 @@ export class PoolForwarder {
     const { pool } = target;
     const deadline = Deadline.fromHeaders(request.headers, { maxMs: this.deps.maxDeadlineMs });
     if (deadline.expired()) throw new ApiError(504, 'DEADLINE_EXCEEDED', 'The request deadline had passed when it arrived');
+    if (pool.keyLost) {
+      this.deps.metrics.requests.inc({ pool: pool.name, outcome: 'rejected' });
+      throw new ApiError(503, 'MODEL_UNAVAILABLE', `Pool ${pool.name} cannot be used: ${KEY_LOST}`);
+    }
     const admission = pool.breaker.admit();
     if (!admission.ok) {
       this.deps.metrics.requests.inc({ pool: pool.name, outcome: 'rejected' });

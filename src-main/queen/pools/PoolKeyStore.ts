@@ -2,8 +2,12 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import type { PoolKeyStorage } from '../../../src-shared/control/poolSchemas.js';
 
-/** A pool's key as its store gave it back: the key and where it is kept, or a key the store can no longer open. */
-export type StoredPoolKey = { key: string; storage: Exclude<PoolKeyStorage, 'lost'> } | { key: undefined; storage: 'lost' };
+/**
+ * A pool's key as its store gave it back: the key and where it is kept, or a key that is gone (the
+ * store can no longer open it, or the pool had one and the store has none), with the fingerprint it
+ * had when that is known.
+ */
+export type StoredPoolKey = { key: string; storage: Exclude<PoolKeyStorage, 'lost'> } | { key: undefined; storage: 'lost'; fingerprint?: string };
 
 /**
  * Where the queen keeps the API keys of its pools (never in `pools.json`). Headless: one 0600 file per

@@ -5,7 +5,7 @@ import { AddPoolSchema, type PoolInfo, type PoolRecord, type PoolTestResult } fr
 import type { PolicyTransition } from '../../../src-shared/policy/RestartTracker.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import { parseBody } from '../../common/http/parseBody.js';
-import { Pool, type PoolEvents } from './Pool.js';
+import { KEY_LOST, Pool, type PoolEvents } from './Pool.js';
 import type { PoolTarget } from './PoolForwarder.js';
 import { FilePoolKeyStore, type PoolKeyStore, type StoredPoolKey } from './PoolKeyStore.js';
 import { PoolStore } from './PoolStore.js';
@@ -52,7 +52,7 @@ export class PoolRegistry {
   /** Loads the remembered pools and starts their health checks. */
   async start(): Promise<void> {
     for (const { record, key } of await this.store.load()) {
-      if (key?.storage === 'lost') this.deps.logger.warn({ pool: record.name }, `pool ${record.name}: its key can no longer be opened (OS keychain changed); add the pool again with its key`);
+      if (key?.storage === 'lost') this.deps.logger.warn({ pool: record.name, key: key.fingerprint ?? null }, `pool ${record.name}: ${KEY_LOST}`);
       this.install(record, key);
     }
   }
@@ -182,7 +182,7 @@ export class PoolRegistry {
   }
 
   private async persist(): Promise<void> {
-    await this.store.save([...this.pools.values()].map((p) => p.record));
+    await this.store.save([...this.pools.values()].map((p) => ({ record: p.record, keyFingerprint: p.keyFingerprint ?? undefined })));
   }
 
   /** Adds and removes run one at a time: the file and the map never disagree. */
