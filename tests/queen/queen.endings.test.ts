@@ -25,6 +25,8 @@ afterAll(async () => {
 /** A model whose greedy answers never end by themselves: they run to max_tokens or the deadline. */
 const ENDLESS = 'endless.gguf';
 const LONG = { model: ENDLESS, prompt: 'Once upon a time', max_tokens: 2048, temperature: 0 };
+/** Deadlines tried in turn until one cuts an answer after its first token (2048 tokens take ~0.7 s here). */
+const DEADLINES_MS = [250, 500, 1_000];
 
 async function post(path: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${q.url}${path}`, { method: 'POST', headers: { ...q.auth, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -39,7 +41,7 @@ async function frames(res: Response): Promise<unknown[]> {
 }
 
 interface CutBody {
-  error: { code: string; type: string; partial: { text: string; usage: { completion_tokens: number; total_tokens: number } } };
+  error: { code: string; type: string; partial?: { text: string; usage: { completion_tokens: number; total_tokens: number } } };
 }
 
 describe('honest endings: deadline', () => {
@@ -52,23 +54,40 @@ describe('honest endings: deadline', () => {
   });
 
   it('a non-streaming completion cut by its deadline is 504 deadline_exceeded with the partial text and usage', async () => {
-    const res = await post('/v1/completions', LONG, { 'x-deadline-remaining-ms': '250' });
-    expect(res.status).toBe(504);
-    const body = (await res.json()) as CutBody;
-    expect(body.error.code).toBe('deadline_exceeded');
-    expect(body.error.partial.usage.completion_tokens).toBeGreaterThan(0);
-    expect(body.error.partial.usage.completion_tokens).toBeLessThan(LONG.max_tokens);
-    expect(typeof body.error.partial.text).toBe('string');
+    // The cut must land after the first token and before max_tokens. On a loaded machine the first
+    // token can take longer than 250 ms; then the answer is still an honest 504 (with nothing in it),
+    // and the next try allows more time.
+    let tokens = 0;
+    for (const deadlineMs of DEADLINES_MS) {
+      const res = await post('/v1/completions', LONG, { 'x-deadline-remaining-ms': String(deadlineMs) });
+      expect(res.status, `deadline ${deadlineMs} ms`).toBe(504);
+      const body = (await res.json()) as CutBody;
+      expect(body.error.code).toBe('deadline_exceeded');
+      tokens = body.error.partial?.usage.completion_tokens ?? 0;
+      if (tokens === 0) continue;
+      expect(tokens).toBeLessThan(LONG.max_tokens);
+      expect(typeof body.error.partial?.text).toBe('string');
+      break;
+    }
+    expect(tokens).toBeGreaterThan(0);
   });
 
   it('a streamed chat completion cut by its deadline ends with an error frame, then [DONE], and no finish_reason', async () => {
-    const res = await post(
-      '/v1/chat/completions',
-      { model: ENDLESS, messages: [{ role: 'user', content: LONG.prompt }], max_tokens: 2048, temperature: 0, stream: true },
-      { 'x-deadline-remaining-ms': '250' },
-    );
-    expect(res.status).toBe(200);
-    const all = await frames(res);
+    // As above: a deadline that passes before the first token is a plain 504 (no stream was started);
+    // the next try allows more time.
+    let res: Response | undefined;
+    for (const deadlineMs of DEADLINES_MS) {
+      res = await post(
+        '/v1/chat/completions',
+        { model: ENDLESS, messages: [{ role: 'user', content: LONG.prompt }], max_tokens: 2048, temperature: 0, stream: true },
+        { 'x-deadline-remaining-ms': String(deadlineMs) },
+      );
+      if (res.status === 200) break;
+      expect(res.status, `deadline ${deadlineMs} ms`).toBe(504);
+      expect(((await res.json()) as CutBody).error.code).toBe('deadline_exceeded');
+    }
+    expect(res?.status).toBe(200);
+    const all = await frames(res!);
     expect(all.at(-1)).toBe('[DONE]');
     expect(all.at(-2)).toMatchObject({ error: { code: 'deadline_exceeded' } });
     const finishes = all.flatMap((f) => (typeof f === 'object' && f !== null && 'choices' in f ? (f as { choices: Array<{ finish_reason: string | null }> }).choices : []));
@@ -117,7 +136,7 @@ describe('honest endings: the worker is lost mid-answer', () => {
     expect(res.status).toBe(502);
     const body = (await res.json()) as CutBody;
     expect(body.error.code).toBe('upstream_error');
-    expect(body.error.partial.usage.completion_tokens).toBeGreaterThan(0);
-    expect(typeof body.error.partial.text).toBe('string');
+    expect(body.error.partial?.usage.completion_tokens).toBeGreaterThan(0);
+    expect(typeof body.error.partial?.text).toBe('string');
   }, 120_000);
 });
