@@ -22,15 +22,15 @@ export function parseModelSpec(spec: string): PoolModelInfo {
   return { id, upstream: upstream ?? id };
 }
 
+/** What a pool whose key is gone says, in its list entry, its log line and its refusals. */
+export const KEY_LOST =
+  'its API key is gone (kept for one session only where the OS could not seal it, a keychain that changed, or a deleted key file): add the pool again with its key (rbee pools add NAME --base-url URL --api-key-file FILE --replace)';
+
 /**
  * One external engine: its HTTP client, breaker, concurrency gate (its waiting room is the queen's
  * DeadlineQueue), and what its last health check
  * (`GET {base}/models`) found. The key lives only here and in its key store (PoolKeyStore).
  */
-/** What a pool whose key is gone says, in its list entry, its log line and its refusals. */
-export const KEY_LOST =
-  'its API key is gone (kept for one session only where the OS could not seal it, a keychain that changed, or a deleted key file): add the pool again with its key (rbee pools add NAME --base-url URL --api-key-file FILE --replace)';
-
 export class Pool {
   readonly http: PoolHttp;
   readonly breaker: PoolBreaker;
