@@ -124,11 +124,7 @@ export class ApiKeyStore {
     return this.info(key);
   }
 
-  lookup(secret: string): KeyLookup {
-    return this.lookupByHash(sha256Hex(secret));
-  }
-
-  /** The same, by the secret's SHA-256 in hex (the auth check has hashed it already). */
+  /** A key by its secret's SHA-256 in hex (the auth check hashes each caller's token once). */
   lookupByHash(hash: string): KeyLookup {
     const key = this.byHash.get(hash);
     if (!key) return { ok: false, reason: 'unknown' };

@@ -1,10 +1,10 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditSink } from '../../src-shared/audit/AuditEvent.js';
 import type { ApiKeyScope } from '../../src-shared/control/apiKeys.js';
 import type { ApiKeyStore, StoredKey } from './ApiKeyStore.js';
 import type { AuthFailureTracker } from './AuthFailureTracker.js';
-import { timingSafeEqual } from 'node:crypto';
 import { parseBearer, tokenDigest } from './checkAuthorization.js';
 import type { OriginPolicy } from './originPolicy.js';
 import { originOf, refuseOrigin } from './requestGuard.js';
