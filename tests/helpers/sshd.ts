@@ -40,6 +40,11 @@ export interface SshdHandle {
   pid(): number;
   /** sshd's stderr so far (`-e`): 'Accepted publickey for …' marks each authenticated session. */
   log(): string;
+  /**
+   * Resolves once sshd's log matches `pattern` (checked as each chunk of its stderr arrives). sshd's
+   * lines reach us through a pipe, so one can arrive after the client already sees its session open.
+   */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
   readonly netns: NetnsInfo | null;
   /** Stops sshd, generates a new host key, starts it again on the same port. */
   swapHostKey(): Promise<void>;
@@ -148,6 +153,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
 
   let child: ChildProcess | null = null;
   let log = '';
+  const logWaiters = new Set<() => void>();
   const launch = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const argv = ['/usr/sbin/sshd', '-D', '-e', '-f', configPath];
@@ -158,6 +164,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
         buffered += d.toString();
         log += d.toString();
         if (log.length > 200_000) log = log.slice(-100_000);
+        for (const check of logWaiters) check();
         if (/Server listening on/.test(buffered)) {
           buffered = '';
           resolve();
@@ -206,6 +213,21 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHan
     },
     pid: () => (child as ChildProcess | null)?.pid ?? -1,
     log: () => log,
+    waitForLog: (pattern, timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          logWaiters.delete(check);
+          reject(new Error(`sshd's log did not match ${pattern} within ${timeoutMs} ms:\n${log.slice(-2_000)}`));
+        }, timeoutMs);
+        const check = (): void => {
+          if (!pattern.test(log)) return;
+          clearTimeout(timer);
+          logWaiters.delete(check);
+          resolve();
+        };
+        logWaiters.add(check);
+        check();
+      }),
     swapHostKey: async () => {
       await kill();
       rmSync(hostKeyPath, { force: true });

@@ -66,7 +66,7 @@ describe('host keys against a real sshd', () => {
     expect((await checkHostKey(target, store)).status).toBe('trusted');
 
     const connection = await SshConnection.open({ target, knownHosts: store, audit, hiveId: 'h1' });
-    expect(sshd.log()).toMatch(/Accepted publickey for \S+ from 127\.0\.0\.1/);
+    await sshd.waitForLog(/Accepted publickey for \S+ from 127\.0\.0\.1/);
     const result = await connection.exec('echo hello');
     expect(result).toMatchObject({ code: 0, stdout: 'hello\n' });
     await connection.dispose();
