@@ -62,8 +62,18 @@ function startProcess(command: string, args: string[], env: Record<string, strin
       // not a lifecycle line
     }
   });
+  // 'exit' can come before the last of the child's output has been read (its pipes may still hold
+  // some), and a test that checks the output once the process exited would then race it. Exited here
+  // means gone and drained ('close'), or gone for 2 s (a grandchild that kept the pipes open).
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      const settle = (): void => resolve({ code, signal });
+      const grace = setTimeout(settle, 2_000);
+      child.once('close', () => {
+        clearTimeout(grace);
+        settle();
+      });
+    }),
   );
   let hasExited = false;
   void exited.then(() => (hasExited = true));
@@ -97,16 +107,18 @@ function startProcess(command: string, args: string[], env: Record<string, strin
         const waiter = (line: Record<string, unknown>): void => {
           if (predicate(line)) done(undefined, line);
         };
-        const onExit = (): void => done(new Error(`process exited before the expected line; output:\n${output}`));
+        let settled = false;
         function done(error?: Error, line?: Record<string, unknown>): void {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           waiters.delete(waiter);
-          child.off('exit', onExit);
           if (error) reject(error);
           else resolve(line as T);
         }
         waiters.add(waiter);
-        child.once('exit', onExit);
+        // After its output is drained: a line written just before the exit still counts.
+        void exited.then(() => done(new Error(`process exited before the expected line; output:\n${output}`)));
       });
     },
     async stop(graceMs = 10_000) {
