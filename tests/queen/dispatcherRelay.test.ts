@@ -68,10 +68,20 @@ const END: EndEvent = { type: 'end', tokens_out: 2, decode_ms: 1, stop_reason: '
 const DONE = 'data: [DONE]\n\n';
 const answer = (job: string): Script => (res) => res.end(started(job) + token('a', 0) + token('b', 1) + encodeSseEvent(END) + DONE);
 
-/** Workers (in pick order) behind one real hive HTTP server, a ClusterView, a Scheduler and the dispatcher. */
-async function cluster(workers: ScriptedWorker[]): Promise<{ dispatcher: InferenceDispatcher; scheduler: Scheduler }> {
+/**
+ * Workers (in pick order) behind one real hive HTTP server, a ClusterView, a Scheduler and the dispatcher.
+ * `keepAlive`: the queen's agent keeps sockets (as in production); `cutCredentials`: the hive cuts
+ * that many credentials calls (their socket destroyed before any answer) before it answers.
+ */
+async function cluster(workers: ScriptedWorker[], options: { keepAlive?: boolean; cutCredentials?: number } = {}): Promise<{ dispatcher: InferenceDispatcher; scheduler: Scheduler }> {
+  let cuts = options.cutCredentials ?? 0;
   const hiveUrl = await listen(
     http.createServer((req, res) => {
+      if (cuts > 0) {
+        cuts--;
+        req.socket.destroy();
+        return;
+      }
       const found = workers.find((w) => req.url === HiveRoutes.workerCredentials(w.id));
       res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(found ? { worker_id: found.id, url: found.url, token: 'worker-token' } : { error: { code: 'WORKER_NOT_FOUND', message: 'no' } }));
@@ -82,7 +92,7 @@ async function cluster(workers: ScriptedWorker[]): Promise<{ dispatcher: Inferen
   const infos = workers.map((w, i) => worker({ id: w.id, model: 'm', pid: 100 + i, slots: { total: 1, free: 1 } }));
   view.applyHiveEvent('local', ev({ type: 'snapshot', snapshot: { hives: [hive({ id: 'local' })], workers: infos, models: [] } }, 1));
   const scheduler = new Scheduler(view);
-  const client = new HiveClient({ id: 'local', baseUrl: hiveUrl, token: 'hive-token', agent: new http.Agent({ keepAlive: false }) });
+  const client = new HiveClient({ id: 'local', baseUrl: hiveUrl, token: 'hive-token', agent: new http.Agent({ keepAlive: options.keepAlive ?? false }) });
   const dispatcher = new InferenceDispatcher(scheduler, (id) => (id === 'local' ? client : undefined), createLogger('queen', { level: 'silent' }));
   return { dispatcher, scheduler };
 }
@@ -149,6 +159,34 @@ describe('InferenceDispatcher relay against scripted workers (real HTTP)', () =>
     expect(out.starts).toEqual([]);
     expect([a.requests, b.requests]).toEqual([1, 1]);
     expect(scheduler.queueLength).toBe(0);
+  });
+
+  it("a failed call to the worker's hive (credentials) does not write the worker off: the only worker serves the request at once", async () => {
+    const a = await scriptedWorker('a', answer('job-a'));
+    const { dispatcher, scheduler } = await cluster([a], { cutCredentials: 1 });
+    const out = recordingSink();
+    // Written off, the request would wait for a restart of `a` that never comes: a 504 at this deadline.
+    const result = await dispatcher.dispatch(request, { ...context(), deadline: Deadline.in(10_000) }, out.sink);
+    expect(result).toMatchObject({ end: END, attempts: 2 });
+    expect(out.starts).toEqual([{ job: 'job-a', worker: 'a' }]);
+    expect(a.requests).toBe(1);
+    expect(scheduler.queueLength).toBe(0);
+  });
+
+  it('a kept-alive socket the worker closes under a request: sent again on a fresh socket to the same worker, not written off', async () => {
+    // The worker answers, keeps the connection, then drops it when the next request arrives on it:
+    // on the queen's side, a reset on a reused socket before any answer (the idle-timeout race).
+    const a = await scriptedWorker('a', (res) => {
+      if (a.requests === 2) res.socket?.destroy();
+      else answer(`job-a${a.requests}`)(res);
+    });
+    const { dispatcher } = await cluster([a], { keepAlive: true });
+    expect(await dispatcher.dispatch(request, context(), recordingSink().sink)).toMatchObject({ end: END, attempts: 1 });
+    const out = recordingSink();
+    const result = await dispatcher.dispatch(request, { ...context(), deadline: Deadline.in(10_000) }, out.sink);
+    expect(result).toMatchObject({ end: END, attempts: 2 });
+    expect(out.starts).toEqual([{ job: 'job-a3', worker: 'a' }]);
+    expect(a.requests).toBe(3);
   });
 
   it('a socket cut after the first token is told in the stream (UPSTREAM_ERROR) and never retried', async () => {

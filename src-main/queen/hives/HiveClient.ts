@@ -22,6 +22,7 @@ import {
 } from '../../../src-shared/hive/hiveApi.js';
 import type { RestartPolicyPatch } from '../../../src-shared/policy/RestartPolicyConfig.js';
 import { SseParser } from '../../../src-shared/util/SseParser.js';
+import { failedOnStaleSocket } from '../../common/http/staleSocket.js';
 
 /** Where a hive is and how to reach it: loopback directly, or an SSH tunnel given as an http.Agent. */
 export interface HiveEndpoint {
@@ -57,6 +58,13 @@ const defaultAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
  * The queen's HTTP client for one hive. Errors come back as ApiError: the hive's own envelope when it
  * answered, `HIVE_UNREACHABLE` (502) when it did not.
  */
+/** A call that failed on a stale kept-alive socket (`cause`: the error it would otherwise be). */
+class StaleSocket extends Error {
+  constructor(override readonly cause: ApiError) {
+    super(cause.message);
+  }
+}
+
 export class HiveClient {
   constructor(readonly endpoint: HiveEndpoint) {}
 
@@ -69,7 +77,24 @@ export class HiveClient {
     return this.endpoint.socketPath === undefined ? { hostname: url.hostname, port: url.port } : { hostname: url.hostname, socketPath: this.endpoint.socketPath };
   }
 
+  /**
+   * One call to the hive. A call that fails on a kept-alive socket the hive had just closed (its idle
+   * timeout raced our reuse; see failedOnStaleSocket) is sent once more on a fresh socket: otherwise
+   * that race would read as "hive unreachable" (found as a request that waited out its deadline after
+   * its worker's credentials call failed this way).
+   */
   async request<T>(method: string, path: string, options: HiveRequestOptions = {}): Promise<T> {
+    try {
+      return await this.attempt<T>(method, path, options);
+    } catch (error) {
+      if (!(error instanceof StaleSocket) || options.signal?.aborted) throw error instanceof StaleSocket ? error.cause : error;
+      return this.attempt<T>(method, path, options).catch((again: unknown) => {
+        throw again instanceof StaleSocket ? again.cause : again;
+      });
+    }
+  }
+
+  private attempt<T>(method: string, path: string, options: HiveRequestOptions): Promise<T> {
     const url = new URL(path, this.endpoint.baseUrl);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     return new Promise<T>((resolve, reject) => {
@@ -113,7 +138,7 @@ export class HiveClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? 10_000} ms`)));
-      req.on('error', (error) => reject(this.unreachable(error)));
+      req.on('error', (error: NodeJS.ErrnoException) => reject(failedOnStaleSocket(req, error) ? new StaleSocket(this.unreachable(error)) : this.unreachable(error)));
       req.end(payload);
     });
   }

@@ -11,6 +11,7 @@ import {
 } from '../../../src-shared/worker/inferenceWire.js';
 import { SseParser } from '../../../src-shared/util/SseParser.js';
 import type { EmbeddingsRequest, EmbeddingsResponse, TokenCountResponse } from '../../../src-shared/worker/embeddingsWire.js';
+import { failedOnStaleSocket } from '../../common/http/staleSocket.js';
 import { REQUEST_ID_HEADER } from '../../common/http/requestId.js';
 import type { Logger } from '../../common/log/createLogger.js';
 import type { HiveClient } from '../hives/HiveClient.js';
@@ -67,12 +68,17 @@ function whereTo(target: URL, creds: WorkerCredentials): { hostname: string; por
 /** Failures before the first token: the request can go to another worker. */
 class RetryableError extends Error {
   /**
-   * The worker was only momentarily full (503 ALL_SLOTS_BUSY: a slot freed by a cancel is returned a
-   * moment after the queen released its lease). Try it again shortly instead of writing it off.
+   * `notTheWorker`: the worker did not fail, so it is tried again shortly instead of written off:
+   * - it was only momentarily full (503 ALL_SLOTS_BUSY: a slot freed by a cancel is returned a moment
+   *   after the queen released its lease);
+   * - the call never reached it: a kept-alive socket it had just closed (failedOnStaleSocket), or its
+   *   hive's credentials call failed.
+   * Writing such a worker off would leave a request for a one-worker model waiting until its
+   * deadline for a restart that never comes.
    */
   constructor(
     message: string,
-    readonly busy = false,
+    readonly notTheWorker = false,
   ) {
     super(message);
   }
@@ -80,8 +86,8 @@ class RetryableError extends Error {
 
 /** Attempts per request (first try + retries), all within the deadline. */
 const MAX_ATTEMPTS = 6;
-/** Pause before retrying a worker that was momentarily busy, times the attempt number. */
-const BUSY_RETRY_MS = 20;
+/** Pause before trying a worker again that did not fail (see RetryableError), times the attempt number. */
+const RETRY_SAME_WORKER_MS = 20;
 
 /**
  * Sends one inference to a worker chosen by the scheduler and relays its tokens. A failure before
@@ -113,8 +119,8 @@ export class InferenceDispatcher {
         if (!(error instanceof RetryableError)) throw error;
         lastError = error;
         lease.release();
-        if (error.busy) {
-          await new Promise((resolve) => setTimeout(resolve, Math.min(BUSY_RETRY_MS * attempt, context.deadline.remainingMs())));
+        if (error.notTheWorker) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_SAME_WORKER_MS * attempt, context.deadline.remainingMs())));
           continue;
         }
         exclude.add(attemptKey(lease.worker));
@@ -155,7 +161,7 @@ export class InferenceDispatcher {
       } catch (error) {
         if (!(error instanceof RetryableError)) throw error;
         lastError = error;
-        if (!error.busy) {
+        if (!error.notTheWorker) {
           exclude.add(lease.key);
           this.credentials.delete(lease.key);
         }
@@ -211,7 +217,9 @@ export class InferenceDispatcher {
         },
       );
       // A client that went away ends the attempt for good (nobody is left to answer).
-      req.on('error', (error) => reject(context.signal.aborted ? new Error('client went away') : new RetryableError(error.message)));
+      req.on('error', (error: NodeJS.ErrnoException) =>
+        reject(context.signal.aborted ? new Error('client went away') : new RetryableError(error.message, failedOnStaleSocket(req, error))),
+      );
       req.end(body);
     });
   }
@@ -249,9 +257,9 @@ export class InferenceDispatcher {
     try {
       answer = await client.workerCredentials(lease.worker.id);
     } catch (error) {
-      throw new RetryableError(`credentials: ${(error as Error).message}`);
+      throw new RetryableError(`credentials: ${(error as Error).message}`, true);
     }
-    if (!answer.url) throw new RetryableError(`worker ${lease.key} has no port yet`);
+    if (!answer.url) throw new RetryableError(`worker ${lease.key} has no port yet`, true);
     const creds = { url: answer.url, token: answer.token, pid: lease.worker.pid, socketPath: answer.socket_path };
     this.credentials.set(lease.key, creds);
     return { creds, agent: client.agent };
@@ -326,6 +334,7 @@ export class InferenceDispatcher {
         answered();
         reject(error);
       };
+      let responded = false;
       const req = http.request(
         {
           ...whereTo(target, creds),
@@ -341,6 +350,7 @@ export class InferenceDispatcher {
           },
         },
         (res) => {
+          responded = true;
           res.socket?.setNoDelay(true);
           if (res.statusCode !== 200) {
             const chunks: Buffer[] = [];
@@ -406,8 +416,12 @@ export class InferenceDispatcher {
         drive({ type: 'client_gone' });
       };
       context.signal.addEventListener('abort', onAbort);
-      // After the client went away the machine is done: this error (the cut's own) changes nothing.
-      req.on('error', (error) => drive({ type: 'broken', message: error.message }));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the worker had just closed: the request never reached it (RetryableError).
+        if (!responded && !context.signal.aborted && failedOnStaleSocket(req, error)) return refuse(new RetryableError(error.message, true));
+        // After the client went away the machine is done: this error (the cut's own) changes nothing.
+        drive({ type: 'broken', message: error.message });
+      });
       req.end(body);
     });
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { failedOnStaleSocket } from '../../common/http/staleSocket.js';
 
 /** Why a call to an engine failed before its response headers. */
 export type PoolCallFailure = 'connect_timeout' | 'first_byte_timeout' | 'network' | 'aborted';
@@ -131,8 +132,7 @@ export class PoolHttp {
       });
       req.on('error', (error: NodeJS.ErrnoException) => {
         const message = error.code ? `${error.code}: ${error.message}` : error.message;
-        const stale = req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
-        fail(stale ? new StaleSocketError(message) : new PoolCallError('network', message));
+        fail(failedOnStaleSocket(req, error) ? new StaleSocketError(message) : new PoolCallError('network', message));
       });
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
