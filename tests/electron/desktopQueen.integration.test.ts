@@ -19,7 +19,7 @@ import { SecretSealer } from '../../src-main/electron/settings/SecretSealer.js';
 import { SettingsStore } from '../../src-main/electron/settings/SettingsStore.js';
 import type { TrayMenuItem } from '../../src-main/electron/tray/buildTrayMenu.js';
 import type { TrayIconName } from '../../src-main/electron/tray/TrayController.js';
-import { fakeIpcMain, fakeSafeStorage, fakeSender, fakeWindowFactory } from './fakes.js';
+import { fakeIpcMain, fakeSafeStorage, fakeSender, fakeWindowFactory, memorySettingsBackend } from './fakes.js';
 import { isAlive } from '../helpers/processTree.js';
 import { waitFor } from '../helpers/waitFor.js';
 
@@ -33,18 +33,7 @@ describe('desktop app with a real queen', () => {
   it('starts the queen with the demo worker, serves quick inference over the bridge, and Quit stops every local process', async () => {
     const ipc = fakeIpcMain();
     const { createWindow, windows } = fakeWindowFactory();
-    let data: Record<string, unknown> = { queen_port: 0 };
-    const settings = new SettingsStore(
-      {
-        get store() {
-          return structuredClone(data);
-        },
-        set store(v) {
-          data = structuredClone(v);
-        },
-      },
-      new SecretSealer(fakeSafeStorage()),
-    );
+    const settings = new SettingsStore(memorySettingsBackend({ queen_port: 0 }), new SecretSealer(fakeSafeStorage()));
     const beforeQuit: Array<(e: { preventDefault(): void }) => void> = [];
     let quitted = false;
     let queen: Queen | undefined;

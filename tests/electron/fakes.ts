@@ -10,6 +10,7 @@ import type { InferenceEvent } from '../../src-shared/worker/inferenceWire.js';
 import type { DesktopPreferences, DesktopPreferencesPatch } from '../../src-shared/desktop/desktopPreferences.js';
 import type { IpcInvokeEvent, IpcMainLike, IpcSender } from '../../src-main/electron/ipc/registerControlIpc.js';
 import type { SafeStorageLike } from '../../src-main/electron/settings/SecretSealer.js';
+import type { SettingsBackend } from '../../src-main/electron/settings/SettingsStore.js';
 import type { CreateWindow, ShellWindow, ShellWebContents } from '../../src-main/electron/windows/ShellWindow.js';
 import { fakeApiKey } from '../helpers/fakeApiKey.js';
 
@@ -213,6 +214,19 @@ export function fakeSender(id: number, url = 'app://rbee/index.html#/', parent: 
     destroy() {
       destroyed = true;
       for (const l of onDestroyed.splice(0)) l();
+    },
+  };
+}
+
+/** electron-store's part, in memory: the whole settings object, copied on every read and write as a store would. */
+export function memorySettingsBackend(initial: Record<string, unknown> = {}): SettingsBackend {
+  let data = structuredClone(initial);
+  return {
+    get store() {
+      return structuredClone(data);
+    },
+    set store(value) {
+      data = structuredClone(value);
     },
   };
 }

@@ -10,20 +10,8 @@ import { SecretSealer } from '../../src-main/electron/settings/SecretSealer.js';
 import { SettingsStore } from '../../src-main/electron/settings/SettingsStore.js';
 import type { TrayMenuItem } from '../../src-main/electron/tray/buildTrayMenu.js';
 import type { TrayIconName } from '../../src-main/electron/tray/TrayController.js';
-import { fakeControl, fakeIpcMain, fakeSafeStorage, fakeSender, fakeWindowFactory } from './fakes.js';
+import { fakeControl, fakeIpcMain, fakeSafeStorage, fakeSender, fakeWindowFactory, memorySettingsBackend } from './fakes.js';
 import { waitFor } from '../helpers/waitFor.js';
-
-function memoryStore() {
-  let data: Record<string, unknown> = {};
-  return {
-    get store() {
-      return structuredClone(data);
-    },
-    set store(v: Record<string, unknown>) {
-      data = structuredClone(v);
-    },
-  };
-}
 
 function fakeHost(options: { lock?: boolean } = {}) {
   const listeners: Record<string, Array<(arg: { preventDefault(): void }) => void>> = {};
@@ -89,7 +77,7 @@ function fakeQueen(closeImpl?: () => Promise<void>) {
 function setup(opts: { lock?: boolean; createQueen?: (o: QueenOptions) => Promise<Queen>; quitTimeoutMs?: number; closeImpl?: () => Promise<void> } = {}) {
   const h = fakeHost(opts.lock === undefined ? {} : { lock: opts.lock });
   const q = fakeQueen(opts.closeImpl);
-  const settings = new SettingsStore(memoryStore(), new SecretSealer(fakeSafeStorage()));
+  const settings = new SettingsStore(memorySettingsBackend(), new SecretSealer(fakeSafeStorage()));
   const createQueen = vi.fn(opts.createQueen ?? (async () => q.queen));
   const app = new DesktopApp<TrayIconName, TrayMenuItem[]>({
     host: h.host,
@@ -281,7 +269,7 @@ describe('desktop app lifecycle', () => {
 describe('first run', () => {
   it('creates a sealed API token, enables local audit and the demo model; later runs reuse the token', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rbee-desktop-'));
-    const store = memoryStore();
+    const store = memorySettingsBackend();
     const settings = new SettingsStore(store, new SecretSealer(fakeSafeStorage()));
     const first = await prepareLaunch({ settings, dataDir });
     expect(first.firstRun).toBe(true);

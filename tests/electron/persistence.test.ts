@@ -4,21 +4,10 @@ import { persistingControl } from '../../src-main/electron/app/persistingControl
 import { SecretSealer } from '../../src-main/electron/settings/SecretSealer.js';
 import { SettingsStore } from '../../src-main/electron/settings/SettingsStore.js';
 import { ShellWindows } from '../../src-main/electron/windows/ShellWindows.js';
-import { fakeControl, fakeSafeStorage, fakeWindowFactory, hive, SETTINGS, snapshot } from './fakes.js';
+import { fakeControl, fakeSafeStorage, fakeWindowFactory, hive, memorySettingsBackend, SETTINGS, snapshot } from './fakes.js';
 
 function store() {
-  let data: Record<string, unknown> = {};
-  return new SettingsStore(
-    {
-      get store() {
-        return structuredClone(data);
-      },
-      set store(v) {
-        data = structuredClone(v);
-      },
-    },
-    new SecretSealer(fakeSafeStorage()),
-  );
+  return new SettingsStore(memorySettingsBackend(), new SecretSealer(fakeSafeStorage()));
 }
 
 describe('settings and hives changed in the dashboard survive a restart', () => {

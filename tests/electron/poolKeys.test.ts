@@ -20,7 +20,7 @@ import type { Queen } from '../../src-main/queen/Queen.js';
 import { capturedLogger } from '../helpers/capturedLogger.js';
 import { startRbee, type RbeeProcess } from '../helpers/childProcess.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { fakeSafeStorage } from './fakes.js';
+import { fakeSafeStorage, memorySettingsBackend } from './fakes.js';
 
 const ENGINE_KEY = `engine-secret-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
 const FRONT_TOKEN = 'front-queen-token-0123456789';
@@ -158,6 +158,17 @@ class DesktopQueen {
   }
 }
 
+/** A first run on the headless store (0600 key files, as an earlier version of the app too): `pool` added with its key, the queen stopped. */
+async function addedWithKeyFile(userData: string, pool: string): Promise<DesktopQueen> {
+  const queen = await new DesktopQueen(userData).start({ desktopKeys: false });
+  try {
+    expect((await queen.addPool(pool)).key_storage).toBe('file');
+  } finally {
+    await queen.stop();
+  }
+  return queen;
+}
+
 describe('pool keys in the desktop app', () => {
   it('are sealed with safeStorage: no plaintext byte of the key reaches disk, and a restart reloads the key', async () => {
     const desktop = await new DesktopQueen(tempDir('rbee-desktop-keys-')).start();
@@ -231,12 +242,7 @@ describe('pool keys in the desktop app', () => {
   }, 120_000);
 
   it('headless, a deleted key file leaves the pool lost (not keyless): requests are refused by the queen, never sent without the key', async () => {
-    const headless = await new DesktopQueen(tempDir('rbee-headless-keyfile-')).start({ desktopKeys: false });
-    try {
-      expect((await headless.addPool('lab')).key_storage).toBe('file');
-    } finally {
-      await headless.stop();
-    }
+    const headless = await addedWithKeyFile(tempDir('rbee-headless-keyfile-'), 'lab');
     const remembered = readFileSync(join(headless.dataDir, 'pools.json'), 'utf8');
     expect(remembered).toContain(tokenFingerprint(ENGINE_KEY));
     expect(remembered).not.toContain(ENGINE_KEY);
@@ -259,12 +265,7 @@ describe('pool keys in the desktop app', () => {
   }, 120_000);
 
   it('a key an earlier version kept in a 0600 file moves into safeStorage, and the file is deleted', async () => {
-    const desktop = await new DesktopQueen(tempDir('rbee-desktop-migrate-')).start({ desktopKeys: false });
-    try {
-      expect((await desktop.addPool('old')).key_storage).toBe('file');
-    } finally {
-      await desktop.stop();
-    }
+    const desktop = await addedWithKeyFile(tempDir('rbee-desktop-migrate-'), 'old');
     const keyFile = join(desktop.dataDir, 'pool-keys', 'old.key');
     expect(readFileSync(keyFile, 'utf8')).toBe(ENGINE_KEY);
 
@@ -281,18 +282,8 @@ describe('pool keys in the desktop app', () => {
   }, 120_000);
 
   it('a sealed key the OS can no longer open is reported lost, not used and not guessed', async () => {
-    let data: Record<string, unknown> = { secrets: { [poolKeySecret('gone')]: { sealed: 'safeStorage', data: Buffer.from('not sealed by this OS').toString('base64') } } };
-    const settings = new SettingsStore(
-      {
-        get store() {
-          return structuredClone(data);
-        },
-        set store(value) {
-          data = structuredClone(value);
-        },
-      },
-      new SecretSealer(fakeSafeStorage()),
-    );
+    const sealedElsewhere = { sealed: 'safeStorage', data: Buffer.from('not sealed by this OS').toString('base64') };
+    const settings = new SettingsStore(memorySettingsBackend({ secrets: { [poolKeySecret('gone')]: sealedElsewhere } }), new SecretSealer(fakeSafeStorage()));
     const store = settingsPoolKeyStore(settings);
     expect(await store.read('gone')).toEqual({ key: undefined, storage: 'lost' });
     expect(await store.read('never-added')).toBeUndefined();

@@ -58,13 +58,6 @@ const defaultAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
  * The queen's HTTP client for one hive. Errors come back as ApiError: the hive's own envelope when it
  * answered, `HIVE_UNREACHABLE` (502) when it did not.
  */
-/** A call that failed on a stale kept-alive socket (`cause`: the error it would otherwise be). */
-class StaleSocket extends Error {
-  constructor(override readonly cause: ApiError) {
-    super(cause.message);
-  }
-}
-
 export class HiveClient {
   constructor(readonly endpoint: HiveEndpoint) {}
 
@@ -83,18 +76,11 @@ export class HiveClient {
    * that race would read as "hive unreachable" (found as a request that waited out its deadline after
    * its worker's credentials call failed this way).
    */
-  async request<T>(method: string, path: string, options: HiveRequestOptions = {}): Promise<T> {
-    try {
-      return await this.attempt<T>(method, path, options);
-    } catch (error) {
-      if (!(error instanceof StaleSocket) || options.signal?.aborted) throw error instanceof StaleSocket ? error.cause : error;
-      return this.attempt<T>(method, path, options).catch((again: unknown) => {
-        throw again instanceof StaleSocket ? again.cause : again;
-      });
-    }
+  request<T>(method: string, path: string, options: HiveRequestOptions = {}): Promise<T> {
+    return this.send<T>(method, path, options, true);
   }
 
-  private attempt<T>(method: string, path: string, options: HiveRequestOptions): Promise<T> {
+  private send<T>(method: string, path: string, options: HiveRequestOptions, retryStale: boolean): Promise<T> {
     const url = new URL(path, this.endpoint.baseUrl);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     return new Promise<T>((resolve, reject) => {
@@ -138,7 +124,10 @@ export class HiveClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? 10_000} ms`)));
-      req.on('error', (error: NodeJS.ErrnoException) => reject(failedOnStaleSocket(req, error) ? new StaleSocket(this.unreachable(error)) : this.unreachable(error)));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (retryStale && !options.signal?.aborted && failedOnStaleSocket(req, error)) return resolve(this.send<T>(method, path, options, false));
+        reject(this.unreachable(error));
+      });
       req.end(payload);
     });
   }
